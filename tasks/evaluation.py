@@ -1,0 +1,727 @@
+"""Evaluation: application + rulebook + as-of date → the requirement checklist.
+
+Pure functions only: no I/O, no clock, no database. Every threshold comes from the rule parameters
+(``endorse.rulebook``); the code here only interprets them, as described in rules/README.md
+("Readings"). One checker per requirement kind; each returns a ``RequirementResult`` whose detail a
+coordinator can act on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Callable, Iterable, Mapping
+
+from endorse.dates import (
+    DAYS_PER_YEAR_OF_EXPERIENCE,
+    ONE_DAY,
+    add_months,
+    covered_days,
+    date_when_covered,
+    days_inclusive,
+    merge_periods,
+    overlap_days,
+    spans_at_least_months,
+)
+from endorse.documents import ApplicationDocument, Reference
+from endorse.rulebook import (
+    AgreementRule,
+    CategoryRules,
+    EducationRule,
+    EndorsedRaterRule,
+    ExamRule,
+    LeadershipRule,
+    MembershipRule,
+    ReferencesRule,
+    RscAboutProvidingRule,
+    RscHoursRule,
+    RulebookLibrary,
+    TrainingRule,
+    TranscriptsRule,
+    WorkExperienceRule,
+    WorkSpec,
+)
+
+MET, UNMET, PENDING, NOT_APPLICABLE = "met", "unmet", "pending", "not_applicable"
+_SEVERITY = {MET: 0, NOT_APPLICABLE: 0, PENDING: 1, UNMET: 2}
+_EPS = 1e-9
+
+# Presentation words for document enums (not rules: the rules live in rules/).
+CREDENTIAL_WORDS = {
+    "coursework": "academic coursework",
+    "cda": "CDA certificate",
+    "associate": "associate degree",
+    "bachelors": "bachelor's degree",
+    "masters": "master's degree",
+    "doctorate": "doctorate",
+    "graduate_certificate": "graduate certificate",
+}
+# How far each credential reaches for "post-bachelor's" / "post-master's" rules.
+_CREDENTIAL_LEVEL = {"coursework": 0, "cda": 0, "associate": 0, "bachelors": 1,
+                     "graduate_certificate": 1, "masters": 2, "doctorate": 2}
+_AFTER_LEVEL = {"none": 0, "bachelors": 1, "masters": 2}
+_AFTER_WORDS = {"none": "", "bachelors": "post-bachelor's ", "masters": "post-master's "}
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementResult:
+    id: str
+    status: str
+    detail: str
+    source: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "status": self.status, "detail": self.detail, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """A warning: advice such as "typically N hours", never a reason to refuse."""
+
+    id: str
+    detail: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    id: str
+    association: str
+    category: str
+    as_of: date
+    requirements: tuple[RequirementResult, ...]
+    warnings: tuple[Advice, ...]
+    rulebook_digest: str = ""
+
+    @property
+    def eligible(self) -> bool:
+        return all(r.status in (MET, NOT_APPLICABLE) for r in self.requirements)
+
+    def status_of(self, requirement_id: str) -> str:
+        return next(r.status for r in self.requirements if r.id == requirement_id)
+
+    def missing(self) -> list[RequirementResult]:
+        return [r for r in self.requirements if r.status in (UNMET, PENDING)]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "association": self.association,
+            "category": self.category,
+            "as_of": self.as_of.isoformat(),
+            "eligible": self.eligible,
+            "requirements": [r.to_dict() for r in self.requirements],
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
+
+
+@dataclass
+class _Context:
+    """What several checkers share while one application is evaluated."""
+
+    doc: ApplicationDocument
+    rules: CategoryRules
+    as_of: date
+    warnings: list[Advice] = field(default_factory=list)
+    results: dict[str, RequirementResult] = field(default_factory=dict)
+    rsc_window: "_RscWindow | None" = None
+
+    def result(self, req_id: str, status: str, detail: str, source: str) -> RequirementResult:
+        return RequirementResult(req_id, status, detail, source)
+
+
+def evaluate(doc: ApplicationDocument, library: RulebookLibrary, as_of: date) -> Evaluation:
+    """The checklist of ``doc`` under its association's rulebook as it stood on ``as_of``."""
+    rules = library.category_rules(doc.association, doc.category, as_of)
+    return evaluate_with_rules(doc, rules)
+
+
+def evaluate_with_rules(doc: ApplicationDocument, rules: CategoryRules) -> Evaluation:
+    ctx = _Context(doc=doc, rules=rules, as_of=rules.as_of)
+    out = []
+    category_source = rules.category_source
+    for req in rules.order:
+        rule = rules.rules.get(req.id)
+        if rule is None:
+            res = RequirementResult(req.id, NOT_APPLICABLE, f"not required for {doc.category}", category_source)
+        else:
+            res = _CHECKERS[req.kind](ctx, req.id, rule)
+        ctx.results[req.id] = res
+        out.append(res)
+    return Evaluation(
+        id=doc.id,
+        association=doc.association,
+        category=doc.category,
+        as_of=rules.as_of,
+        requirements=tuple(out),
+        warnings=tuple(ctx.warnings),
+        rulebook_digest=rules.digest,
+    )
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def _h(x: float) -> str:
+    """Hours as people write them: 44, 12.5."""
+    return f"{x:.1f}".rstrip("0").rstrip(".") if abs(x - round(x)) > _EPS else str(int(round(x)))
+
+
+def _years(days: int) -> str:
+    return f"{days / DAYS_PER_YEAR_OF_EXPERIENCE:.1f}".rstrip("0").rstrip(".")
+
+
+def _or_list(items: Iterable[str]) -> str:
+    items = list(dict.fromkeys(items))
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _source_with_sets(rule_source: str, rules: CategoryRules, *set_names: str | None) -> str:
+    # When an association overrides a named set, cite where the set comes from too.
+    extra = [rules.set_sources[n] for n in set_names
+             if n and rules.set_sources.get(n) and rules.set_sources[n] != rule_source
+             and not rules.set_sources[n].startswith("004")]
+    return "; ".join([rule_source, *dict.fromkeys(extra)])
+
+
+def _degree_dates(doc: ApplicationDocument, min_level: int) -> list[date]:
+    """Conferral dates of claimed degrees at ``min_level`` or above (dated ones only)."""
+    return sorted(e.conferred_on for e in doc.education
+                  if e.conferred_on is not None and _CREDENTIAL_LEVEL[e.credential] >= min_level)
+
+
+def _post_degree_start(after_field: str | None, required: str, start: date,
+                       doc: ApplicationDocument) -> date | None:
+    """From when a record counts as post-<required> (None: it does not count)."""
+    need = _AFTER_LEVEL[required]
+    if need == 0:
+        return start
+    if after_field is not None:
+        return start if _AFTER_LEVEL[after_field] >= need else None
+    dates = _degree_dates(doc, need)
+    if not dates:
+        return None
+    return max(start, dates[0] + ONE_DAY)
+
+
+# --- education and transcripts ---------------------------------------------------------------------
+
+
+def check_education(ctx: _Context, req_id: str, rule: EducationRule) -> RequirementResult:
+    doc, as_of = ctx.doc, ctx.as_of
+    qualifying = [e for e in doc.education if e.credential in rule.credentials]
+    done = [e for e in qualifying if e.conferred_on is None or e.conferred_on <= as_of]
+    wanted = _or_list(CREDENTIAL_WORDS[c] for c in rule.credentials)
+    if done:
+        e = done[0]
+        return ctx.result(req_id, MET, f"{CREDENTIAL_WORDS[e.credential]}"
+                          f"{' (' + e.degree + ')' if e.degree else ''}, {e.institution}", rule.source)
+    alt_detail = ""
+    alt_status = None
+    if rule.alternative_work is not None:
+        alt_status, alt_detail = _check_work_spec(ctx, rule.alternative_work)
+        if alt_status == MET:
+            return ctx.result(req_id, MET, f"through work: {alt_detail}", rule.source)
+    upcoming = [e for e in qualifying if e.conferred_on is not None and e.conferred_on > as_of]
+    if upcoming:
+        e = min(upcoming, key=lambda x: x.conferred_on)
+        return ctx.result(req_id, PENDING, f"{CREDENTIAL_WORDS[e.credential]} from {e.institution} "
+                          f"expected on {e.conferred_on.isoformat()}", rule.source)
+    if alt_status == PENDING:
+        return ctx.result(req_id, PENDING, f"through work: {alt_detail}", rule.source)
+    claimed = ", ".join(f"{CREDENTIAL_WORDS[e.credential]} ({e.institution})" for e in doc.education)
+    detail = f"needs a {wanted}; claimed: {claimed or 'none'}"
+    if alt_detail:
+        detail += f"; or {alt_detail}"
+    return ctx.result(req_id, UNMET, detail, rule.source)
+
+
+def check_transcripts(ctx: _Context, req_id: str, rule: TranscriptsRule) -> RequirementResult:
+    doc, as_of = ctx.doc, ctx.as_of
+    if not doc.education:
+        edu = ctx.results.get("education")
+        if edu is not None and edu.status == MET:
+            return ctx.result(req_id, NOT_APPLICABLE, "no education claimed; education is met through work",
+                              rule.source)
+        return ctx.result(req_id, UNMET, "no education claimed: an official transcript of the qualifying "
+                          "degree is needed", rule.source)
+    missing, unofficial, awaited, received = [], [], [], []
+    for e in doc.education:
+        name = f"{e.institution} ({e.degree or CREDENTIAL_WORDS[e.credential]})"
+        t = e.transcript
+        if t is None:
+            missing.append(name)
+        elif rule.official_required and not t.official:
+            unofficial.append(name)
+        elif t.received_on is None or t.received_on > as_of:
+            awaited.append(name)
+        else:
+            received.append(name)
+    parts = []
+    if missing:
+        parts.append("not requested: " + "; ".join(missing))
+    if unofficial:
+        parts.append("official transcript needed (unofficial only): " + "; ".join(unofficial))
+    if awaited:
+        parts.append("requested, not yet received: " + "; ".join(awaited))
+    if missing or unofficial:
+        return ctx.result(req_id, UNMET, "; ".join(parts), rule.source)
+    if awaited:
+        return ctx.result(req_id, PENDING, "; ".join(parts), rule.source)
+    return ctx.result(req_id, MET, f"{len(received)} official transcript(s) received", rule.source)
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+
+def check_training(ctx: _Context, req_id: str, rule: TrainingRule) -> RequirementResult:
+    counted = booked = 0.0
+    for t in ctx.doc.training:
+        if rule.topic is not None and rule.topic not in t.topics:
+            continue
+        if t.completed_on <= ctx.as_of:
+            counted += t.hours
+        else:
+            booked += t.hours
+    what = "h of training" if rule.topic is None else f"h of {rule.topic.replace('_', ' ')} training"
+    if rule.topic == "rsc_didactic":
+        what = "h of didactic training about providing RS/C"
+    elif rule.topic == "dei":
+        what = "h of diversity, equity and inclusion training"
+    if rule.typical_hours is not None and counted + _EPS < rule.typical_hours:
+        ctx.warnings.append(Advice(req_id, f"{_h(counted)} h; successful {ctx.doc.category} applications "
+                                           f"typically have {_h(rule.typical_hours)}"))
+    if counted + _EPS >= rule.min_hours:
+        return ctx.result(req_id, MET, f"{_h(counted)} {what} (minimum {_h(rule.min_hours)})", rule.source)
+    short = rule.min_hours - counted
+    detail = f"{_h(counted)} of {_h(rule.min_hours)} {what}: {_h(short)} h more needed"
+    if counted + booked + _EPS >= rule.min_hours:
+        return ctx.result(req_id, PENDING, detail + f" ({_h(booked)} h booked after {ctx.as_of.isoformat()})",
+                          rule.source)
+    return ctx.result(req_id, UNMET, detail, rule.source)
+
+
+# --- work experience -----------------------------------------------------------------------------------
+
+
+def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str]:
+    """Status and detail for one body of work experience (see rules/README.md, Years of work)."""
+    doc, as_of = ctx.doc, ctx.as_of
+    past: list[tuple[date, date]] = []
+    future: list[tuple[date, date]] = []
+    families = 0
+    families_unknown = False
+    not_dated_after_degree = 0
+    for w in doc.work:
+        if w.kind not in spec.kinds or (spec.paid_only and not w.paid):
+            continue
+        start = _post_degree_start(w.after, spec.after, w.start_on, doc)
+        if start is None:
+            if w.after is None:
+                not_dated_after_degree += 1
+            continue
+        end = w.end_on
+        if start > as_of or (end is not None and end < start):
+            continue
+        past.append((start, min(end, as_of) if end is not None else as_of))
+        if end is None or end > as_of:
+            future.append((as_of + ONE_DAY, end if end is not None else date.max - ONE_DAY))
+        if w.families_served is None:
+            families_unknown = True
+        else:
+            families += w.families_served
+    needed = int(round(spec.min_years * DAYS_PER_YEAR_OF_EXPERIENCE))
+    paid_days = covered_days(past)
+    credit_days = 0
+    ic = spec.internship_credit
+    if ic is not None:
+        supervisors = ctx.rules.sets.get(ic.supervisor_set, frozenset())
+        internships = [(w.start_on, min(w.end_on or as_of, as_of)) for w in doc.work
+                       if w.kind in ic.kinds and w.supervisor_endorsement in supervisors and w.start_on <= as_of]
+        if internships:
+            # Internship days not already covered by paid work, up to the cap.
+            union = covered_days(past + internships)
+            credit_days = min(union - paid_days, int(round(ic.max_years * DAYS_PER_YEAR_OF_EXPERIENCE)))
+    total = paid_days + credit_days
+    label = spec.label
+    have = f"{_years(total)} of {_h(spec.min_years)} years of {label}"
+    if total >= needed:
+        have = f"{_years(total)} years of {label} (minimum {_h(spec.min_years)})"
+    if credit_days:
+        have += f" (incl. {_years(credit_days)} y of supervised graduate internship)"
+    families_ok = spec.min_families_served is None or families >= spec.min_families_served
+    if total >= needed and families_ok:
+        detail = have
+        if spec.min_families_served is not None:
+            detail += f"; {families} families served"
+        return MET, detail
+    notes = []
+    if not_dated_after_degree:
+        notes.append(f"{not_dated_after_degree} record(s) not counted: say which degree the work followed "
+                     f"or date the degree")
+    if total < needed:
+        detail = f"{have}: {needed - total} days more needed"
+        when = date_when_covered(future, total, needed)
+        if when is not None and families_ok:
+            return PENDING, "; ".join([f"{detail}; met on {when.isoformat()} if the current position "
+                                       f"continues", *notes])
+        return UNMET, "; ".join([detail, *notes])
+    fam = (f"families served: {families} of {spec.min_families_served}"
+           + (" (some records do not say how many)" if families_unknown else ""))
+    return UNMET, "; ".join([have, fam, *notes])
+
+
+def check_work_experience(ctx: _Context, req_id: str, rule: WorkExperienceRule) -> RequirementResult:
+    worst, details = MET, []
+    for spec in rule.components:
+        status, detail = _check_work_spec(ctx, spec)
+        details.append(detail)
+        if _SEVERITY[status] > _SEVERITY[worst]:
+            worst = status
+    sets = [c.internship_credit.supervisor_set for c in rule.components if c.internship_credit]
+    return ctx.result(req_id, worst, "; ".join(details), _source_with_sets(rule.source, ctx.rules, *sets))
+
+
+def check_leadership(ctx: _Context, req_id: str, rule: LeadershipRule) -> RequirementResult:
+    acts = [a for a in ctx.doc.leadership_activities if a.level in rule.levels]
+    current = [a for a in acts if a.start_on is None or a.start_on <= ctx.as_of]
+    levels = _or_list(rule.levels)
+    if len(current) >= rule.min_activities:
+        return ctx.result(req_id, MET, f"{len(current)} {levels} leadership activit"
+                          f"{'y' if len(current) == 1 else 'ies'}", rule.source)
+    if len(acts) >= rule.min_activities:
+        return ctx.result(req_id, PENDING, f"leadership activity starts after {ctx.as_of.isoformat()}", rule.source)
+    others = [a.level for a in ctx.doc.leadership_activities]
+    detail = f"needs {rule.min_activities} leadership activit{'y' if rule.min_activities == 1 else 'ies'} at " \
+             f"{levels} level; has {len(current)}"
+    if others:
+        detail += f" (other levels: {', '.join(others)})"
+    return ctx.result(req_id, UNMET, detail, rule.source)
+
+
+# --- reflective supervision/consultation -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RscPiece:
+    start: date
+    end: date
+    hours: float
+    about: float
+
+
+@dataclass(frozen=True)
+class _RscWindow:
+    start: date
+    end: date
+    hours: float
+    about: float
+    first: date | None
+    last: date | None
+
+    def spans(self, months: int) -> bool:
+        return self.first is not None and spans_at_least_months(self.first, self.last, months)
+
+
+def _window_totals(pieces: list[_RscPiece], w0: date, w1: date) -> _RscWindow:
+    hours = about = 0.0
+    first = last = None
+    for p in pieces:
+        n = overlap_days((p.start, p.end), (w0, w1))
+        if n <= 0:
+            continue
+        share = n / days_inclusive(p.start, p.end)
+        hours += p.hours * share
+        about += p.about * share
+        s, e = max(p.start, w0), min(p.end, w1)
+        first = s if first is None or s < first else first
+        last = e if last is None or e > last else last
+    return _RscWindow(w0, w1, hours, about, first, last)
+
+
+def best_rsc_window(pieces: list[_RscPiece], max_months: int, min_months: int) -> tuple[_RscWindow | None, _RscWindow | None]:
+    """The window of ``max_months`` holding the most hours: (best spanning ``min_months``, best of all).
+
+    Hours are spread evenly over each record's days, so the total in a window is piecewise linear in
+    the window's start and its maximum lies where the window starts at a record's start or ends at a
+    record's end: those are the only candidates we need to try.
+    """
+    if not pieces:
+        return None, None
+    starts = {p.start for p in pieces}
+    starts |= {add_months(p.end + ONE_DAY, -max_months) for p in pieces}
+    best_valid = best_any = None
+    for w0 in starts:
+        w1 = add_months(w0, max_months) - ONE_DAY
+        w = _window_totals(pieces, w0, w1)
+        key = (round(w.hours, 6), round(w.about, 6))
+        if best_any is None or key > (round(best_any.hours, 6), round(best_any.about, 6)):
+            best_any = w
+        if w.spans(min_months) and (best_valid is None or key > (round(best_valid.hours, 6), round(best_valid.about, 6))):
+            best_valid = w
+    return best_valid, best_any
+
+
+def _rsc_pieces(ctx: _Context, rule: RscHoursRule, until: date | None) -> tuple[list[_RscPiece], list[str]]:
+    """Qualifying RS/C records, clipped to the post-degree part and to ``until`` (prorated)."""
+    providers = ctx.rules.sets.get(rule.provider_set, frozenset())
+    pieces, excluded = [], []
+    for r in ctx.doc.rsc:
+        who = f"{_h(r.hours)} h from {r.provider.name}"
+        if r.provider.endorsement not in providers:
+            excluded.append(f"{who} ({r.provider.endorsement or 'not endorsed'}: not a qualifying provider)")
+            continue
+        start = _post_degree_start(r.after, rule.after, r.start_on, ctx.doc)
+        if start is None:
+            excluded.append(f"{who} (not {_AFTER_WORDS[rule.after].strip()})")
+            continue
+        end = r.end_on if until is None else min(r.end_on, until)
+        if start > end:
+            continue
+        share = days_inclusive(start, end) / days_inclusive(r.start_on, r.end_on)
+        pieces.append(_RscPiece(start, end, r.hours * share, (r.about_providing_rsc_hours or 0.0) * share))
+    return pieces, excluded
+
+
+def check_rsc_hours(ctx: _Context, req_id: str, rule: RscHoursRule) -> RequirementResult:
+    source = _source_with_sets(rule.source, ctx.rules, rule.provider_set)
+    pieces, excluded = _rsc_pieces(ctx, rule, ctx.as_of)
+    valid, any_ = best_rsc_window(pieces, rule.window_max_months, rule.window_min_months)
+    chosen = valid if valid is not None else any_
+    ctx.rsc_window = chosen
+    providers = _or_list(sorted(ctx.rules.sets.get(rule.provider_set, ())))
+    scope = f"{_AFTER_WORDS[rule.after]}RS/C from qualifying providers ({providers}) within a " \
+            f"{rule.window_max_months}-month window"
+    tail = f"; not counted: {'; '.join(excluded)}" if excluded else ""
+    have = valid.hours if valid is not None else 0.0
+    if have + _EPS >= rule.min_hours:
+        return ctx.result(req_id, MET, f"{_h(have)} h of {scope} (minimum {_h(rule.min_hours)}){tail}", source)
+    if any_ is not None and any_.hours + _EPS >= rule.min_hours and not any_.spans(rule.window_min_months):
+        return ctx.result(req_id, UNMET, f"{_h(any_.hours)} h of RS/C received between {any_.first.isoformat()} "
+                          f"and {any_.last.isoformat()}: RS/C must span at least {rule.window_min_months} "
+                          f"months{tail}", source)
+    best = max(have, any_.hours if any_ is not None else 0.0)
+    detail = f"{_h(best)} of {_h(rule.min_hours)} h of {scope}: {_h(rule.min_hours - best)} h more needed{tail}"
+    # Sessions still running past the as-of date can still meet it.
+    later, _ = _rsc_pieces(ctx, rule, None)
+    if any(p.end > ctx.as_of for p in later):
+        v2, _ = best_rsc_window(later, rule.window_max_months, rule.window_min_months)
+        if v2 is not None and v2.hours + _EPS >= rule.min_hours:
+            return ctx.result(req_id, PENDING, detail + " (RS/C still under way)", source)
+    return ctx.result(req_id, UNMET, detail, source)
+
+
+def check_rsc_about_providing(ctx: _Context, req_id: str, rule: RscAboutProvidingRule) -> RequirementResult:
+    base = ctx.rules.rules.get(rule.of)
+    if ctx.rsc_window is None and isinstance(base, RscHoursRule):
+        pieces, _ = _rsc_pieces(ctx, base, ctx.as_of)
+        valid, any_ = best_rsc_window(pieces, base.window_max_months, base.window_min_months)
+        ctx.rsc_window = valid if valid is not None else any_
+    about = ctx.rsc_window.about if ctx.rsc_window is not None else 0.0
+    if about + _EPS >= rule.min_hours:
+        return ctx.result(req_id, MET, f"{_h(about)} h of the counted RS/C were about the RS/C the applicant "
+                          f"provides (minimum {_h(rule.min_hours)})", rule.source)
+    return ctx.result(req_id, UNMET, f"{_h(about)} of {_h(rule.min_hours)} h of the counted RS/C were about the "
+                      f"RS/C the applicant provides: {_h(rule.min_hours - about)} h more needed", rule.source)
+
+
+# --- references ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rating:
+    ref: Reference
+    state: str  # "valid" | "requested" | "invalid"
+    why: str = ""
+
+
+def classify_ratings(ctx: _Context, max_insufficient: int) -> tuple[list[_Rating], list[str]]:
+    """Each distinct rater once (their most useful reference), and notes on what does not count."""
+    doc, as_of = ctx.doc, ctx.as_of
+    validity = int(ctx.rules.settings.get("rating_validity_days", 0) or 0)
+    applicant = doc.applicant.email.casefold()
+    by_rater: dict[str, _Rating] = {}
+    notes = []
+    rank = {"valid": 2, "requested": 1, "invalid": 0}
+    for ref in doc.references:
+        who = ref.rater.name
+        email = ref.rater.email.casefold()
+        if email == applicant:
+            notes.append(f"{who} is the applicant and cannot rate the application")
+            continue
+        if ref.status == "declined":
+            r = _Rating(ref, "invalid", f"{who} declined to rate")
+        elif ref.status == "requested" or (ref.submitted_on is not None and ref.submitted_on > as_of):
+            r = _Rating(ref, "requested")
+        elif (ref.insufficient_information_count or 0) > max_insufficient:
+            r = _Rating(ref, "invalid", f"{who}'s rating has {ref.insufficient_information_count} areas marked "
+                                        f"'not enough information' ({max_insufficient + 1} or more do not count)")
+        elif validity and ref.submitted_on is not None and (as_of - ref.submitted_on).days > validity:
+            r = _Rating(ref, "invalid", f"{who}'s rating of {ref.submitted_on.isoformat()} is older than "
+                                        f"{validity} days")
+        else:
+            r = _Rating(ref, "valid")
+        prev = by_rater.get(email)
+        if prev is not None:
+            notes.append(f"{who} appears more than once and counts once")
+            if rank[r.state] <= rank[prev.state]:
+                continue
+        by_rater[email] = r
+    notes.extend(r.why for r in by_rater.values() if r.state == "invalid")
+    return list(by_rater.values()), notes
+
+
+def _slot_roles(slot, applicant_is_supervisor: bool) -> set[str]:
+    roles = set(slot.roles)
+    if applicant_is_supervisor:
+        roles.update(slot.conditional_roles.get("applicant_is_supervisor", ()))
+    return roles
+
+
+def _max_filled(slot_roles: list[set[str]], ratings: list[_Rating]) -> tuple[int, list[int]]:
+    """Largest number of slots filled by distinct ratings, and the unfilled slot indexes (tiny search)."""
+    best: tuple[int, list[int]] = (-1, [])
+
+    def go(i: int, used: frozenset[int], filled: int, unfilled: list[int]) -> None:
+        nonlocal best
+        if i == len(slot_roles):
+            if filled > best[0]:
+                best = (filled, list(unfilled))
+            return
+        for j, r in enumerate(ratings):
+            if j not in used and r.ref.role in slot_roles[i]:
+                go(i + 1, used | {j}, filled + 1, unfilled)
+        go(i + 1, used, filled, unfilled + [i])
+
+    go(0, frozenset(), 0, [])
+    return best
+
+
+def check_references(ctx: _Context, req_id: str, rule: ReferencesRule) -> RequirementResult:
+    ratings, notes = classify_ratings(ctx, rule.max_insufficient_information)
+    valid = [r for r in ratings if r.state == "valid"]
+    open_ = valid + [r for r in ratings if r.state == "requested"]
+    sup = ctx.doc.applicant.is_supervisor
+    note = f"; {'; '.join(notes)}" if notes else ""
+    best_pattern = None
+    for pattern in rule.patterns:
+        roles = [_slot_roles(s, sup) for s in pattern.slots]
+        filled, _ = _max_filled(roles, valid)
+        if filled == len(roles):
+            return ctx.result(req_id, MET, f"{len(roles)} valid ratings ({pattern.name}){note}", rule.source)
+        filled_open, unfilled = _max_filled(roles, open_)
+        if filled_open == len(roles):
+            waiting = [r.ref.rater.name for r in open_ if r.state == "requested"]
+            return ctx.result(req_id, PENDING, f"{filled} of {len(roles)} valid ratings; awaiting "
+                              f"{', '.join(waiting)}{note}", rule.source)
+        if best_pattern is None or filled_open > best_pattern[0]:
+            best_pattern = (filled_open, unfilled, roles, filled)
+    _, unfilled, roles, filled = best_pattern
+    wording = ctx.rules.role_wording
+    # Name the missing slots in the data's order of roles, in plain words.
+    missing = []
+    pattern = next(p for p in rule.patterns if [_slot_roles(s, sup) for s in p.slots] == roles)
+    for i in unfilled:
+        slot = pattern.slots[i]
+        names = list(slot.roles) + (list(slot.conditional_roles.get("applicant_is_supervisor", ())) if sup else [])
+        missing.append(_or_list(wording.get(n, n.replace("_", " ")) for n in names))
+    alt = ""
+    if len(rule.patterns) > 1:
+        alt = " (or: " + "; ".join(p.name for p in rule.patterns if p is not pattern) + ")"
+    detail = f"{filled} of {len(roles)} valid ratings; {ctx.doc.category} needs a rating from " \
+             + "; and from ".join(missing) + alt + note
+    return ctx.result(req_id, UNMET, detail, rule.source)
+
+
+def check_endorsed_rater(ctx: _Context, req_id: str, rule: EndorsedRaterRule) -> RequirementResult:
+    refs_rule = ctx.rules.rules.get("references")
+    limit = refs_rule.max_insufficient_information if isinstance(refs_rule, ReferencesRule) else 5
+    ratings, _ = classify_ratings(ctx, limit)
+    endorsed = ctx.rules.sets.get(rule.rater_set, frozenset())
+    source = _source_with_sets(rule.source, ctx.rules, rule.rater_set)
+
+    def qualifies(r: _Rating) -> str | None:
+        if r.ref.rater.endorsement in endorsed:
+            return f"{r.ref.rater.name} ({r.ref.rater.endorsement})"
+        if rule.vetting_allowed and r.ref.rater.vetted_on is not None and r.ref.rater.vetted_on <= ctx.as_of:
+            return f"{r.ref.rater.name} (vetted by a coordinator on {r.ref.rater.vetted_on.isoformat()})"
+        return None
+
+    for state, status in (("valid", MET), ("requested", PENDING)):
+        for r in ratings:
+            if r.state == state and (who := qualifies(r)):
+                prefix = "" if status == MET else "awaiting the rating of "
+                return ctx.result(req_id, status, prefix + who, source)
+    wanted = _or_list(sorted(endorsed))
+    detail = f"no valid rating from a rater endorsed {wanted}"
+    if rule.vetting_allowed:
+        detail += " or vetted by a coordinator"
+    return ctx.result(req_id, UNMET, detail, source)
+
+
+# --- agreements, membership, exam ------------------------------------------------------------------------
+
+
+def check_agreement(ctx: _Context, req_id: str, rule: AgreementRule) -> RequirementResult:
+    signed = getattr(ctx.doc.agreements, rule.field)
+    if signed is not None and signed <= ctx.as_of:
+        return ctx.result(req_id, MET, f"signed on {signed.isoformat()}", rule.source)
+    if signed is not None:
+        return ctx.result(req_id, UNMET, f"dated {signed.isoformat()}, after {ctx.as_of.isoformat()}", rule.source)
+    return ctx.result(req_id, UNMET, "not signed", rule.source)
+
+
+def check_membership(ctx: _Context, req_id: str, rule: MembershipRule) -> RequirementResult:
+    accepted = None if rule.associations == "any" else set(rule.associations)
+    relevant = [m for m in ctx.doc.memberships if accepted is None or m.association in accepted]
+    current = [m for m in relevant if m.expires_on >= ctx.as_of]
+    if current:
+        m = max(current, key=lambda m: m.expires_on)
+        return ctx.result(req_id, MET, f"{m.association} member until {m.expires_on.isoformat()}", rule.source)
+    if relevant:
+        m = max(relevant, key=lambda m: m.expires_on)
+        return ctx.result(req_id, UNMET, f"{m.association} membership expired on {m.expires_on.isoformat()}",
+                          rule.source)
+    wanted = "an infant mental health association" if accepted is None else _or_list(sorted(accepted))
+    others = ", ".join(m.association for m in ctx.doc.memberships)
+    detail = f"no membership in {wanted}" + (f" (has: {others})" if others else "")
+    return ctx.result(req_id, UNMET, detail, rule.source)
+
+
+def check_exam(ctx: _Context, req_id: str, rule: ExamRule) -> RequirementResult:
+    pass_mark = float(ctx.rules.settings["pass_mark_percent"])
+    e = ctx.doc.exam
+    mc = e.multiple_choice_percent if e is not None else None
+    essay = e.essay_result if e is not None else None
+    if mc is None and essay in (None, "pending"):
+        what = "essay under review; multiple choice not yet scored" if essay == "pending" else "not taken yet"
+        return ctx.result(req_id, PENDING, f"exam {what} ({rule.essay_track} essay track)", rule.source)
+    mc_txt = "multiple choice not yet scored" if mc is None else \
+        f"multiple choice {_h(mc)} % ({'passed' if mc + _EPS >= pass_mark else 'below'} the {_h(pass_mark)} % pass mark)"
+    essay_txt = {"pass": "essay passed", "fail": "essay not passed"}.get(essay or "", "essay under review")
+    detail = f"{mc_txt}; {essay_txt}"
+    if (mc is not None and mc + _EPS < pass_mark) or essay == "fail":
+        return ctx.result(req_id, UNMET, detail, rule.source)
+    if mc is not None and essay == "pass":
+        return ctx.result(req_id, MET, detail, rule.source)
+    return ctx.result(req_id, PENDING, detail, rule.source)
+
+
+_CHECKERS: Mapping[str, Callable[[_Context, str, object], RequirementResult]] = {
+    "education": check_education,
+    "transcripts": check_transcripts,
+    "training_hours": check_training,
+    "work_experience": check_work_experience,
+    "leadership": check_leadership,
+    "rsc_hours": check_rsc_hours,
+    "rsc_about_providing_hours": check_rsc_about_providing,
+    "references": check_references,
+    "endorsed_rater": check_endorsed_rater,
+    "agreement": check_agreement,
+    "membership": check_membership,
+    "exam": check_exam,
+}
