@@ -62,8 +62,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not paths:
         raise UsageError(f"{args.path}: no .json documents in this folder")
     # Validate everything before printing anything: a bad file means no output at all.
-    docs = [load_document(p) for p in paths]
     library = default_library(args.rules)
+    docs = [load_document(p) for p in paths]
+    for p, d in zip(paths, docs):
+        library.check_document(d, str(p))
     results = [evaluate(d, library, as_of).to_dict() for d in docs]
     is_folder = Path(args.path).is_dir()
     if args.json:

@@ -30,14 +30,16 @@ def days_inclusive(start: date, end: date) -> int:
 
 def merge_periods(periods: Iterable[tuple[date, date]]) -> list[tuple[date, date]]:
     """Union of inclusive periods, sorted; touching periods (one ends the day before the next) merge."""
-    out: list[list[date]] = []
-    for start, end in sorted(p for p in periods if p[1] >= p[0]):
-        if out and start <= out[-1][1] + ONE_DAY:
+    out: list[tuple[date, date]] = []
+    for start, end in sorted(periods):
+        if end < start:
+            continue
+        if out and (start - out[-1][1]).days <= 1:
             if end > out[-1][1]:
-                out[-1][1] = end
+                out[-1] = (out[-1][0], end)
         else:
-            out.append([start, end])
-    return [(s, e) for s, e in out]
+            out.append((start, end))
+    return out
 
 
 def covered_days(periods: Iterable[tuple[date, date]]) -> int:

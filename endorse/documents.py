@@ -23,7 +23,8 @@ from pydantic import (
 )
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# As loose as JSON Schema's "email" format check: we must accept what the schema accepts.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 def _iso_date(value: Any) -> Any:
@@ -52,8 +53,6 @@ Endorsement = Literal[
     "IFA", "IFS", "IMHS", "IMHM-C", "IMHM-P", "IMHM-RF",
     "ECFA", "ECFS", "ECMHS", "ECMHM-C", "ECMHM-P", "ECMHM-RF",
 ]
-Category = Literal["IFA", "IFS", "IMHS", "IMHM-C", "IMHM-P", "IMHM-RF"]
-AssociationCode = Literal["ALLIANCE", "MI-AIMH", "CT-AIMH", "VAIMH", "ORIMHA"]
 DegreeLevel = Literal["none", "bachelors", "masters"]
 Credential = Literal[
     "coursework", "cda", "associate", "bachelors", "masters", "doctorate", "graduate_certificate"
@@ -73,8 +72,9 @@ TrainingTopic = Literal["relationship_based", "rsc_didactic", "dei"]
 
 
 class _Strict(BaseModel):
-    # strict: no silent coercion ("12" is not 12, true is not 1); forbid: unknown keys are errors.
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # strict: no silent coercion ("12" is not 12, true is not 1). Nested objects ignore keys they do
+    # not know because the schema allows them there; the top level forbids them, as the schema does.
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
 
 
 class Person(_Strict):
@@ -181,9 +181,13 @@ class Exam(_Strict):
 
 
 class ApplicationDocument(_Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
     id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    association: AssociationCode
-    category: Category
+    # Checked against the rulebooks (``RulebookLibrary.check_document``), not a fixed list, so that
+    # adding an association or a category is a change to rules/ only.
+    association: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    category: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     submitted_on: IsoDate | None = None
     applicant: Applicant
     agreements: Agreements = Agreements()

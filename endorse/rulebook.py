@@ -288,6 +288,20 @@ class RulebookLibrary:
             self._cache[key] = hit
         return hit
 
+    def check_document(self, doc: Any, path: str) -> None:
+        """Refuse a document whose association or category has no rulebook (names file and field)."""
+        from endorse.documents import DocumentError
+
+        problems = []
+        if doc.association not in self.associations:
+            problems.append(f"field association: unknown association {doc.association!r} "
+                            f"(known: {', '.join(self.associations)})")
+        if doc.category not in self.categories:
+            problems.append(f"field category: unknown category {doc.category!r} "
+                            f"(known: {', '.join(self.categories)})")
+        if problems:
+            raise DocumentError(path, problems)
+
     def category_info(self, category: str) -> dict:
         """Name, level, competency set and exam track of a category (baseline data)."""
         cat = self.baseline.data["categories"].get(category)

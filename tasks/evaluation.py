@@ -127,6 +127,7 @@ class _Context:
     warnings: list[Advice] = field(default_factory=list)
     results: dict[str, RequirementResult] = field(default_factory=dict)
     rsc_window: "_RscWindow | None" = None
+    ratings: "dict[int, tuple[list[_Rating], list[str]]]" = field(default_factory=dict)
 
     def result(self, req_id: str, status: str, detail: str, source: str) -> RequirementResult:
         return RequirementResult(req_id, status, detail, source)
@@ -541,6 +542,9 @@ class _Rating:
 
 def classify_ratings(ctx: _Context, max_insufficient: int) -> tuple[list[_Rating], list[str]]:
     """Each distinct rater once (their most useful reference), and notes on what does not count."""
+    cached = ctx.ratings.get(max_insufficient)
+    if cached is not None:
+        return cached
     doc, as_of = ctx.doc, ctx.as_of
     validity = int(ctx.rules.settings.get("rating_validity_days", 0) or 0)
     applicant = doc.applicant.email.casefold()
@@ -572,7 +576,8 @@ def classify_ratings(ctx: _Context, max_insufficient: int) -> tuple[list[_Rating
                 continue
         by_rater[email] = r
     notes.extend(r.why for r in by_rater.values() if r.state == "invalid")
-    return list(by_rater.values()), notes
+    ctx.ratings[max_insufficient] = (list(by_rater.values()), notes)
+    return ctx.ratings[max_insufficient]
 
 
 def _slot_roles(slot, applicant_is_supervisor: bool) -> set[str]:
