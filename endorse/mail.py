@@ -1,0 +1,58 @@
+"""Email rendering: a role (``reference.request``) → subject, plain text and HTML from Jinja2.
+
+Templates live in ``templates/email/<role>.{subject,txt,html}``; an association can override any of
+them in ``templates/email/<ASSOCIATION>/``. Autoescape is on for HTML; plain-text templates render
+user-supplied values as given (a text part cannot execute markup). Links to secure pages are filled
+in at delivery time through the ``link`` placeholder, never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+LINK_PLACEHOLDER = "{{LINK}}"  # survives rendering; replaced by the real link at delivery time
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=8)
+def _env(templates_dir: str, association: str | None) -> Environment:
+    base = Path(templates_dir) / "email"
+    loaders = [FileSystemLoader(str(base / association))] if association else []
+    loaders.append(FileSystemLoader(str(base)))
+    return Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True, default=True),
+        undefined=StrictUndefined,  # a missing placeholder is a bug, not an empty string in a letter
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(role: str, context: dict, *, association: str | None = None, templates_dir: str | None = None) -> RenderedMail:
+    if templates_dir is None:
+        from endorse.settings import get_settings
+
+        templates_dir = str(get_settings().templates_dir)
+    env = _env(templates_dir, association)
+    ctx = {"link": LINK_PLACEHOLDER, **context}
+    subject = env.get_template(f"{role}.subject").render(ctx).strip().replace("\n", " ")
+    # Plain text must not be HTML-escaped: render it with autoescape off.
+    text = _render_unescaped(env, f"{role}.txt", ctx)
+    html = env.get_template(f"{role}.html").render(ctx)
+    return RenderedMail(subject=subject, text=text, html=html)
+
+
+def _render_unescaped(env: Environment, name: str, ctx: dict) -> str:
+    source, _, _ = env.loader.get_source(env, name)
+    plain = env.overlay(autoescape=False)
+    return plain.from_string(source).render(ctx)
