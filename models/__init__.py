@@ -1,0 +1,37 @@
+"""Typed SQLAlchemy 2.0 models of the whole Endorsement domain (no Prefect, no web stack here)."""
+
+from models.application import (
+    Application,
+    ApplicationDocumentRow,
+    EducationRecord,
+    LeadershipActivity,
+    Membership,
+    RscRecord,
+    TrainingRecord,
+    Transcript,
+    WorkRecord,
+)
+from models.audit import AuditLog, record_audit
+from models.base import Base, utcnow
+from models.decision import Decision, Renewal
+from models.exam import (
+    ConflictDeclaration,
+    Essay,
+    ExamAttempt,
+    ExamSitting,
+    Review,
+    ReviewAssignment,
+    ReviewerAvailability,
+    ReviewerProfile,
+)
+from models.outbox import OutboxMessage
+from models.people import Association, CoordinatorAccount, Endorsement, Person, RulebookVersion
+from models.references import Rating, RatingAnswer, RaterVetting, ReferenceRequest
+
+__all__ = [
+    "Application", "ApplicationDocumentRow", "Association", "AuditLog", "Base", "ConflictDeclaration",
+    "CoordinatorAccount", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
+    "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",
+    "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewerAvailability", "ReviewerProfile",
+    "RscRecord", "RulebookVersion", "TrainingRecord", "Transcript", "WorkRecord", "record_audit", "utcnow",
+]

@@ -1,0 +1,122 @@
+"""Exam sittings, attempts, essays, the reviewer pool, conflicts, assignments and reviews."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+from models.people import Person
+
+
+class ExamSitting(Base):
+    __tablename__ = "exam_sitting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    association_code: Mapped[str] = mapped_column(ForeignKey("association.code"))
+    name: Mapped[str] = mapped_column(String(200))
+    opens_on: Mapped[date]
+    closes_on: Mapped[date]
+    pass_mark_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=80)
+
+
+class ExamAttempt(Base):
+    __tablename__ = "exam_attempt"
+    __table_args__ = (
+        UniqueConstraint("sitting_id", "candidate_code"),
+        CheckConstraint("essay_result is null or essay_result in ('pass','fail','pending')", name="essay_result"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    sitting_id: Mapped[int | None] = mapped_column(ForeignKey("exam_sitting.id"))
+    candidate_code: Mapped[str] = mapped_column(String(32))
+    attempt_number: Mapped[int] = mapped_column(default=1)
+    approved_on: Mapped[date | None]
+    multiple_choice_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    essay_result: Mapped[str | None] = mapped_column(String(16))
+    taken_on: Mapped[date | None]
+
+
+class Essay(Base):
+    __tablename__ = "essay"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("exam_attempt.id", ondelete="CASCADE"), unique=True)
+    track: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    flagged_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReviewerProfile(Base):
+    __tablename__ = "reviewer_profile"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), unique=True)
+    trained: Mapped[bool] = mapped_column(default=False)
+    max_load: Mapped[int] = mapped_column(default=10)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    person: Mapped[Person] = relationship()
+
+
+class ReviewerAvailability(Base):
+    __tablename__ = "reviewer_availability"
+    __table_args__ = (UniqueConstraint("sitting_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("exam_sitting.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    max_load: Mapped[int]
+
+
+class ConflictDeclaration(Base):
+    """A conflict a reviewer declared (with a candidate, a person or an employer): a hard exclusion."""
+
+    __tablename__ = "conflict_declaration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[str | None] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    employer: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReviewAssignment(Base):
+    __tablename__ = "review_assignment"
+    __table_args__ = (
+        UniqueConstraint("essay_id", "reviewer_id"),
+        CheckConstraint("status in ('assigned','declined','submitted','expired','cancelled')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    essay_id: Mapped[int] = mapped_column(ForeignKey("essay.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    round: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(16), default="assigned")
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_on: Mapped[date | None]
+    token_nonce: Mapped[str | None] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_generation: Mapped[int] = mapped_column(default=0)
+    token_expires_at: Mapped[datetime | None]
+
+
+class Review(Base):
+    __tablename__ = "review"
+    __table_args__ = (
+        UniqueConstraint("assignment_id"),
+        CheckConstraint("recommendation in ('pass','fail')", name="recommendation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("review_assignment.id", ondelete="CASCADE"))
+    scores: Mapped[dict]
+    recommendation: Mapped[str] = mapped_column(String(8))
+    comments: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)

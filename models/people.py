@@ -1,0 +1,84 @@
+"""Associations, people and the endorsements they hold."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, utcnow
+
+
+class Association(Base):
+    __tablename__ = "association"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    coordinator_name: Mapped[str] = mapped_column(String(200), default="Endorsement coordinator")
+    coordinator_email: Mapped[str] = mapped_column(String(254), default="endorsement@localhost")
+    timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+
+
+class RulebookVersion(Base):
+    """Which rulebook files (by digest) were in use: decisions record the digest they were made under."""
+
+    __tablename__ = "rulebook_version"
+    __table_args__ = (UniqueConstraint("digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Person(Base):
+    """Anyone the system knows: applicants, raters, RS/C providers, reviewers, coordinators."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    # One person per address whatever its case: raters are matched by email.
+    email_normalized: Mapped[str] = mapped_column(String(254), unique=True)
+    employer: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    endorsements: Mapped[list["Endorsement"]] = relationship(back_populates="person")
+
+
+class CoordinatorAccount(Base):
+    __tablename__ = "coordinator_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), unique=True)
+    association_code: Mapped[str] = mapped_column(ForeignKey("association.code"))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    person: Mapped[Person] = relationship()
+
+
+class Endorsement(Base):
+    """A credential a person holds: declared in a document, or granted by one of our decisions."""
+
+    __tablename__ = "endorsement"
+    __table_args__ = (
+        UniqueConstraint("person_id", "category", "origin"),
+        CheckConstraint("status in ('active','lapsed','retired')", name="status"),
+        CheckConstraint("origin in ('declared','granted')", name="origin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(String(16))
+    association_code: Mapped[str | None] = mapped_column(ForeignKey("association.code"))
+    number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    granted_on: Mapped[date | None]
+    renewal_due_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    origin: Mapped[str] = mapped_column(String(16), default="declared")
+    application_id: Mapped[str | None] = mapped_column(ForeignKey("application.id", ondelete="SET NULL"))
+
+    person: Mapped[Person] = relationship(back_populates="endorsements")
