@@ -30,11 +30,11 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        # SQLite transactions start at the first write by default; BEGIN IMMEDIATE takes the write
-        # lock up front so that two writers queue instead of failing half-way.
+        # A unit of work (``transaction()``) takes SQLite's write lock up front (BEGIN IMMEDIATE) so
+        # two writers queue on the busy timeout instead of one failing half-way; reads stay deferred.
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("endorse_write") else "BEGIN")
 
         # Let SQLAlchemy emit our BEGIN rather than pysqlite's implicit one.
         @event.listens_for(engine, "connect", insert=True)
@@ -54,6 +54,8 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit if the block succeeds, roll everything back if it raises."""
     session = factory()
     try:
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={"endorse_write": True})
         yield session
         session.commit()
     except BaseException:

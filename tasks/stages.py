@@ -85,12 +85,19 @@ def next_transition(ev: Evaluation, facts: StageFacts) -> Transition | None:
         if _all_done(ev, TRANSCRIPT_REQUIREMENTS):
             return Transition(s, REFERENCES, "education and official transcripts are in")
         return None
-    if s in (REFERENCES, DEFERRED):
+    if s == DEFERRED:
+        # Back into the pipeline only when what was missing has arrived.
+        if ev.eligible or (ev.status_of("exam") in (MET, UNMET) and not _open_items(ev, exclude=("exam",))):
+            return Transition(s, DECISION, "what was missing has arrived")
+        if facts.has_exam and not _open_items(ev, exclude=("exam",)) and ev.status_of("exam") == PENDING:
+            return Transition(s, ELIGIBILITY_REVIEW, "every requirement but the exam is met")
+        return None
+    if s == REFERENCES:
         if _all_done(ev, REFERENCE_REQUIREMENTS):
             if facts.has_exam:
                 return Transition(s, ELIGIBILITY_REVIEW, "three valid ratings including an endorsed rater")
             return Transition(s, DECISION, "three valid ratings including an endorsed rater")
-        if facts.decision_requested and s == REFERENCES:
+        if facts.decision_requested:
             return Transition(s, DECISION, "a coordinator asked for a decision")
         return None
     if s == ELIGIBILITY_REVIEW:

@@ -1,0 +1,180 @@
+"""The outbox: queue an email as a row, deliver queued rows over SMTP with aiosmtplib.
+
+Queueing happens inside the transaction of the state change that causes the email, so an email
+exists exactly when its cause does. Delivery claims due rows (queued → sending), sends them with
+bounded concurrency and marks each sent, or schedules a retry with exponential backoff. The
+idempotency key collapses a re-queued email onto its first row; the Message-ID is fixed at queue
+time so a resend after a crash is recognisable as the same message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from endorse import links
+from endorse.mail import LINK_PLACEHOLDER, render
+from models import Association, OutboxMessage, ReferenceRequest, ReviewAssignment, record_audit, utcnow
+
+LINK_PURPOSE = {"rating": "rating", "review": "review"}
+BACKOFF_BASE_SECONDS = 30
+STALE_SENDING = timedelta(minutes=10)
+
+
+def queue_email(session: Session, *, role: str, to_email: str, to_name: str, context: dict, idempotency_key: str,
+                association: str | None, application_id: str | None = None, link_kind: str | None = None,
+                link_ref_id: int | None = None, templates_dir: str | None = None) -> OutboxMessage:
+    """Render and queue one email in the caller's transaction; the same key twice gives the same row."""
+    existing = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)).first()
+    if existing is not None:
+        return existing
+    assoc = session.get(Association, association) if association else None
+    ctx = {"association_name": assoc.name if assoc else "Endorsement",
+           "coordinator_name": assoc.coordinator_name if assoc else "the coordinator",
+           "coordinator_email": assoc.coordinator_email if assoc else "", **context}
+    mail = render(role, ctx, association=association, templates_dir=templates_dir)
+    domain = (assoc.coordinator_email.split("@")[-1] if assoc else "endorse.localhost")
+    msg = OutboxMessage(
+        role=role, application_id=application_id, recipient_email=to_email, recipient_name=to_name,
+        subject=mail.subject, body_text=mail.text, body_html=mail.html,
+        reply_to=assoc.coordinator_email if assoc else None,
+        message_id=make_msgid(idstring=hashlib.sha256(idempotency_key.encode()).hexdigest()[:16], domain=domain),
+        idempotency_key=idempotency_key, link_kind=link_kind, link_ref_id=link_ref_id, status="queued",
+        next_attempt_at=utcnow(),
+    )
+    session.add(msg)
+    session.flush()
+    return msg
+
+
+# --- delivery -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    tls: str = "none"  # none | starttls | tls
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+    mail_from: str = "endorsement@localhost"
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    claimed: int
+    sent: int
+    retried: int
+    failed: int
+
+
+def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: str) -> str | None:
+    """Rebuild the secure link at send time from its nonce (the token itself is never stored)."""
+    if msg.link_kind == "rating":
+        row = session.get(ReferenceRequest, msg.link_ref_id)
+        path = "/rate/"
+    elif msg.link_kind == "review":
+        row = session.get(ReviewAssignment, msg.link_ref_id)
+        path = "/review/"
+    else:
+        return None
+    if row is None or row.token_nonce is None:
+        return None
+    return base_url.rstrip("/") + path + links.token_for(row.token_nonce, secret_key, LINK_PURPOSE[msg.link_kind])
+
+
+def build_message(msg: OutboxMessage, link: str | None, mail_from: str) -> EmailMessage:
+    em = EmailMessage()
+    em["From"] = mail_from
+    em["To"] = formataddr((msg.recipient_name, msg.recipient_email))
+    if msg.reply_to:
+        em["Reply-To"] = msg.reply_to
+    em["Subject"] = msg.subject
+    em["Message-ID"] = msg.message_id
+    em["Date"] = format_datetime(datetime.now(timezone.utc))
+    em["X-Endorse-Role"] = msg.role
+    text, html = msg.body_text, msg.body_html
+    if link is not None:
+        text, html = text.replace(LINK_PLACEHOLDER, link), html.replace(LINK_PLACEHOLDER, link)
+    em.set_content(text)
+    em.add_alternative(html, subtype="html")
+    return em
+
+
+def claim_due(sessions: sessionmaker[Session], limit: int, now: datetime | None = None) -> list[int]:
+    """Mark up to ``limit`` due messages as 'sending' and return their ids (one transaction)."""
+    now = now or utcnow()
+    with sessions.begin() as s:
+        # A message left in 'sending' by a process that died is due again after a while.
+        s.execute(update(OutboxMessage).where(OutboxMessage.status == "sending",
+                                              OutboxMessage.next_attempt_at < now - STALE_SENDING)
+                  .values(status="queued"))
+        ids = list(s.scalars(select(OutboxMessage.id).where(OutboxMessage.status == "queued",
+                                                           OutboxMessage.next_attempt_at <= now)
+                             .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True)))
+        if ids:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="sending", next_attempt_at=now))
+    return ids
+
+
+async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secret_key: str, base_url: str,
+                      concurrency: int = 20, max_attempts: int = 6, limit: int = 10_000) -> DeliveryReport:
+    """Send every due message once, with at most ``concurrency`` SMTP sessions at a time."""
+    import aiosmtplib
+
+    ids = claim_due(sessions, limit)
+    if not ids:
+        return DeliveryReport(0, 0, 0, 0)
+    with sessions() as s:
+        rows = {m.id: m for m in s.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+        prepared = [(i, build_message(rows[i], _link_for(s, rows[i], secret_key, base_url), smtp.mail_from))
+                    for i in ids]
+    sem = asyncio.Semaphore(concurrency)
+    counts = {"sent": 0, "retried": 0, "failed": 0}
+
+    async def send_one(msg_id: int, em: EmailMessage) -> None:
+        async with sem:
+            try:
+                await aiosmtplib.send(em, hostname=smtp.host, port=smtp.port, username=smtp.username,
+                                      password=smtp.password, use_tls=smtp.tls == "tls",
+                                      start_tls=True if smtp.tls == "starttls" else False, timeout=smtp.timeout)
+                error = None
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+            # Record each outcome at once: a crash later in the batch must not make this one look unsent.
+            counts[_record_outcome(sessions, msg_id, error, max_attempts)] += 1
+
+    await asyncio.gather(*(send_one(i, em) for i, em in prepared))
+    return DeliveryReport(len(ids), counts["sent"], counts["retried"], counts["failed"])
+
+
+def _record_outcome(sessions: sessionmaker[Session], msg_id: int, error: str | None, max_attempts: int) -> str:
+    now = utcnow()
+    with sessions.begin() as s:
+        m = s.get(OutboxMessage, msg_id)
+        m.attempts += 1
+        if error is None:
+            m.status, m.sent_at, m.last_error = "sent", now, None
+            return "sent"
+        if m.attempts >= max_attempts or _permanent(error):
+            m.status, m.last_error = "failed", error
+            record_audit(s, actor="system", action="email.failed", entity_type="outbox_message", entity_id=m.id,
+                         application_id=m.application_id, role=m.role, error=error)
+            return "failed"
+        delay = BACKOFF_BASE_SECONDS * 2 ** (m.attempts - 1) * (1 + random.random() / 4)
+        m.status, m.last_error, m.next_attempt_at = "queued", error, now + timedelta(seconds=delay)
+        return "retried"
+
+
+def _permanent(error: str) -> bool:
+    # 5xx replies (unknown mailbox, refused recipient) will not get better by retrying.
+    return "SMTPRecipientsRefused" in error or " 55" in error

@@ -1,0 +1,415 @@
+"""The pipeline's work on the database, without Prefect: reconcile, sweep steps, coordinator actions.
+
+Every stage transition is its own transaction with an audit entry; side effects (links, emails,
+decisions, endorsements) are written in the same transaction as the transition that causes them,
+and each is idempotent, so any step can be re-run after a crash. Prefect flows (``flows/``) only
+call these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from endorse import links
+from endorse.db import transaction
+from endorse.rulebook import RulebookLibrary
+from models import (
+    Application,
+    Decision,
+    EducationRecord,
+    Endorsement,
+    Person,
+    ReferenceRequest,
+    Transcript,
+    record_audit,
+    utcnow,
+)
+from tasks.evaluation import PENDING, UNMET, Evaluation, evaluate
+from tasks.records import load_documents
+from tasks.outbox import queue_email
+from tasks.stages import (
+    DECISION,
+    DEFERRED,
+    ELIGIBILITY_REVIEW,
+    ENDORSED,
+    FINAL_STAGES,
+    NOT_ENDORSED,
+    OPEN_STAGES,
+    REFERENCES,
+    TRANSCRIPTS,
+    StageFacts,
+    Transition,
+    check_allowed,
+    decide,
+    next_transition,
+)
+
+MAX_STEPS = 10  # more than the number of stages: a reconcile always ends
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    library: RulebookLibrary
+    as_of: date
+    secret_key: str
+    actor: str = "system"
+
+
+@dataclass
+class ReconcileOutcome:
+    application_id: str
+    stage: str
+    transitions: list[Transition] = field(default_factory=list)
+    eligible: bool = False
+
+
+def _now_for(as_of: date) -> datetime:
+    # Timestamps follow the as-of date so a re-run "as of" a day behaves like that day.
+    today = date.today()
+    return utcnow() if as_of == today else datetime.combine(as_of, time(12, 0), tzinfo=timezone.utc)
+
+
+def stage_facts(app: Application, cfg: PipelineConfig) -> StageFacts:
+    rules = cfg.library.category_rules(app.association_code, app.category, cfg.as_of)
+    return StageFacts(stage=app.stage, has_exam="exam" in rules.rules, exam_approved_on=app.exam_approved_on,
+                      exam_approval_validity_days=int(rules.settings["exam_approval_validity_days"]),
+                      decision_requested=app.decision_requested)
+
+
+def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig) -> ReconcileOutcome:
+    """Evaluate one application and move it as far as its checklist allows, a transaction per step."""
+    out = ReconcileOutcome(application_id, "")
+    for _ in range(MAX_STEPS):
+        try:
+            with transaction(sessions) as s:
+                step = _reconcile_step(s, application_id, cfg)
+        except StaleDataError:
+            continue  # someone else moved it meanwhile: look again
+        out.stage, out.eligible = step.stage, step.eligible
+        if step.transition is None:
+            break
+        out.transitions.append(step.transition)
+    return out
+
+
+@dataclass
+class _Step:
+    stage: str
+    eligible: bool
+    transition: Transition | None
+
+
+def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig) -> _Step:
+    app = s.get(Application, application_id)
+    if app is None:
+        raise LookupError(f"no application {application_id!r}")
+    doc = load_documents(s, [application_id])[application_id]
+    ev = evaluate(doc, cfg.library, cfg.as_of)
+    now = _now_for(cfg.as_of)
+    app.last_checklist = ev.to_dict()["requirements"]
+    app.last_evaluated_at = now
+    _stage_side_effects(s, app, ev, cfg)
+    if app.stage in FINAL_STAGES and app.stage != DEFERRED:
+        app.needs_reconcile = False
+        return _Step(app.stage, ev.eligible, None)
+    t = next_transition(ev, stage_facts(app, cfg))
+    if t is None:
+        app.needs_reconcile = False
+        return _Step(app.stage, ev.eligible, None)
+    apply_transition(s, app, t, ev, cfg, now)
+    return _Step(app.stage, ev.eligible, t)
+
+
+def apply_transition(s: Session, app: Application, t: Transition, ev: Evaluation, cfg: PipelineConfig,
+                     now: datetime) -> None:
+    check_allowed(app.stage, t.to_stage)
+    app.stage = t.to_stage
+    app.stage_entered_at = now
+    app.decision_requested = False if t.to_stage in FINAL_STAGES else app.decision_requested
+    record_audit(s, actor=cfg.actor, action="stage.changed", entity_type="application", entity_id=app.id,
+                 application_id=app.id, from_stage=t.from_stage, to_stage=t.to_stage, reason=t.reason,
+                 as_of=cfg.as_of.isoformat())
+    if t.to_stage == REFERENCES:
+        issue_reference_links(s, app, cfg, now)
+    if t.to_stage in FINAL_STAGES:
+        record_decision(s, app, ev, cfg, now)
+    s.flush()
+
+
+def _stage_side_effects(s: Session, app: Application, ev: Evaluation, cfg: PipelineConfig) -> None:
+    """What being in a stage keeps doing (idempotent): links for new raters, transcript reminders."""
+    if app.stage in (REFERENCES, ELIGIBILITY_REVIEW, DEFERRED):
+        issue_reference_links(s, app, cfg, _now_for(cfg.as_of))
+
+
+# --- references: links and emails ----------------------------------------------------------------------
+
+
+def issue_reference_links(s: Session, app: Application, cfg: PipelineConfig, now: datetime) -> int:
+    """A secure link and a request email for every requested rater who has none yet."""
+    settings = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).settings
+    requests = s.scalars(select(ReferenceRequest).where(
+        ReferenceRequest.application_id == app.id, ReferenceRequest.status == "requested",
+        ReferenceRequest.token_hash.is_(None), ReferenceRequest.token_expires_at.is_(None))).all()
+    for req in requests:
+        link = links.issue(cfg.secret_key, "rating")
+        req.token_nonce, req.token_hash = link.nonce, link.token_hash
+        req.token_generation += 1
+        req.token_expires_at = now + timedelta(days=int(settings["reference_link_expiry_days"]))
+        req.due_on = (now + timedelta(days=int(settings["reference_due_days"]))).date()
+        queue_reference_email(s, app, req, cfg, "reference.request")
+        record_audit(s, actor=cfg.actor, action="reference.link_issued", entity_type="reference_request",
+                     entity_id=req.id, application_id=app.id, generation=req.token_generation)
+    return len(requests)
+
+
+def queue_reference_email(s: Session, app: Application, req: ReferenceRequest, cfg: PipelineConfig, role: str,
+                          key_suffix: str = "") -> None:
+    rater = s.get(Person, req.rater_id)
+    info = cfg.library.category_info(app.category)
+    wording = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).role_wording
+    queue_email(
+        s, role=role, to_email=rater.email, to_name=rater.name, association=app.association_code,
+        application_id=app.id, link_kind="rating", link_ref_id=req.id,
+        idempotency_key=f"{role}:{req.id}:{req.token_generation}{key_suffix}",
+        context={"rater_name": rater.name, "applicant_name": app.applicant.name, "category_name": info["name"],
+                 "role_words": wording.get(req.role, req.role).replace("your ", "their ").replace("you", "them"),
+                 "due_on": req.due_on.isoformat() if req.due_on else "",
+                 "expires_on": req.token_expires_at.date().isoformat() if req.token_expires_at else "",
+                 "waived": req.waived_access},
+    )
+
+
+# --- decision ------------------------------------------------------------------------------------------------
+
+
+def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineConfig, now: datetime) -> Decision:
+    outcome, reasons = decide(ev)
+    if app.stage != outcome:  # the transition chose the outcome; they must agree
+        raise RuntimeError(f"decision {outcome} disagrees with stage {app.stage}")
+    decision = Decision(application_id=app.id, outcome=outcome, reasons=reasons, decided_by=cfg.actor,
+                        decided_at=now, as_of=cfg.as_of, rulebook_digest=ev.rulebook_digest)
+    s.add(decision)
+    s.flush()
+    info = cfg.library.category_info(app.category)
+    ctx = {"applicant_name": app.applicant.name, "category_name": info["name"], "application_id": app.id,
+           "decided_on": cfg.as_of.isoformat(), "missing": [_plain(r) for r in ev.missing()]}
+    if outcome == ENDORSED:
+        number = f"{app.association_code}-{app.category}-{cfg.as_of.year}-{app.id}"
+        renewal_due = date(cfg.as_of.year + 1, cfg.as_of.month, min(cfg.as_of.day, 28))
+        endorsement = s.scalars(select(Endorsement).where(Endorsement.application_id == app.id,
+                                                          Endorsement.origin == "granted")).first()
+        if endorsement is None:
+            endorsement = Endorsement(person_id=app.applicant_id, category=app.category,
+                                      association_code=app.association_code, number=number, granted_on=cfg.as_of,
+                                      renewal_due_on=renewal_due, status="active", origin="granted",
+                                      application_id=app.id)
+            s.add(endorsement)
+        ctx.update(endorsement_number=endorsement.number, renewal_due_on=endorsement.renewal_due_on.isoformat())
+    if outcome == NOT_ENDORSED:
+        wait = int(cfg.library.category_rules(app.association_code, app.category, cfg.as_of)
+                   .settings["exam_retake_wait_days"])
+        ctx["retake_after"] = (cfg.as_of + timedelta(days=wait)).isoformat() if ev.status_of("exam") == UNMET else ""
+    queue_email(s, role=f"decision.{outcome}", to_email=app.applicant.email, to_name=app.applicant.name,
+                association=app.association_code, application_id=app.id, context=ctx,
+                idempotency_key=f"decision:{decision.id}")
+    record_audit(s, actor=cfg.actor, action="decision.recorded", entity_type="decision", entity_id=decision.id,
+                 application_id=app.id, outcome=outcome, reasons=reasons, rulebook_digest=ev.rulebook_digest)
+    return decision
+
+
+def _plain(r) -> str:
+    return f"{r.detail} ({r.id.replace('_', ' ')}{', awaited' if r.status == PENDING else ''})"
+
+
+# --- sweep steps: set-based, one call per batch ------------------------------------------------------------
+
+
+def open_application_ids(s: Session) -> list[str]:
+    return list(s.scalars(select(Application.id).where(Application.stage.in_(OPEN_STAGES + (DEFERRED,)))
+                          .order_by(Application.id)))
+
+
+def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: PipelineConfig) -> dict[str, int]:
+    """Evaluate a batch in one read, then reconcile only the applications that have somewhere to go."""
+    with sessions() as s:
+        docs = load_documents(s, ids)
+        apps = {a.id: a for a in s.scalars(select(Application).where(Application.id.in_(ids)))}
+        due = []
+        for app_id, doc in docs.items():
+            app = apps[app_id]
+            ev = evaluate(doc, cfg.library, cfg.as_of)
+            if app.needs_reconcile or next_transition(ev, stage_facts(app, cfg)) is not None:
+                due.append(app_id)
+    moved = 0
+    for app_id in due:
+        moved += len(reconcile_one(sessions, app_id, cfg).transitions)
+    return {"evaluated": len(docs), "reconciled": len(due), "transitions": moved}
+
+
+def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
+    """Rating reminders N days before the due date, never two to one rater within the minimum gap."""
+    now = _now_for(cfg.as_of)
+    sent = 0
+    with transaction(sessions) as s:
+        rows = s.execute(
+            select(ReferenceRequest, Application).join(Application, Application.id == ReferenceRequest.application_id)
+            .where(ReferenceRequest.status == "requested", ReferenceRequest.token_hash.is_not(None),
+                   ReferenceRequest.due_on.is_not(None), ReferenceRequest.rating == None)  # noqa: E711
+        ).all()
+        for req, app in rows:
+            settings = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).settings
+            days_left = (req.due_on - cfg.as_of).days
+            gap = timedelta(days=int(settings["reminder_min_gap_days"]))
+            if days_left not in settings["reminder_days_before_due"]:
+                continue
+            if req.last_reminded_at is not None and now - _aware(req.last_reminded_at) < gap:
+                continue
+            queue_reference_email(s, app, req, cfg, "reference.reminder", key_suffix=f":d{days_left}")
+            req.last_reminded_at, req.reminders_sent = now, req.reminders_sent + 1
+            sent += 1
+    return sent
+
+
+def expire_stale_links(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
+    """Links past their expiry stop working; the request stays open for the coordinator to regenerate."""
+    now = _now_for(cfg.as_of)
+    with transaction(sessions) as s:
+        stale = s.scalars(select(ReferenceRequest).where(
+            ReferenceRequest.token_hash.is_not(None), ReferenceRequest.token_expires_at < now)).all()
+        for req in stale:
+            req.token_hash = None
+            record_audit(s, actor=cfg.actor, action="reference.link_expired", entity_type="reference_request",
+                         entity_id=req.id, application_id=req.application_id)
+    return len(stale)
+
+
+def escalate_overdue(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
+    """Ratings past their due date surface to the coordinator once (audit entry + flag for the dashboard)."""
+    now = _now_for(cfg.as_of)
+    with transaction(sessions) as s:
+        overdue = s.scalars(select(ReferenceRequest).where(
+            ReferenceRequest.status == "requested", ReferenceRequest.due_on < cfg.as_of,
+            ReferenceRequest.escalated_at.is_(None))).all()
+        for req in overdue:
+            req.escalated_at = now
+            record_audit(s, actor=cfg.actor, action="reference.overdue", entity_type="reference_request",
+                         entity_id=req.id, application_id=req.application_id, due_on=req.due_on.isoformat())
+    return len(overdue)
+
+
+def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
+    """Applicants waiting on transcripts are reminded at most once a week."""
+    now = _now_for(cfg.as_of)
+    week = cfg.as_of.isocalendar()
+    count = 0
+    with transaction(sessions) as s:
+        apps = s.scalars(select(Application).where(Application.stage == TRANSCRIPTS)).all()
+        for app in apps:
+            missing = []
+            for e in s.scalars(select(EducationRecord).where(EducationRecord.application_id == app.id)):
+                t = e.transcript
+                if t is None or t.received_on is None or not t.official:
+                    missing.append(f"{e.institution} ({e.degree or e.credential})")
+            if not missing:
+                continue
+            info = cfg.library.category_info(app.category)
+            queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant.name,
+                        association=app.association_code, application_id=app.id,
+                        idempotency_key=f"transcript.missing:{app.id}:{week[0]}-W{week[1]}",
+                        context={"applicant_name": app.applicant.name, "category_name": info["name"],
+                                 "application_id": app.id, "missing": missing})
+            count += 1
+    return count
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+
+
+# --- coordinator actions (CLI and web share these) ------------------------------------------------------------
+
+
+def record_transcript(sessions: sessionmaker[Session], application_id: str, *, institution: str, official: bool,
+                      received_on: date, credential: str | None = None, actor: str) -> str:
+    """Record a transcript received; the degree is checked against the category by the next reconcile."""
+    with transaction(sessions) as s:
+        app = s.get(Application, application_id)
+        if app is None:
+            raise LookupError(f"no application {application_id!r}")
+        rows = [e for e in s.scalars(select(EducationRecord).where(EducationRecord.application_id == app.id))
+                if e.institution.casefold() == institution.casefold() and (credential is None or e.credential == credential)]
+        if not rows:
+            known = ", ".join(e.institution for e in s.scalars(select(EducationRecord).where(
+                EducationRecord.application_id == app.id))) or "none"
+            raise LookupError(f"{application_id} claims no education at {institution!r} (claimed: {known})")
+        edu = rows[0]
+        if edu.transcript is None:
+            edu.transcript = Transcript()
+        edu.transcript.official, edu.transcript.received_on, edu.transcript.recorded_by = official, received_on, actor
+        app.needs_reconcile = True
+        record_audit(s, actor=actor, action="transcript.recorded", entity_type="education_record", entity_id=edu.id,
+                     application_id=app.id, institution=edu.institution, official=official,
+                     received_on=received_on.isoformat())
+        return edu.institution
+
+
+def approve_for_exam(sessions: sessionmaker[Session], application_id: str, *, approved_on: date, actor: str) -> None:
+    with transaction(sessions) as s:
+        app = s.get(Application, application_id)
+        if app is None:
+            raise LookupError(f"no application {application_id!r}")
+        if app.stage != "eligibility_review":
+            raise ValueError(f"{application_id} is in stage {app.stage}, not eligibility_review")
+        app.exam_approved_on, app.exam_approved_by, app.needs_reconcile = approved_on, actor, True
+        record_audit(s, actor=actor, action="exam.approved", entity_type="application", entity_id=app.id,
+                     application_id=app.id, approved_on=approved_on.isoformat())
+
+
+def record_exam_result(sessions: sessionmaker[Session], application_id: str, *, multiple_choice_percent: float | None,
+                       essay_result: str | None, taken_on: date, actor: str) -> None:
+    from decimal import Decimal
+
+    from models import ExamAttempt
+
+    with transaction(sessions) as s:
+        app = s.get(Application, application_id)
+        if app is None:
+            raise LookupError(f"no application {application_id!r}")
+        attempt = s.scalars(select(ExamAttempt).where(ExamAttempt.application_id == app.id)
+                            .order_by(ExamAttempt.attempt_number.desc())).first()
+        if attempt is None:
+            import hashlib
+
+            attempt = ExamAttempt(application_id=app.id, attempt_number=1, approved_on=app.exam_approved_on,
+                                  candidate_code="C" + hashlib.sha256(app.id.encode()).hexdigest()[:8].upper())
+            s.add(attempt)
+        if multiple_choice_percent is not None:
+            attempt.multiple_choice_percent = Decimal(str(multiple_choice_percent))
+        if essay_result is not None:
+            attempt.essay_result = essay_result
+        attempt.taken_on = taken_on
+        app.needs_reconcile = True
+        record_audit(s, actor=actor, action="exam.result_recorded", entity_type="application", entity_id=app.id,
+                     application_id=app.id, multiple_choice_percent=multiple_choice_percent, essay_result=essay_result)
+
+
+def request_decision(sessions: sessionmaker[Session], application_id: str, *, actor: str) -> None:
+    with transaction(sessions) as s:
+        app = s.get(Application, application_id)
+        if app is None:
+            raise LookupError(f"no application {application_id!r}")
+        app.decision_requested, app.needs_reconcile = True, True
+        record_audit(s, actor=actor, action="decision.requested", entity_type="application", entity_id=app.id,
+                     application_id=app.id)
+
+
+__all__ = ["PipelineConfig", "ReconcileOutcome", "advance_batch", "approve_for_exam", "escalate_overdue",
+           "expire_stale_links", "issue_reference_links", "open_application_ids", "reconcile_one",
+           "record_exam_result", "record_transcript", "remind_missing_transcripts", "request_decision",
+           "send_due_reminders"]
