@@ -1,0 +1,24 @@
+"""The deployments `endorse serve` serves (the same ones prefect.yaml declares for a work pool)."""
+
+from __future__ import annotations
+
+SWEEP_CRON = "*/15 * * * *"
+OUTBOX_INTERVAL_SECONDS = 60
+
+
+def build_deployments() -> list:
+    from flows.deliver_outbox import deliver_outbox
+    from flows.reconcile import reconcile_application
+    from flows.sweep import sweep
+
+    return [
+        sweep.to_deployment(name="sweep", cron=SWEEP_CRON, tags=["endorse", "sweep"]),
+        deliver_outbox.to_deployment(name="deliver-outbox", interval=OUTBOX_INTERVAL_SECONDS, tags=["endorse", "outbox"]),
+        reconcile_application.to_deployment(name="reconcile-application", tags=["endorse", "reconcile"]),
+    ]
+
+
+def serve_deployments(limit: int | None = None) -> None:
+    from prefect import serve
+
+    serve(*build_deployments(), limit=limit)

@@ -1,0 +1,31 @@
+"""The scheduled sweep over every open application, in batches (one task per batch, never per application)."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.prefect_glue import parse_as_of
+from tasks.flow_tasks import (
+    advance_application_batch,
+    escalate_overdue_ratings,
+    expire_stale_links,
+    list_open_batches,
+    publish_pipeline_artifact,
+    remind_missing_transcripts,
+    send_due_reminders,
+)
+
+
+@flow(name="sweep", log_prints=True)
+def sweep(batch_size: int = 1000, as_of: str | None = None) -> dict:
+    day = parse_as_of(as_of)
+    moved = {"evaluated": 0, "reconciled": 0, "transitions": 0}
+    for batch in list_open_batches(batch_size):
+        for k, v in advance_application_batch(batch, day).items():
+            moved[k] += v
+    moved["reminders"] = send_due_reminders(day)
+    moved["transcript_reminders"] = remind_missing_transcripts(day)
+    moved["expired_links"] = expire_stale_links(day)
+    moved["escalated"] = escalate_overdue_ratings(day)
+    moved.update(publish_pipeline_artifact(day))
+    return moved

@@ -1,0 +1,102 @@
+"""Prefect tasks: thin wrappers over the pipeline's plain functions (only I/O tasks retry)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from endorse.db import default_session_factory
+from endorse.rulebook import default_library
+from endorse.settings import get_settings
+from flows.prefect_glue import artifact_key
+from tasks import pipeline
+from tasks.outbox import SmtpConfig, deliver_due
+from tasks.reports import application_markdown, pipeline_frame, pipeline_summary
+
+
+def _config(as_of: date) -> pipeline.PipelineConfig:
+    settings = get_settings()
+    return pipeline.PipelineConfig(library=default_library(), as_of=as_of,
+                                   secret_key=settings.secret_key.get_secret_value(), actor="system:pipeline")
+
+
+@task
+def reconcile_application_state(application_id: str, as_of: date) -> dict:
+    """Evaluate one application and move it as far as its checklist allows."""
+    out = pipeline.reconcile_one(default_session_factory(), application_id, _config(as_of))
+    return {"stage": out.stage, "eligible": out.eligible,
+            "transitions": [f"{t.from_stage} → {t.to_stage}: {t.reason}" for t in out.transitions]}
+
+
+@task
+def publish_application_artifact(application_id: str) -> None:
+    """The application's live checklist and timeline, keyed so the dashboard shows the latest."""
+    with default_session_factory()() as s:
+        md = application_markdown(s, application_id)
+    create_markdown_artifact(md, key=artifact_key(application_id), description=f"Checklist of {application_id}")
+
+
+@task
+def list_open_batches(batch_size: int) -> list[list[str]]:
+    """Open applications in batches (ids only)."""
+    with default_session_factory()() as s:
+        ids = pipeline.open_application_ids(s)
+    return [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
+
+
+@task
+def advance_application_batch(ids: list[str], as_of: date) -> dict:
+    """One task for a whole batch: evaluate all, move the ones that can move."""
+    return pipeline.advance_batch(default_session_factory(), ids, _config(as_of))
+
+
+@task
+def send_due_reminders(as_of: date) -> int:
+    """Rating reminders due today (set-based)."""
+    return pipeline.send_due_reminders(default_session_factory(), _config(as_of))
+
+
+@task
+def remind_missing_transcripts(as_of: date) -> int:
+    """Weekly reminder to applicants still missing transcripts."""
+    return pipeline.remind_missing_transcripts(default_session_factory(), _config(as_of))
+
+
+@task
+def expire_stale_links(as_of: date) -> int:
+    """Links past their expiry stop working."""
+    return pipeline.expire_stale_links(default_session_factory(), _config(as_of))
+
+
+@task
+def escalate_overdue_ratings(as_of: date) -> int:
+    """Overdue ratings surface to the coordinator once."""
+    return pipeline.escalate_overdue(default_session_factory(), _config(as_of))
+
+
+@task
+def publish_pipeline_artifact(as_of: date) -> dict:
+    """The whole pipeline as a table: stage × category × association, time in stage, what waits."""
+    with default_session_factory()() as s:
+        frame = pipeline_frame(s, as_of)
+    summary = pipeline_summary(frame)
+    create_table_artifact(summary.to_dict(orient="records"), key="pipeline",
+                          description=f"Pipeline as of {as_of.isoformat()}")
+    return {"applications": int(len(frame)), "overdue_ratings": int(frame["overdue_ratings"].sum()) if len(frame) else 0}
+
+
+@task(retries=3, retry_delay_seconds=[10, 30, 90])
+def deliver_queued_email(limit: int = 10_000) -> dict:
+    """Send what is due in the outbox (SMTP is I/O: this task retries)."""
+    settings = get_settings()
+    smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, tls=settings.smtp_tls,
+                      username=settings.smtp_username,
+                      password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                      timeout=settings.smtp_timeout_seconds, mail_from=settings.mail_from)
+    report = asyncio.run(deliver_due(default_session_factory(), smtp, secret_key=settings.secret_key.get_secret_value(),
+                                     base_url=settings.public_base_url, concurrency=settings.outbox_concurrency,
+                                     max_attempts=settings.outbox_max_attempts, limit=limit))
+    return report.__dict__
