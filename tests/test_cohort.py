@@ -1,0 +1,42 @@
+"""The sample cohort gets what cohort/EXPECTED.yaml says (written by hand, not by the evaluator)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import yaml
+
+from endorse.documents import load_document
+from endorse.rulebook import default_library
+from endorse.settings import PROJECT_ROOT
+from tasks.evaluation import evaluate
+
+EXPECTED = yaml.safe_load((PROJECT_ROOT / "cohort" / "EXPECTED.yaml").read_text())
+AS_OF = date.fromisoformat(str(EXPECTED["as_of"]))
+
+
+def test_every_cohort_file_has_an_expectation():
+    files = {p.name for p in (PROJECT_ROOT / "cohort").glob("*.json")}
+    assert files == {e["file"] for e in EXPECTED["applications"]}
+
+
+def test_the_cohort_has_eligible_applicants_and_gaps_in_every_category():
+    apps = EXPECTED["applications"]
+    for cat in ("IFA", "IFS", "IMHS", "IMHM-C", "IMHM-P", "IMHM-RF"):
+        assert any(a["category"] == cat and a["eligible"] for a in apps), cat
+    assert sum(not a["eligible"] for a in apps) >= 20
+
+
+@pytest.mark.parametrize("case", EXPECTED["applications"], ids=[f"{a['file']} · {a['gap']}" for a in EXPECTED["applications"]])
+def test_cohort_application_gets_its_expected_checklist(case):
+    doc = load_document(PROJECT_ROOT / "cohort" / case["file"])
+    result = evaluate(doc, default_library(), AS_OF)
+    got = {r.id: r for r in result.requirements}
+    for req_id, status in (case["statuses"] or {}).items():
+        assert got[req_id].status == status, f"{req_id}: {got[req_id].detail}"
+    others = [(r.id, r.status, r.detail) for r in result.requirements
+              if r.status in ("unmet", "pending") and r.id not in (case["statuses"] or {})]
+    assert others == [], "only the deliberate gap may be open"
+    assert result.eligible is case["eligible"]
+    assert sorted(w.id for w in result.warnings) == sorted(case["warnings"] or [])
