@@ -1,0 +1,123 @@
+"""Against a real Prefect server on loopback: serve the deployments, trigger a reconcile the way a web
+handler does, and check the run's name, tags, state and artifact."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from endorse.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.prefect_server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path):
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-server"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/api/health", 120)
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+CHECK = r"""
+import asyncio, json, sys
+from flows.prefect_glue import trigger_reconcile, artifact_key
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+run = trigger_reconcile(sys.argv[1], wait=True)
+
+async def artifacts():
+    async with get_client() as c:
+        arts = await c.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[artifact_key(sys.argv[1])])))
+        return [(a.key, a.type, a.data) for a in arts]
+
+print(json.dumps({"name": run.name, "tags": sorted(run.tags), "state": run.state.type.value, "parameters": run.parameters,
+                  "artifacts": asyncio.run(artifacts())}))
+"""
+
+
+def test_a_reconcile_triggered_like_a_web_handler_runs_on_the_server(prefect_server, tmp_path: Path):
+    env = {**os.environ, "PREFECT_API_URL": prefect_server, "PREFECT_HOME": str(tmp_path / "prefect-client"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "ENDORSE_DATA_DIR": str(tmp_path / "var")}
+    env.pop("DATABASE_URL", None)
+    cohort_file = PROJECT_ROOT / "cohort" / "ct-aimh-ifs-eligible-01.json"
+    subprocess.run([sys.executable, "-m", "endorse.cli", "import", str(cohort_file)], env=env, check=True,
+                   cwd=PROJECT_ROOT, capture_output=True)
+    serve_log = open(tmp_path / "serve.log", "w")
+    served = subprocess.Popen([sys.executable, "-m", "endorse.cli", "serve"], env=env, cwd=PROJECT_ROOT,
+                              stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for_deployment(prefect_server, "reconcile-application", 120)
+        out = subprocess.run([sys.executable, "-c", CHECK, "CT-2026-102"], env=env, cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        run = json.loads(out.stdout.strip().splitlines()[-1])
+    finally:
+        served.terminate()
+        try:
+            served.wait(20)
+        except subprocess.TimeoutExpired:
+            served.kill()
+        serve_log.close()
+    assert run["state"] == "COMPLETED"
+    assert run["name"] == "application-CT-2026-102-submitted"  # the stage when the event came in
+    assert {"application:CT-2026-102", "category:IFS", "association:CT-AIMH", "stage:submitted"} <= set(run["tags"])
+    assert run["parameters"] == {"application_id": "CT-2026-102"}  # no token, no personal data
+    (key, kind, data), = run["artifacts"]
+    assert key == "application-ct-2026-102" and kind == "markdown"
+    assert "| education | ✅ met |" in data and "decision → endorsed" in data
+
+
+def _wait_for_deployment(api: str, name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    req = urllib.request.Request(f"{api}/deployments/filter", data=b"{}", headers={"Content-Type": "application/json"},
+                                 method="POST")
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                if any(d["name"] == name for d in json.loads(r.read())):
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"deployment {name} was not served within {timeout} s")
