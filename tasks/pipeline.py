@@ -81,15 +81,24 @@ def stage_facts(app: Application, cfg: PipelineConfig) -> StageFacts:
                       decision_requested=app.decision_requested)
 
 
-def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig) -> ReconcileOutcome:
-    """Evaluate one application and move it as far as its checklist allows, a transaction per step."""
+def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig,
+                  evaluation: Evaluation | None = None, version: int | None = None) -> ReconcileOutcome:
+    """Evaluate one application and move it as far as its checklist allows, a transaction per step.
+
+    The checklist is read once; each step then checks (optimistic lock) that nobody changed the
+    application since, and starts over with a fresh read if someone did.
+    """
     out = ReconcileOutcome(application_id, "")
     for _ in range(MAX_STEPS):
+        if evaluation is None or version is None:
+            evaluation, version = _read(sessions, application_id, cfg)
         try:
             with transaction(sessions) as s:
-                step = _reconcile_step(s, application_id, cfg)
-        except StaleDataError:
-            continue  # someone else moved it meanwhile: look again
+                step = _reconcile_step(s, application_id, cfg, evaluation, version)
+        except (_Stale, StaleDataError):
+            evaluation = version = None
+            continue
+        version = step.version
         out.stage, out.eligible = step.stage, step.eligible
         if step.transition is None:
             break
@@ -97,32 +106,46 @@ def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: Pip
     return out
 
 
+class _Stale(Exception):
+    """The application changed between the read and the write."""
+
+
+def _read(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig) -> tuple[Evaluation, int]:
+    with sessions() as s:
+        version = s.scalar(select(Application.version_id).where(Application.id == application_id))
+        if version is None:
+            raise LookupError(f"no application {application_id!r}")
+        doc = load_documents(s, [application_id])[application_id]
+    return evaluate(doc, cfg.library, cfg.as_of), version
+
+
 @dataclass
 class _Step:
     stage: str
     eligible: bool
     transition: Transition | None
+    version: int
 
 
-def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig) -> _Step:
+def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, ev: Evaluation, version: int) -> _Step:
     app = s.get(Application, application_id)
     if app is None:
         raise LookupError(f"no application {application_id!r}")
-    doc = load_documents(s, [application_id])[application_id]
-    ev = evaluate(doc, cfg.library, cfg.as_of)
+    if app.version_id != version:
+        raise _Stale
     now = _now_for(cfg.as_of)
     app.last_checklist = ev.to_dict()["requirements"]
     app.last_evaluated_at = now
     _stage_side_effects(s, app, ev, cfg)
-    if app.stage in FINAL_STAGES and app.stage != DEFERRED:
-        app.needs_reconcile = False
-        return _Step(app.stage, ev.eligible, None)
-    t = next_transition(ev, stage_facts(app, cfg))
+    t = None
+    if not (app.stage in FINAL_STAGES and app.stage != DEFERRED):
+        t = next_transition(ev, stage_facts(app, cfg))
     if t is None:
         app.needs_reconcile = False
-        return _Step(app.stage, ev.eligible, None)
-    apply_transition(s, app, t, ev, cfg, now)
-    return _Step(app.stage, ev.eligible, t)
+    else:
+        apply_transition(s, app, t, ev, cfg, now)
+    s.flush()
+    return _Step(app.stage, ev.eligible, t, app.version_id)
 
 
 def apply_transition(s: Session, app: Application, t: Transition, ev: Evaluation, cfg: PipelineConfig,
@@ -236,7 +259,7 @@ def open_application_ids(s: Session) -> list[str]:
 
 
 def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: PipelineConfig) -> dict[str, int]:
-    """Evaluate a batch in one read, then reconcile only the applications that have somewhere to go."""
+    """Evaluate a batch in one read, then move only the applications that have somewhere to go."""
     with sessions() as s:
         docs = load_documents(s, ids)
         apps = {a.id: a for a in s.scalars(select(Application).where(Application.id.in_(ids)))}
@@ -245,10 +268,10 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
             app = apps[app_id]
             ev = evaluate(doc, cfg.library, cfg.as_of)
             if app.needs_reconcile or next_transition(ev, stage_facts(app, cfg)) is not None:
-                due.append(app_id)
+                due.append((app_id, ev, app.version_id))
     moved = 0
-    for app_id in due:
-        moved += len(reconcile_one(sessions, app_id, cfg).transitions)
+    for app_id, ev, version in due:
+        moved += len(reconcile_one(sessions, app_id, cfg, ev, version).transitions)
     return {"evaluated": len(docs), "reconciled": len(due), "transitions": moved}
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass
+from types import SimpleNamespace
 from decimal import Decimal
 from typing import Iterable
 
@@ -18,20 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from endorse.documents import (
-    RSC,
-    Agreements,
-    Applicant,
     ApplicationDocument,
     Education,
     Exam,
-    Leadership,
-    Membership,
-    Person as PersonDoc,
-    Rater,
     Reference,
-    Training,
-    Transcript as TranscriptDoc,
-    Work,
 )
 from models import (
     Application,
@@ -43,6 +35,7 @@ from models import (
     LeadershipActivity,
     Membership as MembershipRow,
     Person,
+    Rating,
     RaterVetting,
     ReferenceRequest,
     RscRecord,
@@ -218,107 +211,105 @@ def _save_exam(session: Session, app: Application, exam: Exam | None) -> None:
 
 
 # --- rows → document --------------------------------------------------------------------------------
+#
+# The sweep reads thousands of applications at a time, so this path uses Core queries (plain tuples,
+# no ORM identity map) and builds light read-only views with the attributes the evaluator reads.
+# A fixed number of queries per batch, whatever its size.
 
 
-def load_applications(session: Session, ids: list[str]) -> list[Application]:
-    """Applications with everything evaluation needs, in a handful of set-based queries."""
-    return list(session.scalars(
-        select(Application).where(Application.id.in_(ids)).options(
-            selectinload(Application.applicant),
-            selectinload(Application.memberships),
-            selectinload(Application.education).selectinload(EducationRecord.transcript),
-            selectinload(Application.training),
-            selectinload(Application.work),
-            selectinload(Application.leadership),
-            selectinload(Application.rsc).selectinload(RscRecord.provider),
-        )
-    ))
-
-
-def load_requests(session: Session, ids: list[str]) -> dict[str, list[ReferenceRequest]]:
-    out: dict[str, list[ReferenceRequest]] = {i: [] for i in ids}
-    rows = session.scalars(
-        select(ReferenceRequest).where(ReferenceRequest.application_id.in_(ids),
-                                       ReferenceRequest.status.in_(ACTIVE_REQUEST_STATUSES))
-        .options(selectinload(ReferenceRequest.rater), selectinload(ReferenceRequest.rating),
-                 selectinload(ReferenceRequest.vetting))
-        .order_by(ReferenceRequest.position, ReferenceRequest.id))
-    for r in rows:
-        out[r.application_id].append(r)
-    return out
-
-
-def load_exams(session: Session, ids: list[str]) -> dict[str, ExamAttempt]:
-    out: dict[str, ExamAttempt] = {}
-    for a in session.scalars(select(ExamAttempt).where(ExamAttempt.application_id.in_(ids))
-                             .order_by(ExamAttempt.attempt_number)):
-        out[a.application_id] = a  # the latest attempt wins
-    return out
+class _View(SimpleNamespace):
+    """A read-only stand-in for a document model built from database rows."""
 
 
 def _f(x: Decimal | None) -> float | None:
     return None if x is None else float(x)
 
 
-def document_from_rows(app: Application, requests: list[ReferenceRequest], attempt: ExamAttempt | None) -> ApplicationDocument:
-    """The application as the evaluator reads it (rows are already valid: no re-validation)."""
-    refs = []
-    for r in requests:
-        rating = r.rating
-        vetted = r.vetting.vetted_on if r.vetting is not None and r.vetting.decision == "accepted" else None
-        rater = Rater.model_construct(name=r.rater.name, email=r.rater.email, endorsement=r.rater_endorsement_claimed,
-                                      vetted_on=vetted)
-        if rating is not None and rating.submitted_at is not None:
-            status = "declined" if rating.declined_reason else "submitted"
-            refs.append(Reference.model_construct(
-                rater=rater, role=r.role, status=status, submitted_on=rating.submitted_at.date(),
-                insufficient_information_count=rating.insufficient_information_count,
-                recommendation=rating.recommendation, waived_access=r.waived_access))
-        else:
-            refs.append(Reference.model_construct(
-                rater=rater, role=r.role, status=r.status, submitted_on=r.imported_submitted_on,
-                insufficient_information_count=r.imported_insufficient_count,
-                recommendation=r.imported_recommendation, waived_access=r.waived_access))
-    exam = None
-    if attempt is not None:
-        exam = Exam.model_construct(multiple_choice_percent=_f(attempt.multiple_choice_percent),
-                                    essay_result=attempt.essay_result, taken_on=attempt.taken_on)
-    return ApplicationDocument.model_construct(
-        id=app.id,
-        association=app.association_code,
-        category=app.category,
-        submitted_on=app.submitted_on,
-        applicant=Applicant.model_construct(name=app.applicant.name, email=app.applicant.email,
-                                            endorsement=None, is_supervisor=app.applicant_is_supervisor),
-        agreements=Agreements.model_construct(code_of_ethics_signed_on=app.code_of_ethics_signed_on,
-                                              endorsement_agreement_signed_on=app.endorsement_agreement_signed_on),
-        memberships=tuple(Membership.model_construct(association=m.association, expires_on=m.expires_on)
-                          for m in app.memberships),
-        education=tuple(Education.model_construct(
-            institution=e.institution, credential=e.credential, degree=e.degree, conferred_on=e.conferred_on,
-            transcript=None if e.transcript is None else TranscriptDoc.model_construct(
-                official=e.transcript.official, received_on=e.transcript.received_on)) for e in app.education),
-        training=tuple(Training.model_construct(title=t.title, hours=float(t.hours), completed_on=t.completed_on,
-                                                topics=tuple(t.topics or ())) for t in app.training),
-        work=tuple(Work.model_construct(employer=w.employer, role=w.role, kind=w.kind, start_on=w.start_on,
-                                        end_on=w.end_on, paid=w.paid, after=w.after, families_served=w.families_served,
-                                        supervisor_endorsement=w.supervisor_endorsement) for w in app.work),
-        leadership_activities=tuple(Leadership.model_construct(description=a.description, level=a.level,
-                                                               start_on=a.start_on, end_on=a.end_on)
-                                    for a in app.leadership),
-        rsc=tuple(RSC.model_construct(provider=PersonDoc.model_construct(name=r.provider.name, email=r.provider.email,
-                                                                         endorsement=r.provider_endorsement),
-                                      hours=float(r.hours), start_on=r.start_on, end_on=r.end_on, format=r.format,
-                                      after=r.after, about_providing_rsc_hours=_f(r.about_providing_rsc_hours))
-                  for r in app.rsc),
-        references=tuple(refs),
-        exam=exam,
-    )
+def _group(rows, key_index: int = 0) -> dict:
+    out: dict = defaultdict(list)
+    for r in rows:
+        out[r[key_index]].append(r)
+    return out
 
 
 def load_documents(session: Session, ids: list[str]) -> dict[str, ApplicationDocument]:
-    """Documents for many applications at once: a fixed number of queries whatever the count."""
-    apps = load_applications(session, ids)
-    requests = load_requests(session, ids)
-    exams = load_exams(session, ids)
-    return {a.id: document_from_rows(a, requests[a.id], exams.get(a.id)) for a in apps}
+    """Documents for many applications at once, as the evaluator reads them."""
+    if not ids:
+        return {}
+    A, P = Application, Person
+    apps = session.execute(select(A.id, A.association_code, A.category, A.submitted_on, A.applicant_is_supervisor,
+                                  A.code_of_ethics_signed_on, A.endorsement_agreement_signed_on, P.name, P.email)
+                           .join(P, P.id == A.applicant_id).where(A.id.in_(ids))).all()
+    members = _group(session.execute(select(MembershipRow.application_id, MembershipRow.association,
+                                            MembershipRow.expires_on).where(MembershipRow.application_id.in_(ids))
+                                     .order_by(MembershipRow.id)))
+    E, T = EducationRecord, Transcript
+    education = _group(session.execute(select(E.application_id, E.institution, E.credential, E.degree, E.conferred_on,
+                                              T.id, T.official, T.received_on)
+                                       .join(T, T.education_record_id == E.id, isouter=True)
+                                       .where(E.application_id.in_(ids)).order_by(E.application_id, E.position)))
+    TR = TrainingRecord
+    training = _group(session.execute(select(TR.application_id, TR.title, TR.hours, TR.completed_on, TR.topics)
+                                      .where(TR.application_id.in_(ids)).order_by(TR.application_id, TR.position)))
+    W = WorkRecord
+    work = _group(session.execute(select(W.application_id, W.employer, W.role, W.kind, W.start_on, W.end_on, W.paid,
+                                         W.after, W.families_served, W.supervisor_endorsement)
+                                  .where(W.application_id.in_(ids)).order_by(W.application_id, W.position)))
+    L = LeadershipActivity
+    leadership = _group(session.execute(select(L.application_id, L.description, L.level, L.start_on, L.end_on)
+                                        .where(L.application_id.in_(ids)).order_by(L.application_id, L.position)))
+    R = RscRecord
+    rsc = _group(session.execute(select(R.application_id, P.name, P.email, R.provider_endorsement, R.hours, R.start_on,
+                                        R.end_on, R.format, R.after, R.about_providing_rsc_hours)
+                                 .join(P, P.id == R.provider_id).where(R.application_id.in_(ids))
+                                 .order_by(R.application_id, R.position)))
+    Q, G, V = ReferenceRequest, Rating, RaterVetting
+    refs = _group(session.execute(
+        select(Q.application_id, P.name, P.email, Q.rater_endorsement_claimed, Q.role, Q.status, Q.waived_access,
+               Q.imported_submitted_on, Q.imported_insufficient_count, Q.imported_recommendation, G.submitted_at,
+               G.declined_reason, G.insufficient_information_count, G.recommendation, V.vetted_on, V.decision)
+        .join(P, P.id == Q.rater_id).join(G, G.reference_request_id == Q.id, isouter=True)
+        .join(V, V.reference_request_id == Q.id, isouter=True)
+        .where(Q.application_id.in_(ids), Q.status.in_(ACTIVE_REQUEST_STATUSES))
+        .order_by(Q.application_id, Q.position, Q.id)))
+    X = ExamAttempt
+    exams = {r[0]: r for r in session.execute(
+        select(X.application_id, X.multiple_choice_percent, X.essay_result, X.taken_on)
+        .where(X.application_id.in_(ids)).order_by(X.application_id, X.attempt_number))}  # latest attempt wins
+    out = {}
+    for (app_id, assoc, cat, submitted_on, is_sup, ethics, agreement, name, email) in apps:
+        out[app_id] = _View(
+            id=app_id, association=assoc, category=cat, submitted_on=submitted_on,
+            applicant=_View(name=name, email=email, endorsement=None, is_supervisor=is_sup),
+            agreements=_View(code_of_ethics_signed_on=ethics, endorsement_agreement_signed_on=agreement),
+            memberships=tuple(_View(association=r[1], expires_on=r[2]) for r in members.get(app_id, ())),
+            education=tuple(_View(institution=r[1], credential=r[2], degree=r[3], conferred_on=r[4],
+                                  transcript=None if r[5] is None else _View(official=r[6], received_on=r[7]))
+                            for r in education.get(app_id, ())),
+            training=tuple(_View(title=r[1], hours=float(r[2]), completed_on=r[3], topics=tuple(r[4] or ()))
+                           for r in training.get(app_id, ())),
+            work=tuple(_View(employer=r[1], role=r[2], kind=r[3], start_on=r[4], end_on=r[5], paid=r[6], after=r[7],
+                             families_served=r[8], supervisor_endorsement=r[9]) for r in work.get(app_id, ())),
+            leadership_activities=tuple(_View(description=r[1], level=r[2], start_on=r[3], end_on=r[4])
+                                        for r in leadership.get(app_id, ())),
+            rsc=tuple(_View(provider=_View(name=r[1], email=r[2], endorsement=r[3]), hours=float(r[4]), start_on=r[5],
+                            end_on=r[6], format=r[7], after=r[8], about_providing_rsc_hours=_f(r[9]))
+                      for r in rsc.get(app_id, ())),
+            references=tuple(_reference_view(r) for r in refs.get(app_id, ())),
+            exam=None if app_id not in exams else _View(multiple_choice_percent=_f(exams[app_id][1]),
+                                                        essay_result=exams[app_id][2], taken_on=exams[app_id][3]),
+        )
+    return out
+
+
+def _reference_view(r) -> _View:
+    (_, name, email, endorsement, role, status, waived, imp_on, imp_na, imp_rec, submitted_at, declined_reason,
+     na, recommendation, vetted_on, vetting_decision) = r
+    rater = _View(name=name, email=email, endorsement=endorsement,
+                  vetted_on=vetted_on if vetting_decision == "accepted" else None)
+    if submitted_at is not None:  # answered through the form: the rating itself speaks
+        return _View(rater=rater, role=role, status="declined" if declined_reason else "submitted",
+                     submitted_on=submitted_at.date(), insufficient_information_count=na,
+                     recommendation=recommendation, waived_access=waived)
+    return _View(rater=rater, role=role, status=status, submitted_on=imp_on, insufficient_information_count=imp_na,
+                 recommendation=imp_rec, waived_access=waived)
