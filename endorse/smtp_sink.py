@@ -78,3 +78,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def main() -> None:
+    """Run a sink on its own: ``python -m endorse.smtp_sink --port 8025 --folder var/mail``."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="local SMTP sink that keeps every message as an .eml file")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--folder", type=Path, default=Path("var/mail"))
+    args = parser.parse_args()
+    with SmtpSink(args.folder, port=args.port) as sink:
+        print(f"SMTP sink on 127.0.0.1:{sink.port}, saving to {sink.folder}", flush=True)
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+
+
+if __name__ == "__main__":
+    main()
