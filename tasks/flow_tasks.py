@@ -100,3 +100,19 @@ def deliver_queued_email(limit: int = 10_000) -> dict:
                                      base_url=settings.public_base_url, concurrency=settings.outbox_concurrency,
                                      max_attempts=settings.outbox_max_attempts, limit=limit))
     return report.__dict__
+
+
+@task
+def send_renewal_notices(as_of: date) -> int:
+    """Renewal notices due today (set-based)."""
+    from tasks import renewal
+
+    return renewal.send_renewal_notices(default_session_factory(), _config(as_of))
+
+
+@task
+def lapse_unrenewed_endorsements(as_of: date) -> int:
+    """Endorsements past their grace period without an accepted renewal lapse (audited, never silently)."""
+    from tasks import renewal
+
+    return renewal.lapse_unrenewed(default_session_factory(), _config(as_of))

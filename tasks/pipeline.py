@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from endorse import links
+from endorse.dates import add_years
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
 from models import (
@@ -224,7 +225,7 @@ def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineC
            "decided_on": cfg.as_of.isoformat(), "missing": [_plain(r) for r in ev.missing()]}
     if outcome == ENDORSED:
         number = f"{app.association_code}-{app.category}-{cfg.as_of.year}-{app.id}"
-        renewal_due = date(cfg.as_of.year + 1, cfg.as_of.month, min(cfg.as_of.day, 28))
+        renewal_due = add_years(cfg.as_of, 1)
         endorsement = s.scalars(select(Endorsement).where(Endorsement.application_id == app.id,
                                                           Endorsement.origin == "granted")).first()
         if endorsement is None:

@@ -1,0 +1,14 @@
+"""The daily renewal run: notices before the deadline, lapses after the grace period."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.prefect_glue import parse_as_of
+from tasks.flow_tasks import lapse_unrenewed_endorsements, send_renewal_notices
+
+
+@flow(name="renewal", log_prints=True)
+def renewal(as_of: str | None = None) -> dict:
+    day = parse_as_of(as_of)
+    return {"notices": send_renewal_notices(day), "lapsed": lapse_unrenewed_endorsements(day)}
