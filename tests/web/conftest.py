@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from endorse import links
+from endorse.db import transaction
+from endorse.documents import load_document
+from endorse.rulebook import default_library
+from endorse.settings import PROJECT_ROOT
+from models import ReferenceRequest
+from tasks import pipeline
+from tasks.records import ensure_associations, save_document
+from web.app import WebContext, create_app
+
+AS_OF = date(2026, 11, 22)
+SECRET = "web-test-secret"
+
+
+@pytest.fixture
+def rating_link(sessions):
+    """An IMHM-RF application whose student rating is requested: (token, application id)."""
+    with transaction(sessions) as s:
+        ensure_associations(s, default_library())
+        doc = load_document(PROJECT_ROOT / "cohort" / "ct-aimh-imhm-rf-rating-requested.json")
+        save_document(s, doc, actor="test")
+    cfg = pipeline.PipelineConfig(library=default_library(), as_of=AS_OF, secret_key=SECRET)
+    pipeline.reconcile_one(sessions, doc.id, cfg)
+    with sessions() as s:
+        req = s.scalars(select(ReferenceRequest).where(ReferenceRequest.status == "requested")).one()
+        return links.token_for(req.token_nonce, SECRET, "rating"), doc.id
+
+
+@pytest.fixture
+def web_app(sessions):
+    events: list[str] = []
+    ctx = WebContext(sessions=sessions, library=default_library(), secret_key=SECRET, today=lambda: AS_OF,
+                     on_event=events.append)
+    app = create_app(ctx, str(PROJECT_ROOT / "templates"))
+    app.state.events = events
+    return app

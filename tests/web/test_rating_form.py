@@ -1,0 +1,109 @@
+"""The rater's form: works without JavaScript, validates on the server keeping what was typed, drafts,
+decline, and one submission only."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from endorse.rulebook import default_library
+from models import Rating
+from tasks.evaluation import evaluate
+from tasks.records import load_documents
+
+from .conftest import AS_OF
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+def _areas(html: str) -> list[str]:
+    return sorted(set(re.findall(r'name="answer:([^"]+)"', html)))
+
+
+def test_the_form_lists_every_competency_area_with_not_enough_information(web_app, rating_link):
+    token, _ = rating_link
+    r = TestClient(web_app).get(f"/rate/{token}")
+    assert r.status_code == 200
+    assert len(_areas(r.text)) == 61  # IMHM: eleven domains, 61 areas (seed 004)
+    assert r.text.count('value="na"') == 61
+    assert "Leading People" in r.text and "<script" not in r.text  # no JavaScript needed
+    assert '<label for="known_for_months">' in r.text  # labelled fields
+
+
+def test_a_submission_with_gaps_is_refused_with_messages_and_keeps_what_was_typed(web_app, rating_link):
+    token, _ = rating_link
+    c = TestClient(web_app)
+    page = c.get(f"/rate/{token}").text
+    areas = _areas(page)
+    r = c.post(f"/rate/{token}", data={"csrf": _csrf(page), "action": "submit", f"answer:{areas[0]}": "4",
+                                       "comments": "Kind <b>and</b> careful", "known_for_months": "abc"})
+    assert r.status_code == 422
+    assert "write a whole number of months" in r.text
+    assert 'value="4" checked' in r.text
+    assert "Kind &lt;b&gt;and&lt;/b&gt; careful" in r.text  # kept, and escaped
+
+
+def test_save_a_draft_and_come_back_later(web_app, rating_link):
+    token, _ = rating_link
+    c = TestClient(web_app)
+    page = c.get(f"/rate/{token}").text
+    areas = _areas(page)
+    r = c.post(f"/rate/{token}", data={"csrf": _csrf(page), "action": "save", f"answer:{areas[3]}": "2",
+                                       "relationship": "I taught her statistics"})
+    assert r.status_code == 200 and "Draft saved" in r.text
+    again = c.get(f"/rate/{token}").text
+    assert 'value="2" checked' in again and "I taught her statistics" in again
+
+
+def test_submitting_counts_the_rating_and_the_link_then_says_already_submitted(web_app, rating_link, sessions):
+    token, app_id = rating_link
+    c = TestClient(web_app)
+    page = c.get(f"/rate/{token}").text
+    data = {"csrf": _csrf(page), "action": "submit", "known_for_months": "30", "relationship": "student",
+            "recommendation": "recommend", "attested": "yes", **{f"answer:{a}": "3" for a in _areas(page)}}
+    r = c.post(f"/rate/{token}", data=data)
+    assert r.status_code == 200 and "your rating is submitted" in r.text
+    assert web_app.state.events == [app_id]  # the event that triggers a reconcile
+    with sessions() as s:
+        doc = load_documents(s, [app_id])[app_id]
+    assert evaluate(doc, default_library(), AS_OF).status_of("references") == "met"
+    assert "already been submitted" in c.get(f"/rate/{token}").text
+    second = c.post(f"/rate/{token}", data=data)
+    assert second.status_code == 409 and "already been submitted" in second.text
+    with sessions() as s:
+        assert len(s.scalars(select(Rating)).all()) == 1
+
+
+def test_decline_to_rate_needs_a_reason(web_app, rating_link):
+    token, _ = rating_link
+    c = TestClient(web_app)
+    page = c.get(f"/rate/{token}").text
+    assert c.post(f"/rate/{token}/decline", data={"csrf": _csrf(page), "declined_reason": " "}).status_code == 422
+    r = c.post(f"/rate/{token}/decline", data={"csrf": _csrf(page), "declined_reason": "I left that program in 2019."})
+    assert r.status_code == 200 and "cannot rate" in r.text
+
+
+def test_unknown_and_malformed_links_get_the_same_not_found_page(web_app, rating_link):
+    token, _ = rating_link
+    c = TestClient(web_app)
+    wrong = c.get(f"/rate/{token[:-2]}xy")
+    junk = c.get("/rate/not-a-token")
+    assert wrong.status_code == junk.status_code == 404
+    assert wrong.text == junk.text
+
+
+def test_a_post_without_the_form_token_is_refused(web_app, rating_link):
+    token, _ = rating_link
+    r = TestClient(web_app).post(f"/rate/{token}", data={"csrf": "0" * 32, "action": "save"})
+    assert r.status_code == 403
+
+
+def test_oversized_bodies_are_refused(web_app, rating_link):
+    token, _ = rating_link
+    r = TestClient(web_app).post(f"/rate/{token}", content=b"x" * (300 * 1024),
+                                 headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413

@@ -1,0 +1,215 @@
+"""The web app: the rater's form behind a secure link. Handlers only translate HTTP to the rating
+service (``tasks.ratings``) and render templates; they hold no business logic."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from endorse.rulebook import RulebookLibrary
+from tasks import ratings
+
+MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
+
+
+@dataclass
+class WebContext:
+    sessions: sessionmaker[Session]
+    library: RulebookLibrary
+    secret_key: str
+    today: Callable[[], date] = date.today
+    on_event: Callable[[str], None] = lambda application_id: None  # e.g. trigger a reconcile on Prefect
+
+
+class LimitBody(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return PlainTextResponse("request body too large", status_code=413)
+        return await call_next(request)
+
+
+def create_app(ctx: WebContext, templates_dir: str) -> FastAPI:
+    app = FastAPI(title="endorse", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(LimitBody)
+    pages = Jinja2Templates(directory=f"{templates_dir}/pages")  # autoescape is on for .html
+
+    def csrf_for(token: str) -> str:
+        # Bound to the link: a form posted from elsewhere cannot know it.
+        return hmac.new(ctx.secret_key.encode(), b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def message(request: Request, title: str, *paragraphs: str, status: int = 200) -> HTMLResponse:
+        return pages.TemplateResponse(request, "message.html", {"title": title, "paragraphs": paragraphs},
+                                      status_code=status)
+
+    def not_found(request: Request) -> HTMLResponse:
+        # The same page for unknown, expired, replaced or mistyped links: no hint which.
+        return message(request, "This link does not work",
+                       "The link may have expired or been replaced by a newer one.",
+                       "Please reply to the email you received, and the Endorsement® coordinator will send you a new link.",
+                       status=404)
+
+    def thanks(request: Request, declined: bool = False, status: int = 200) -> HTMLResponse:
+        if declined:
+            return message(request, "Thank you", "We have recorded that you cannot rate this applicant.", status=status)
+        return message(request, "Thank you: your rating is submitted",
+                       "Your rating has already been submitted. Nothing more is needed from you.", status=status)
+
+    def render_form(request: Request, token: str, spec: ratings.RatingFormSpec, values: ratings.RatingInput,
+                    errors: dict[str, str], saved: bool = False, status: int = 200) -> HTMLResponse:
+        scale = spec.scale
+        options = [(str(v), f"{v} · {scale['labels'].get(str(v), '')}".strip(" ·"))
+                   for v in range(int(scale["min"]), int(scale["max"]) + 1)]
+        options.append((ratings.NOT_ENOUGH_INFORMATION, "Not enough information to rate"))
+        wording = ctx.library.category_rules(ctx.library.baseline.data["association"], spec.category, ctx.today()).role_wording
+        return pages.TemplateResponse(request, "rate.html", {
+            "spec": spec, "values": values, "errors": errors, "saved": saved, "scale_options": options,
+            "csrf": csrf_for(token), "action": f"/rate/{token}", "decline_action": f"/rate/{token}/decline",
+            "role_words": wording.get(spec.role, spec.role).replace("your ", "their ").replace("you", "the applicant"),
+        }, status_code=status)
+
+    def load(token: str):
+        with ctx.sessions() as s:
+            req = ratings.find_request(s, token)
+            spec = ratings.form_spec(s, req, ctx.library, ctx.today())
+            draft = req.rating
+            values = ratings.RatingInput()
+            if draft is not None and draft.submitted_at is None:
+                values = ratings.RatingInput(
+                    answers={f"{a.domain_key}/{a.area_key}": ("na" if a.score is None else str(a.score)) for a in draft.answers},
+                    known_for_months=draft.known_for_months, relationship=draft.relationship_to_applicant,
+                    recommendation=draft.recommendation, comments=draft.comments, attested=draft.attested)
+        return spec, values
+
+    @app.get("/healthz", response_class=PlainTextResponse)
+    def healthz() -> str:
+        return "ok"
+
+    @app.get("/rate/{token}", response_class=HTMLResponse)
+    def rating_form(request: Request, token: str):
+        try:
+            spec, values = load(token)
+        except ratings.LinkNotFound:
+            return not_found(request)
+        if spec.status in ("submitted", "declined"):
+            return thanks(request, declined=spec.status == "declined")
+        return render_form(request, token, spec, values, {})
+
+    @app.post("/rate/{token}", response_class=HTMLResponse)
+    async def rating_submit(request: Request, token: str):
+        form = await request.form()
+        try:
+            spec, _ = load(token)
+        except ratings.LinkNotFound:
+            return not_found(request)
+        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
+            return message(request, "Please try again", "The form was out of date. Open the link again.", status=403)
+        if spec.status in ("submitted", "declined"):
+            return thanks(request, declined=spec.status == "declined", status=409)
+        values, errors = _read_form(form)
+        final = form.get("action") == "submit"
+        if not errors:
+            try:
+                outcome = ratings.save_rating(ctx.sessions, token, values, library=ctx.library, as_of=ctx.today(),
+                                              submit=final)
+            except ratings.RatingInvalid as exc:
+                errors = exc.errors
+            except ratings.AlreadySubmitted:
+                return thanks(request, status=409)
+            except ratings.LinkNotFound:
+                return not_found(request)
+            else:
+                if outcome == "submitted":
+                    ctx.on_event(spec.application_id)
+                    return message(request, "Thank you: your rating is submitted",
+                                   f"Your rating of {spec.applicant_name} has been recorded.",
+                                   "You can close this page.")
+                return render_form(request, token, spec, values, {}, saved=True)
+        return render_form(request, token, spec, values, errors, status=422)
+
+    @app.post("/rate/{token}/decline", response_class=HTMLResponse)
+    async def rating_decline(request: Request, token: str):
+        form = await request.form()
+        try:
+            spec, values = load(token)
+        except ratings.LinkNotFound:
+            return not_found(request)
+        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
+            return message(request, "Please try again", "The form was out of date. Open the link again.", status=403)
+        try:
+            ratings.decline_rating(ctx.sessions, token, str(form.get("declined_reason", "")), library=ctx.library,
+                                   as_of=ctx.today())
+        except ratings.RatingInvalid as exc:
+            return render_form(request, token, spec, values, exc.errors, status=422)
+        except ratings.AlreadySubmitted:
+            return thanks(request, status=409)
+        except ratings.LinkNotFound:
+            return not_found(request)
+        ctx.on_event(spec.application_id)
+        return thanks(request, declined=True)
+
+    return app
+
+
+def _read_form(form) -> tuple[ratings.RatingInput, dict[str, str]]:
+    """Form fields → RatingInput, keeping whatever the rater typed even when it is wrong."""
+    errors: dict[str, str] = {}
+    answers = {k.removeprefix("answer:"): str(v) for k, v in form.multi_items() if k.startswith("answer:")}
+    known_raw = str(form.get("known_for_months", "")).strip()
+    known = None
+    if known_raw:
+        if known_raw.isdigit() and int(known_raw) <= 1200:
+            known = int(known_raw)
+        else:
+            errors["known_for_months"] = "write a whole number of months, for example 18"
+    rec = str(form.get("recommendation", "")) or None
+    if rec not in (None, "recommend", "recommend_with_reservations", "do_not_recommend"):
+        errors["recommendation"] = "choose one of the three recommendations"
+        rec = None
+    values = ratings.RatingInput(
+        answers=answers, known_for_months=known, relationship=(str(form.get("relationship", "")).strip()[:200] or None),
+        recommendation=rec, comments=(str(form.get("comments", ""))[:20_000] or None),
+        attested=form.get("attested") == "yes")
+    return values, errors
+
+
+def default_app() -> FastAPI:
+    """The app as `endorse serve` runs it, from settings."""
+    from endorse.db import default_session_factory
+    from endorse.rulebook import default_library
+    from endorse.settings import get_settings
+
+    settings = get_settings()
+    ctx = WebContext(sessions=default_session_factory(), library=default_library(),
+                     secret_key=settings.secret_key.get_secret_value(), on_event=_reconcile_on_prefect)
+    return create_app(ctx, str(settings.templates_dir))
+
+
+def _reconcile_on_prefect(application_id: str) -> None:
+    """An event triggers a reconcile: on Prefect when a server is configured (else the sweep picks it up)."""
+    import os
+    import threading
+
+    if not os.environ.get("PREFECT_API_URL"):
+        return
+
+    def go() -> None:
+        from flows.prefect_glue import trigger_reconcile
+
+        try:
+            trigger_reconcile(application_id)
+        except Exception:  # the application keeps needs_reconcile: the next sweep catches up
+            import logging
+
+            logging.getLogger("endorse.web").exception("could not trigger a reconcile of %s", application_id)
+
+    threading.Thread(target=go, daemon=True).start()
