@@ -108,9 +108,19 @@ def cmd_deliver(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    """The web app (rating links) on a thread, and the Prefect deployments in the foreground."""
+    import threading
+
+    import uvicorn
+
     _sessions()
     from flows.deployments import serve_deployments
+    from web.app import default_app
 
+    server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info"))
+    threading.Thread(target=server.run, daemon=True).start()
+    if args.web_only:
+        threading.Event().wait()
     serve_deployments()
     return 0
 
@@ -155,5 +165,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("deliver", help="deliver what is due in the outbox")
     p.set_defaults(func=cmd_deliver)
 
-    p = sub.add_parser("serve", help="serve the Prefect deployments against PREFECT_API_URL")
+    p = sub.add_parser("serve", help="run the web app and serve the Prefect deployments against PREFECT_API_URL")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--web-only", action="store_true", help="only the web app (deployments served elsewhere)")
     p.set_defaults(func=cmd_serve)

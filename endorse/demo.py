@@ -66,9 +66,10 @@ def _run(sink, read_eml, started: float) -> int:
     from tasks.importing import import_documents
 
     as_of = AS_OF.isoformat()
-    paths = document_paths(os.environ.get("ENDORSE_DEMO_COHORT", PROJECT_ROOT / "cohort"))
-    lines = import_documents([(p, load_document(p)) for p in paths], actor="coordinator:demo")
-    say(f"imported {len(lines)} applications from cohort/")
+    source = Path(os.environ.get("ENDORSE_DEMO_COHORT", PROJECT_ROOT / "cohort"))
+    intake = _fresh_intake(document_paths(source), DEMO_DIR / "intake")
+    lines = import_documents([(p, load_document(p)) for p in intake], actor="coordinator:demo")
+    say(f"imported {len(lines)} applications ({source.name}/ as a fresh intake: raters named, ratings and exams to come)")
     sessions = default_session_factory()
     library = default_library()
     cfg = pipeline.PipelineConfig(library=library, as_of=AS_OF, secret_key=get_secret(), actor="coordinator:demo")
@@ -85,8 +86,8 @@ def _run(sink, read_eml, started: float) -> int:
 
     say("raters open the links in their emails and answer")
     answered = _raters_answer(sink, read_eml, sessions, library)
-    say(f"  {answered}")
-    touched = sorted(answered["applications"])
+    touched = sorted(answered.pop("applications"))
+    say(f"  {answered} over HTTP, for {len(touched)} applications")
     for app_id in touched[:3]:  # events trigger reconciles; the sweep picks up the rest in batches
         say(f"  event → reconcile flow application-{app_id}: {reconcile_in_process(app_id, as_of)['stage']}")
     say(f"sweep 3: {sweep(batch_size=500, as_of=as_of)}")
@@ -107,6 +108,26 @@ def _run(sink, read_eml, started: float) -> int:
     say(f"Prefect:  {DEMO_DIR / 'prefect'} (ephemeral; flow runs, artifacts and logs are in its database)")
     say(f"done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+def _fresh_intake(paths: list[Path], folder: Path) -> list[Path]:
+    """The cohort as it arrives: raters named but not yet asked, no exam taken yet."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for p in paths:
+        doc = json.loads(p.read_text())
+        for ref in doc.get("references", []):
+            if ref.get("status") == "submitted":
+                ref["status"] = "requested"
+                for k in ("submitted_on", "insufficient_information_count", "recommendation"):
+                    ref.pop(k, None)
+        doc.pop("exam", None)
+        target = folder / p.name
+        target.write_text(json.dumps(doc, indent=2))
+        out.append(target)
+    return out
 
 
 def get_secret() -> str:
@@ -134,46 +155,72 @@ def _record_awaited_transcripts(sessions) -> int:
 
 
 def _raters_answer(sink, read_eml, sessions, library) -> dict:
-    """Each rater reads their email, follows the link and answers (a few decline or cannot rate)."""
-    from tasks.ratings import AlreadySubmitted, LinkNotFound, RatingInput, decline_rating, form_spec, find_request, save_rating
+    """Each rater reads their email, opens the link in the web app and answers over HTTP, as a person
+    would with a browser without JavaScript (a few decline; one answers 'not enough information' too often)."""
+    import threading
 
+    import httpx
+    import uvicorn
+
+    from endorse.smtp_sink import _free_port
+    from web.app import WebContext, create_app
+
+    port = _free_port()
+    ctx = WebContext(sessions=sessions, library=library, secret_key=get_secret(), today=lambda: AS_OF)
+    server = uvicorn.Server(uvicorn.Config(create_app(ctx, str(PROJECT_ROOT / "templates")), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
     rng = random.Random(7)
     counts = {"submitted": 0, "declined": 0, "not_enough_information": 0, "applications": set()}
-    for path in sorted(sink.folder.glob("*.eml")):
-        msg = read_eml(path)
-        if msg["X-Endorse-Role"] != "reference.request":
-            continue
-        m = LINK.search(msg.get_body(preferencelist=("plain",)).get_content())
-        if not m:
-            continue
-        token = m.group(1)
-        try:
-            with sessions() as s:
-                req = find_request(s, token)
-                spec = form_spec(s, req, library, AS_OF)
-                counts["applications"].add(spec.application_id)
-        except LinkNotFound:
-            continue
-        roll = rng.random()
-        try:
-            if roll < 0.06:
-                decline_rating(sessions, token, "I have not worked with the applicant recently enough to rate.",
-                               library=library, as_of=AS_OF)
-                counts["declined"] += 1
-                continue
-            areas = [a.key for d in spec.domains for a in d.areas]
-            na = 7 if roll > 0.95 else rng.randint(0, 3)
-            answers = {k: ("na" if i < na else str(rng.randint(3, 4))) for i, k in enumerate(areas)}
-            draft = RatingInput(answers=dict(list(answers.items())[:5]), known_for_months=rng.randint(12, 96))
-            save_rating(sessions, token, draft, library=library, as_of=AS_OF, submit=False)  # comes back later
-            final = RatingInput(answers=answers, known_for_months=draft.known_for_months,
-                                relationship=spec.role.replace("_", " "), recommendation="recommend",
-                                comments="Thoughtful, reflective practitioner.", attested=True)
-            save_rating(sessions, token, final, library=library, as_of=AS_OF, submit=True)
-            counts["not_enough_information" if na > spec.max_insufficient else "submitted"] += 1
-        except AlreadySubmitted:
-            pass
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(timeout=30) as http:
+            for path in sorted(sink.folder.glob("*.eml")):
+                msg = read_eml(path)
+                if msg["X-Endorse-Role"] != "reference.request":
+                    continue
+                m = LINK.search(msg.get_body(preferencelist=("plain",)).get_content())
+                if not m:
+                    continue
+                url = f"{base}/rate/{m.group(1)}"  # the link as emailed, served here
+                page = http.get(url)
+                if page.status_code != 200 or 'name="csrf"' not in page.text:
+                    continue
+                csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+                areas = sorted(set(re.findall(r'name="answer:([^"]+)"', page.text)))
+                app_id = _application_of(sessions, m.group(1))
+                counts["applications"].add(app_id)
+                roll = rng.random()
+                if roll < 0.06:
+                    http.post(url + "/decline", data={"csrf": csrf, "declined_reason":
+                                                      "I have not worked with the applicant recently enough to rate."})
+                    counts["declined"] += 1
+                    continue
+                na = 7 if roll > 0.95 else rng.randint(0, 3)
+                answers = {f"answer:{k}": ("na" if i < na else str(rng.randint(3, 4))) for i, k in enumerate(areas)}
+                months = str(rng.randint(12, 96))
+                http.post(url, data={"csrf": csrf, "action": "save", "known_for_months": months,
+                                     **dict(list(answers.items())[:5])})  # a draft first; they come back later
+                r = http.post(url, data={"csrf": csrf, "action": "submit", "known_for_months": months,
+                                         "relationship": "colleague and supervisor", "recommendation": "recommend",
+                                         "comments": "Thoughtful, reflective practitioner.", "attested": "yes",
+                                         **answers})
+                if r.status_code == 200:
+                    counts["not_enough_information" if na > 5 else "submitted"] += 1
+    finally:
+        server.should_exit = True
+        thread.join(10)
     return counts
+
+
+def _application_of(sessions, token: str) -> str:
+    from tasks.ratings import find_request
+
+    with sessions() as s:
+        return find_request(s, token).application_id
 
 
 def _exam_round(sessions, cfg) -> dict:
@@ -183,8 +230,10 @@ def _exam_round(sessions, cfg) -> dict:
     from tasks.pipeline import approve_for_exam, reconcile_one, record_exam_result
 
     with sessions() as s:
-        ready = list(s.scalars(select(Application.id).where(Application.stage == "eligibility_review")
-                               .order_by(Application.id)))
+        # The coordinator approves those whose every requirement but the exam is met.
+        ready = [a.id for a in s.scalars(select(Application).where(Application.stage == "eligibility_review")
+                                         .order_by(Application.id))
+                 if all(r["status"] in ("met", "not_applicable") for r in a.last_checklist or [] if r["id"] != "exam")]
     results = {"approved": 0, "passed": 0, "failed": 0}
     for i, app_id in enumerate(ready):
         approve_for_exam(sessions, app_id, approved_on=AS_OF, actor="coordinator:demo")
