@@ -125,6 +125,89 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _pipeline_config(actor: str):
+    from endorse.rulebook import default_library
+    from endorse.settings import get_settings
+    from tasks.pipeline import PipelineConfig
+
+    return PipelineConfig(library=default_library(), as_of=date.today(),
+                          secret_key=get_settings().secret_key.get_secret_value(), actor=actor)
+
+
+def _proposed(args):
+    from tasks.raters import ProposedRater
+
+    return ProposedRater(args.name, args.email, args.role, args.endorsement, args.waive)
+
+
+@_lookup
+def cmd_add_rater(args) -> int:
+    from tasks.raters import add_rater
+
+    sessions = _sessions()
+    cfg = _pipeline_config(f"coordinator:{args.by}")
+    req_id = add_rater(sessions, args.application, _proposed(args), cfg, actor=cfg.actor)
+    print(f"asked {args.name} <{args.email}> as {args.role} (reference request {req_id})")
+    return 0
+
+
+@_lookup
+def cmd_replace_rater(args) -> int:
+    from tasks.raters import replace_rater
+
+    cfg = _pipeline_config(f"coordinator:{args.by}")
+    new_id = replace_rater(_sessions(), args.request, _proposed(args), cfg, actor=cfg.actor, reason=args.reason)
+    print(f"reference request {args.request} cancelled (its link no longer works); {args.name} asked (request {new_id})")
+    return 0
+
+
+@_lookup
+def cmd_link(args) -> int:
+    from tasks.raters import regenerate_link, resend_link
+
+    cfg = _pipeline_config(f"coordinator:{args.by}")
+    (regenerate_link if args.regenerate else resend_link)(_sessions(), args.request, cfg, actor=cfg.actor)
+    print(f"{'new link' if args.regenerate else 'same link'} queued for reference request {args.request}")
+    return 0
+
+
+def cmd_vetting_queue(args) -> int:
+    from tasks.raters import vetting_queue
+
+    with _sessions()() as s:
+        items = vetting_queue(s, _pipeline_config("system"))
+    for q in items:
+        print(f"{q.request_id:>6}  {q.application_id:<14} {q.category:<8} {q.association:<9} {q.role:<28} "
+              f"{q.rater_name} <{q.rater_email}>")
+    print(f"{len(items)} rater(s) to vet")
+    return 0
+
+
+@_lookup
+def cmd_vet_rater(args) -> int:
+    from tasks.raters import vet_rater
+
+    vet_rater(_sessions(), args.request, coordinator=args.by, vetted_on=_date(args.on),
+              accepted=args.decision == "accepted", note=args.note)
+    print(f"vetting of reference request {args.request} recorded: {args.decision}")
+    return 0
+
+
+def cmd_outbox(args) -> int:
+    from sqlalchemy import select
+
+    from models import OutboxMessage
+
+    with _sessions()() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.status.in_(args.status))
+                         .order_by(OutboxMessage.id)).all()
+    for m in rows:
+        print(f"{m.id:>6} {m.status:<8} {m.role:<28} {m.recipient_email:<36} attempts={m.attempts} "
+              f"{(m.last_error or '')[:80]}")
+    print(f"{len(rows)} message(s) {'/'.join(args.status)}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record-transcript", help="a coordinator records a transcript received")
     p.add_argument("application")
@@ -151,6 +234,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", required=True)
     p.add_argument("--no-reconcile", action="store_true")
     p.set_defaults(func=cmd_record_exam)
+
+    def rater_args(p):
+        p.add_argument("--name", required=True)
+        p.add_argument("--email", required=True)
+        p.add_argument("--role", required=True)
+        p.add_argument("--endorsement", default=None)
+        p.add_argument("--waive", action="store_true", help="the applicant waives access to this rating")
+        p.add_argument("--by", required=True, help="coordinator email")
+
+    p = sub.add_parser("add-rater", help="ask one more rater for an application (link and email at once)")
+    p.add_argument("application")
+    rater_args(p)
+    p.set_defaults(func=cmd_add_rater)
+
+    p = sub.add_parser("replace-rater", help="cancel a reference request (its link dies) and ask someone else")
+    p.add_argument("request", type=int)
+    p.add_argument("--reason", required=True)
+    rater_args(p)
+    p.set_defaults(func=cmd_replace_rater)
+
+    p = sub.add_parser("resend-link", help="email a rater's link again (or --regenerate: a new link, the old one dies)")
+    p.add_argument("request", type=int)
+    p.add_argument("--regenerate", action="store_true")
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_link)
+
+    p = sub.add_parser("vetting-queue", help="non-endorsed raters waiting for a coordinator's vetting call")
+    p.set_defaults(func=cmd_vetting_queue)
+
+    p = sub.add_parser("vet-rater", help="record the vetting call with a proposed rater")
+    p.add_argument("request", type=int)
+    p.add_argument("--decision", choices=["accepted", "rejected"], required=True)
+    p.add_argument("--on", required=True)
+    p.add_argument("--note")
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_vet_rater)
+
+    p = sub.add_parser("outbox", help="emails by status (default: failed and queued)")
+    p.add_argument("--status", nargs="+", default=["failed", "queued"],
+                   choices=["queued", "sending", "sent", "failed", "bounced", "cancelled"])
+    p.set_defaults(func=cmd_outbox)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")
