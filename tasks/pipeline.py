@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -277,7 +277,8 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
 
 
 def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
-    """Rating reminders N days before the due date, never two to one rater within the minimum gap."""
+    """Rating reminders N days before the due date; never two to one rater within the minimum gap,
+    however many applicants they were asked to rate."""
     now = _now_for(cfg.as_of)
     sent = 0
     with transaction(sessions) as s:
@@ -285,17 +286,25 @@ def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> 
             select(ReferenceRequest, Application).join(Application, Application.id == ReferenceRequest.application_id)
             .where(ReferenceRequest.status == "requested", ReferenceRequest.token_hash.is_not(None),
                    ReferenceRequest.due_on.is_not(None), ReferenceRequest.rating == None)  # noqa: E711
+            .order_by(ReferenceRequest.due_on, ReferenceRequest.id)
         ).all()
+        last_by_rater: dict[int, datetime] = {}
+        for rater_id, last in s.execute(select(ReferenceRequest.rater_id, func.max(ReferenceRequest.last_reminded_at))
+                                        .group_by(ReferenceRequest.rater_id)):
+            if last is not None:
+                last_by_rater[rater_id] = _aware(last)
         for req, app in rows:
             settings = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).settings
             days_left = (req.due_on - cfg.as_of).days
             gap = timedelta(days=int(settings["reminder_min_gap_days"]))
             if days_left not in settings["reminder_days_before_due"]:
                 continue
-            if req.last_reminded_at is not None and now - _aware(req.last_reminded_at) < gap:
+            last = last_by_rater.get(req.rater_id)
+            if last is not None and now - last < gap:
                 continue
             queue_reference_email(s, app, req, cfg, "reference.reminder", key_suffix=f":d{days_left}")
             req.last_reminded_at, req.reminders_sent = now, req.reminders_sent + 1
+            last_by_rater[req.rater_id] = now
             sent += 1
     return sent
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
@@ -19,6 +21,23 @@ from endorse.rulebook import RulebookLibrary
 from tasks import ratings
 
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
+_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review)/)[A-Za-z0-9_-]+")
+
+
+class RedactLinks(logging.Filter):
+    """Access logs show /rate/<redacted>: a secure link must never reach a log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_IN_PATH.sub(r"\1<redacted>", a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_PATH.sub(r"\1<redacted>", record.msg)
+        return True
+
+
+def install_log_redaction() -> None:
+    for name in ("uvicorn.access", "uvicorn.error", "endorse.web"):
+        logging.getLogger(name).addFilter(RedactLinks())
 
 
 @dataclass
@@ -39,6 +58,7 @@ class LimitBody(BaseHTTPMiddleware):
 
 
 def create_app(ctx: WebContext, templates_dir: str) -> FastAPI:
+    install_log_redaction()
     app = FastAPI(title="endorse", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(LimitBody)
     pages = Jinja2Templates(directory=f"{templates_dir}/pages")  # autoescape is on for .html

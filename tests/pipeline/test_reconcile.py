@@ -160,3 +160,24 @@ def test_six_not_enough_information_answers_ask_for_another_rater_without_showin
         assert "SECRET-COMMENT" not in to_applicant.body_text + to_applicant.body_html
         doc = load_documents(s, [app_id])[app_id]
     assert evaluate(doc, default_library(), AS_OF).status_of("references") == "unmet"
+
+
+def test_one_reminder_per_rater_within_the_gap_even_for_several_applicants(sessions):
+    from datetime import timedelta
+
+    ids = load(sessions, "ct-aimh-imhm-rf-rating-requested.json")
+    # A second application asks the same student to rate.
+    with transaction(sessions) as s:
+        doc = load_document(COHORT / "ct-aimh-imhm-rf-rating-requested.json").model_dump(mode="json")
+        doc["id"], doc["applicant"]["email"] = "CT-2026-999", "other.applicant@example.org"
+        from endorse.documents import ApplicationDocument
+        import json as _json
+
+        save_document(s, ApplicationDocument.model_validate_json(_json.dumps(doc)), actor="test")
+    for app_id in [*ids, "CT-2026-999"]:
+        pipeline.reconcile_one(sessions, app_id, cfg())
+    with sessions() as s:
+        due = s.scalars(select(ReferenceRequest.due_on).where(ReferenceRequest.status == "requested")).first()
+    day = due - timedelta(days=7)
+    later = pipeline.PipelineConfig(library=default_library(), as_of=day, secret_key=SECRET, actor="system:test")
+    assert pipeline.send_due_reminders(sessions, later) == 1  # same rater, two requests: one reminder

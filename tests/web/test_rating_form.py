@@ -107,3 +107,15 @@ def test_oversized_bodies_are_refused(web_app, rating_link):
     r = TestClient(web_app).post(f"/rate/{token}", content=b"x" * (300 * 1024),
                                  headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 413
+
+
+def test_access_logs_never_show_a_link_token(web_app, rating_link, caplog):
+    import logging
+
+    from web.app import RedactLinks
+
+    token, _ = rating_link
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", f"/rate/{token}", "1.1", 200), None)
+    RedactLinks().filter(record)
+    assert token not in record.getMessage() and "/rate/<redacted>" in record.getMessage()
