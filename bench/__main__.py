@@ -49,6 +49,10 @@ def main(argv: list[str]) -> int:
         print(f"{r['benchmark']:<18} {r['case']:<{width}}  {r['value']:>12} {r['unit']:<16} {r.get('goal', ''):<12} {r.get('notes', '')}")
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if wanted and out.exists():
+        # Running some suites only: keep the other suites' latest figures.
+        previous = json.loads(out.read_text()).get("results", [])
+        rows = [r for r in previous if r.get("suite") not in wanted] + rows
     out.write_text(json.dumps({"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                "machine": machine(), "results": rows, "failures": failures}, indent=2) + "\n")
     print(f"\nwritten to {out}")
