@@ -79,10 +79,13 @@ class RatingFormSpec:
     status: str  # requested | submitted | declined
 
 
-def find_request(s: Session, token: str, now: datetime | None = None) -> ReferenceRequest:
+def find_request(s: Session, token: str, now: datetime | None = None, *, for_update: bool = False) -> ReferenceRequest:
     if not links.well_formed(token):
         raise LinkNotFound
-    req = s.scalars(select(ReferenceRequest).where(ReferenceRequest.token_hash == links.hash_token(token))).first()
+    query = select(ReferenceRequest).where(ReferenceRequest.token_hash == links.hash_token(token))
+    if for_update:  # writers queue on the request row, so two submissions cannot both pass the status check
+        query = query.with_for_update()
+    req = s.scalars(query).first()
     if req is None or not links.matches(token, req.token_hash):
         raise LinkNotFound
     now = now or utcnow()
@@ -143,7 +146,7 @@ def save_rating(sessions: sessionmaker[Session], token: str, data: RatingInput, 
                 submit: bool) -> str:
     """Save a draft or submit; returns 'draft_saved' or 'submitted'. One transaction, audited."""
     with transaction(sessions) as s:
-        req = find_request(s, token)
+        req = find_request(s, token, for_update=True)
         spec = form_spec(s, req, library, as_of)
         if spec.status != "requested":
             raise AlreadySubmitted
@@ -195,7 +198,7 @@ def save_rating(sessions: sessionmaker[Session], token: str, data: RatingInput, 
 
 def decline_rating(sessions: sessionmaker[Session], token: str, reason: str, *, library: RulebookLibrary, as_of) -> None:
     with transaction(sessions) as s:
-        req = find_request(s, token)
+        req = find_request(s, token, for_update=True)
         spec = form_spec(s, req, library, as_of)
         if spec.status != "requested":
             raise AlreadySubmitted
