@@ -208,6 +208,18 @@ def cmd_outbox(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_record_bounce(args) -> int:
+    from pathlib import Path
+
+    from tasks.bounces import record_bounce
+
+    sessions = _sessions()
+    for f in args.files:
+        print(record_bounce(sessions, Path(f).read_bytes(), actor=f"coordinator:{args.by}"))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record-transcript", help="a coordinator records a transcript received")
     p.add_argument("application")
@@ -275,6 +287,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--status", nargs="+", default=["failed", "queued"],
                    choices=["queued", "sending", "sent", "failed", "bounced", "cancelled"])
     p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("record-bounce", help="mark emails bounced from delivery status notifications (.eml files)")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_record_bounce)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")
