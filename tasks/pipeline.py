@@ -263,7 +263,11 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
     """Evaluate a batch in one read, then move only the applications that have somewhere to go."""
     with sessions() as s:
         docs = load_documents(s, ids)
-        apps = {a.id: a for a in s.scalars(select(Application).where(Application.id.in_(ids)))}
+        # Only the columns the stage machine needs (not the stored checklist JSON of every row).
+        apps = {a.id: a for a in s.execute(select(
+            Application.id, Application.association_code, Application.category, Application.stage,
+            Application.exam_approved_on, Application.decision_requested, Application.needs_reconcile,
+            Application.version_id).where(Application.id.in_(ids)))}
         due = []
         for app_id, doc in docs.items():
             app = apps[app_id]
