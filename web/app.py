@@ -132,15 +132,23 @@ def create_app(ctx: WebContext, templates_dir: str) -> FastAPI:
             return thanks(request, declined=spec.status == "declined")
         return render_form(request, token, spec, values, {})
 
+    def checked_post(request: Request, token: str, form):
+        """The request behind a posted form, or the page to answer with (unknown link, stale form)."""
+        try:
+            spec, values = load(token)
+        except ratings.LinkNotFound:
+            return None, None, not_found(request)
+        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
+            return None, None, message(request, "Please try again", "The form was out of date. Open the link again.",
+                                       status=403)
+        return spec, values, None
+
     @app.post("/rate/{token}", response_class=HTMLResponse)
     async def rating_submit(request: Request, token: str):
         form = await request.form()
-        try:
-            spec, _ = load(token)
-        except ratings.LinkNotFound:
-            return not_found(request)
-        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
-            return message(request, "Please try again", "The form was out of date. Open the link again.", status=403)
+        spec, _, refusal = checked_post(request, token, form)
+        if refusal is not None:
+            return refusal
         if spec.status in ("submitted", "declined"):
             return thanks(request, declined=spec.status == "declined", status=409)
         values, errors = _read_form(form)
@@ -167,12 +175,9 @@ def create_app(ctx: WebContext, templates_dir: str) -> FastAPI:
     @app.post("/rate/{token}/decline", response_class=HTMLResponse)
     async def rating_decline(request: Request, token: str):
         form = await request.form()
-        try:
-            spec, values = load(token)
-        except ratings.LinkNotFound:
-            return not_found(request)
-        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
-            return message(request, "Please try again", "The form was out of date. Open the link again.", status=403)
+        spec, values, refusal = checked_post(request, token, form)
+        if refusal is not None:
+            return refusal
         try:
             ratings.decline_rating(ctx.sessions, token, str(form.get("declined_reason", "")), library=ctx.library,
                                    as_of=ctx.today())
