@@ -163,6 +163,10 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
                     client = None
             except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
+                # A 5xx reply (unknown mailbox, refused recipient) will not get better by retrying.
+                code = getattr(exc, "code", None)
+                if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) or (isinstance(code, int) and 500 <= code < 600):
+                    error = PERMANENT + error
                 if client is not None:
                     client.close()
                 client = None  # a fresh session for the next message
@@ -198,6 +202,8 @@ def _record_outcome(sessions: sessionmaker[Session], msg_id: int, error: str | N
         return "retried"
 
 
+PERMANENT = "permanent: "
+
+
 def _permanent(error: str) -> bool:
-    # 5xx replies (unknown mailbox, refused recipient) will not get better by retrying.
-    return "SMTPRecipientsRefused" in error or " 55" in error
+    return error.startswith(PERMANENT)
