@@ -91,6 +91,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_renewal(args: argparse.Namespace) -> int:
+    from endorse.documents import document_paths
+    from endorse.renewals import load_renewal
+    from endorse.rulebook import default_library
+    from tasks.renewal_evaluation import evaluate_renewal, renewal_to_dict
+
+    library = default_library(args.rules)
+    paths = document_paths(args.path)
+    if not paths:
+        raise UsageError(f"{args.path}: no .json documents in this folder")
+    docs = [load_renewal(p) for p in paths]
+    for p, d in zip(paths, docs):
+        library.check_document(d, str(p))
+    results = [renewal_to_dict(evaluate_renewal(d, library, args.year), args.year) for d in docs]
+    if args.json:
+        payload = results if Path(args.path).is_dir() else results[0]
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write("\n\n".join(format_table({**r, "as_of": f"year {r['year']}"}) for r in results) + "\n")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="endorse", description="Infant Mental Health Endorsement® workflow")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compact", action="store_true", help="with --json: one line")
     p.add_argument("--rules", default=None, help="rules folder (default: the project's rules/)")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("renewal", help="check renewal documents for one year against their rulebook")
+    p.add_argument("path", help="a renewal .json file or a folder of them")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--rules", default=None)
+    p.set_defaults(func=cmd_renewal)
 
     p = sub.add_parser("import", help="load application documents into the database (all or nothing per file)")
     p.add_argument("path", help="an application .json file or a folder of them")

@@ -178,6 +178,31 @@ class ExamRule(_Dated):
     essay_track: str
 
 
+class RenewalTrainingRule(_Dated):
+    min_hours: float = Field(gt=0)
+    topic: str | None = None
+    only_if_provides_rsc: bool = False
+
+
+class RscStep(_Params):
+    from_years_endorsed: int = Field(ge=0)
+    min_hours: float = Field(ge=0)
+
+
+class RenewalRscRule(_Dated):
+    # The hours needed can change with the years endorsed (e.g. IMHM-C after 3 years).
+    schedule: list[RscStep] = Field(min_length=1)
+    peer_consultation_counts: bool = False
+
+
+class RenewalMembershipRule(_Dated):
+    associations: Literal["any"] | list[str] = "any"
+
+
+class RenewalAgreementRule(_Dated):
+    pass
+
+
 KIND_MODELS: dict[str, type[_Dated]] = {
     "education": EducationRule,
     "transcripts": TranscriptsRule,
@@ -191,7 +216,12 @@ KIND_MODELS: dict[str, type[_Dated]] = {
     "agreement": AgreementRule,
     "membership": MembershipRule,
     "exam": ExamRule,
+    "renewal_training": RenewalTrainingRule,
+    "renewal_rsc": RenewalRscRule,
+    "renewal_membership": RenewalMembershipRule,
+    "renewal_agreement": RenewalAgreementRule,
 }
+SECTIONS = ("requirements", "renewal")  # a category's initial requirements, and its annual renewal
 
 
 class EndorsementSet(_Dated):
@@ -252,6 +282,8 @@ class CategoryRules:
     role_wording: Mapping[str, str]
     digest: str
     category_source: str = ""
+    renewal_order: tuple[RequirementDef, ...] = ()
+    renewal_rules: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -270,6 +302,7 @@ class RulebookLibrary:
     requirement_defs: tuple[RequirementDef, ...]
     competencies: dict[str, CompetencySet]
     digest: str
+    renewal_defs: tuple[RequirementDef, ...] = ()
     _cache: dict = field(default_factory=dict)
 
     @property
@@ -331,8 +364,8 @@ class RulebookLibrary:
         sets: dict[str, frozenset[str]] = {}
         set_sources: dict[str, str] = {}
         settings: dict[str, Any] = {}
-        rules: dict[str, Any] = {}
-        kinds = {d.id: d.kind for d in self.requirement_defs}
+        found: dict[str, dict[str, Any]] = {"requirements": {}, "renewal": {}}
+        kinds = {d.id: d.kind for d in (*self.requirement_defs, *self.renewal_defs)}
         for book in books:
             for name, node in (book.data.get("endorsement_sets") or {}).items():
                 v = _in_force(node, as_of)
@@ -346,15 +379,17 @@ class RulebookLibrary:
             cat = (book.data.get("categories") or {}).get(category)
             if cat is None:
                 continue
-            for req_id, node in (cat.get("requirements") or {}).items():
-                v = _in_force(node, as_of)
-                if v is None:
-                    continue
-                if v.get("not_applicable"):
-                    rules.pop(req_id, None)
-                    continue
-                merged = {**rules[req_id].model_dump(), **v} if req_id in rules and book is not books[0] else v
-                rules[req_id] = KIND_MODELS[kinds[req_id]].model_validate(merged)
+            for section in SECTIONS:
+                rules = found[section]
+                for req_id, node in (cat.get(section) or {}).items():
+                    v = _in_force(node, as_of)
+                    if v is None:
+                        continue
+                    if v.get("not_applicable"):
+                        rules.pop(req_id, None)
+                        continue
+                    merged = {**rules[req_id].model_dump(), **v} if req_id in rules and book is not books[0] else v
+                    rules[req_id] = KIND_MODELS[kinds[req_id]].model_validate(merged)
         if category not in self.baseline.data["categories"]:
             raise RulebookError(self.baseline.path, category, "unknown category")
         return CategoryRules(
@@ -362,13 +397,15 @@ class RulebookLibrary:
             category=category,
             as_of=as_of,
             order=self.requirement_defs,
-            rules=rules,
+            rules=found["requirements"],
             sets=sets,
             set_sources=set_sources,
             settings=settings,
             role_wording=self.baseline.data.get("role_wording", {}).get("roles", {}),
             digest=self.digest,
             category_source=self.baseline.data["categories"][category]["source"],
+            renewal_order=self.renewal_defs,
+            renewal_rules=found["renewal"],
         )
 
 
@@ -385,11 +422,11 @@ def _in_force(node: Any, as_of: date) -> dict | None:
 
 # --- loading and checking -----------------------------------------------------------------------
 
-_TOP_BASELINE = {"association", "name", "source", "effective_from", "requirements", "role_wording",
-                 "endorsement_sets", "settings", "categories"}
+_TOP_BASELINE = {"association", "name", "source", "effective_from", "requirements", "renewal_requirements",
+                 "role_wording", "endorsement_sets", "settings", "categories"}
 _TOP_OVERLAY = {"association", "name", "extends", "source", "effective_from", "endorsement_sets",
                 "settings", "categories"}
-_CATEGORY_KEYS = {"source", "name", "level", "competency_set", "exam_track", "requirements"}
+_CATEGORY_KEYS = {"source", "name", "level", "competency_set", "exam_track", "requirements", "renewal"}
 
 
 def _check_keys(path: Path, where: str, data: Any, allowed: set[str], required: set[str]) -> None:
@@ -457,20 +494,21 @@ def _load_book(path: Path, defs: dict[str, str] | None, base: dict | None) -> di
     if is_overlay and data["extends"] != base["association"]:
         raise RulebookError(path, "extends", f"unknown base rulebook {data['extends']!r}")
     if not is_overlay:
-        reqs = []
-        seen = set()
-        for i, r in enumerate(data["requirements"] or []):
-            try:
-                d = RequirementDef.model_validate(r)
-            except ValidationError as exc:
-                e = exc.errors(include_url=False)[0]
-                raise RulebookError(path, f"requirements[{i}].{'.'.join(map(str, e['loc']))}", e["msg"]) from None
-            if d.id in seen:
-                raise RulebookError(path, f"requirements[{i}].id", f"duplicate requirement id {d.id!r}")
-            seen.add(d.id)
-            reqs.append(d)
-        data["requirements"] = reqs
-        defs = {d.id: d.kind for d in reqs}
+        all_defs: dict[str, str] = {}
+        for list_key in ("requirements", "renewal_requirements"):
+            parsed = []
+            for i, r in enumerate(data.get(list_key) or []):
+                try:
+                    d = RequirementDef.model_validate(r)
+                except ValidationError as exc:
+                    e = exc.errors(include_url=False)[0]
+                    raise RulebookError(path, f"{list_key}[{i}].{'.'.join(map(str, e['loc']))}", e["msg"]) from None
+                if d.id in all_defs:
+                    raise RulebookError(path, f"{list_key}[{i}].id", f"duplicate requirement id {d.id!r}")
+                all_defs[d.id] = d.kind
+                parsed.append(d)
+            data[list_key] = parsed
+        defs = all_defs
         if "role_wording" in data:
             _check_keys(path, "role_wording", data["role_wording"], {"source", "roles"}, {"source", "roles"})
     assert defs is not None
@@ -485,16 +523,17 @@ def _load_book(path: Path, defs: dict[str, str] | None, base: dict | None) -> di
         if is_overlay:
             if cat_name not in base["categories"]:
                 raise RulebookError(path, where, "not a category of the baseline")
-            _check_keys(path, where, cat, {"requirements"}, set())
+            _check_keys(path, where, cat, set(SECTIONS), set())
         else:
             _check_keys(path, where, cat, _CATEGORY_KEYS, {"source", "name", "competency_set", "requirements"})
-        for req_id, node in (cat.get("requirements") or {}).items():
-            rwhere = f"{where}.requirements.{req_id}"
-            if req_id not in defs:
-                raise RulebookError(path, rwhere, "not a requirement id of the baseline")
-            model = KIND_MODELS[defs[req_id]]
-            partial = is_overlay and req_id in (base["categories"][cat_name].get("requirements") or {})
-            cat["requirements"][req_id] = _validate_versions(path, rwhere, node, model, partial)
+        for section in SECTIONS:
+            for req_id, node in (cat.get(section) or {}).items():
+                rwhere = f"{where}.{section}.{req_id}"
+                if req_id not in defs:
+                    raise RulebookError(path, rwhere, "not a requirement id of the baseline")
+                model = KIND_MODELS[defs[req_id]]
+                partial = is_overlay and req_id in (base["categories"][cat_name].get(section) or {})
+                cat[section][req_id] = _validate_versions(path, rwhere, node, model, partial)
     return data
 
 
@@ -517,7 +556,7 @@ def load_rulebooks(rules_dir: str | Path) -> RulebookLibrary:
     rules_dir = Path(rules_dir)
     base_path = rules_dir / "baseline.yaml"
     baseline = _load_book(base_path, None, None)
-    defs = {d.id: d.kind for d in baseline["requirements"]}
+    defs = {d.id: d.kind for d in (*baseline["requirements"], *baseline.get("renewal_requirements", []))}
     base_sets = set(baseline.get("endorsement_sets") or {})
     _check_references(base_path, baseline, base_sets)
     overlays: dict[str, _RawBook] = {}
@@ -551,6 +590,7 @@ def load_rulebooks(rules_dir: str | Path) -> RulebookLibrary:
         overlays=overlays,
         requirement_defs=tuple(baseline["requirements"]),
         competencies=competencies,
+        renewal_defs=tuple(baseline.get("renewal_requirements", [])),
         digest=digest,
     )
 
