@@ -167,7 +167,9 @@ def _raters_answer(sink, read_eml, sessions, library) -> dict:
 
     port = _free_port()
     ctx = WebContext(sessions=sessions, library=library, secret_key=get_secret(), today=lambda: AS_OF)
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx, str(PROJECT_ROOT / "templates")), host="127.0.0.1",
+    # Every simulated rater comes from 127.0.0.1: lift the per-address limit for the demo.
+    app = create_app(ctx, str(PROJECT_ROOT / "templates"), requests_per_minute=1_000_000)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

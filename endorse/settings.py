@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "endorsement@localhost"
+    # Requests a minute per client address on the secure-link pages.
+    link_rate_limit_per_minute: int = 120
     outbox_concurrency: int = 20
     outbox_max_attempts: int = 6
 

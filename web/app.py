@@ -48,6 +48,35 @@ class WebContext:
     on_event: Callable[[str], None] = lambda application_id: None  # e.g. trigger a reconcile on Prefect
 
 
+class RateLimit:
+    """At most ``per_minute`` requests a minute per client address on the link pages (token bucket),
+    so nobody can try link after link. In memory, per worker: enough against guessing 128-bit tokens;
+    put a shared limiter in the proxy when running many workers."""
+
+    def __init__(self, app, per_minute: int = 120, prefixes: tuple[str, ...] = ("/rate/", "/review/")):
+        self.app, self.rate, self.prefixes = app, per_minute / 60.0, prefixes
+        self.capacity = float(per_minute)
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith(self.prefixes):
+            import time
+
+            client = (scope.get("client") or ("?", 0))[0]
+            now = time.monotonic()
+            tokens, last = self.buckets.get(client, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens < 1:
+                self.buckets[client] = (tokens, now)
+                await PlainTextResponse("too many requests; try again in a minute", status_code=429,
+                                        headers={"Retry-After": "60"})(scope, receive, send)
+                return
+            self.buckets[client] = (tokens - 1, now)
+            if len(self.buckets) > 50_000:  # forget idle clients
+                self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < 120}
+        await self.app(scope, receive, send)
+
+
 class LimitBody:
     """Refuse oversized bodies before reading them (plain ASGI: no per-request overhead)."""
 
@@ -63,10 +92,11 @@ class LimitBody:
         await self.app(scope, receive, send)
 
 
-def create_app(ctx: WebContext, templates_dir: str) -> FastAPI:
+def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int = 120) -> FastAPI:
     install_log_redaction()
     app = FastAPI(title="endorse", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(LimitBody)
+    app.add_middleware(RateLimit, per_minute=requests_per_minute)
     pages = Jinja2Templates(directory=f"{templates_dir}/pages")  # autoescape is on for .html
 
     def csrf_for(token: str) -> str:
@@ -224,7 +254,7 @@ def default_app() -> FastAPI:
     settings = get_settings()
     ctx = WebContext(sessions=default_session_factory(), library=default_library(),
                      secret_key=settings.secret_key.get_secret_value(), on_event=_reconcile_on_prefect)
-    return create_app(ctx, str(settings.templates_dir))
+    return create_app(ctx, str(settings.templates_dir), requests_per_minute=settings.link_rate_limit_per_minute)
 
 
 def _reconcile_on_prefect(application_id: str) -> None:

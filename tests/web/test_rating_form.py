@@ -119,3 +119,15 @@ def test_access_logs_never_show_a_link_token(web_app, rating_link, caplog):
                                ("127.0.0.1:5000", "GET", f"/rate/{token}", "1.1", 200), None)
     RedactLinks().filter(record)
     assert token not in record.getMessage() and "/rate/<redacted>" in record.getMessage()
+
+
+def test_link_pages_are_rate_limited_per_client(sessions, rating_link):
+    from endorse.settings import PROJECT_ROOT
+    from web.app import WebContext, create_app
+
+    app = create_app(WebContext(sessions=sessions, library=default_library(), secret_key="x", today=lambda: AS_OF),
+                     str(PROJECT_ROOT / "templates"), requests_per_minute=5)
+    c = TestClient(app)
+    codes = [c.get(f"/rate/guess-{i}").status_code for i in range(8)]
+    assert codes[:5] == [404] * 5 and codes[5:] == [429] * 3
+    assert c.get("/healthz").status_code == 200  # other pages are not limited
