@@ -222,7 +222,7 @@ def _application_of(sessions, token: str) -> str:
     from tasks.ratings import find_request
 
     with sessions() as s:
-        return find_request(s, token).application_id
+        return find_request(s, token, AS_OF).application_id
 
 
 def _exam_round(sessions, cfg) -> dict:

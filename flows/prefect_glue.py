@@ -37,10 +37,11 @@ def parse_as_of(as_of: str | None) -> date:
     return date.fromisoformat(as_of) if as_of else date.today()
 
 
-def trigger_reconcile(application_id: str, *, wait: bool = False):
+def trigger_reconcile(application_id: str, *, wait: bool = False, as_of: str | None = None):
     """Start a reconcile run on the Prefect server (the path a web handler uses after an event).
 
-    Only the application id travels as a parameter: no token, no personal data.
+    Only the application id (and, to replay a day, the as-of date) travels as a parameter: no token,
+    no personal data.
     """
     from prefect.deployments import run_deployment
 
@@ -48,5 +49,6 @@ def trigger_reconcile(application_id: str, *, wait: bool = False):
 
     with default_session_factory()() as s:
         name, tags = describe(s, application_id)
-    return run_deployment(RECONCILE_DEPLOYMENT, parameters={"application_id": application_id},
+    parameters = {"application_id": application_id} | ({"as_of": as_of} if as_of else {})
+    return run_deployment(RECONCILE_DEPLOYMENT, parameters=parameters,
                           flow_run_name=name, tags=tags, timeout=None if wait else 0, as_subflow=False)

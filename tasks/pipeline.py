@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from endorse import links
 from endorse.dates import add_years
+from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
 from models import (
@@ -71,8 +72,7 @@ class ReconcileOutcome:
 
 def _now_for(as_of: date) -> datetime:
     # Timestamps follow the as-of date so a re-run "as of" a day behaves like that day.
-    today = date.today()
-    return utcnow() if as_of == today else datetime.combine(as_of, time(12, 0), tzinfo=timezone.utc)
+    return now_for(as_of)
 
 
 def stage_facts(app: Application, cfg: PipelineConfig) -> StageFacts:

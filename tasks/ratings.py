@@ -7,7 +7,7 @@ link gives the same ``LinkNotFound`` whatever the reason, so a probe learns noth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import links
+from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
-from models import Application, Person, Rating, RatingAnswer, ReferenceRequest, record_audit, utcnow
+from models import Application, Person, Rating, RatingAnswer, ReferenceRequest, record_audit
 from tasks.outbox import queue_email
 
 NOT_ENOUGH_INFORMATION = "na"
@@ -79,7 +80,8 @@ class RatingFormSpec:
     status: str  # requested | submitted | declined
 
 
-def find_request(s: Session, token: str, now: datetime | None = None, *, for_update: bool = False) -> ReferenceRequest:
+def find_request(s: Session, token: str, as_of: date, *, for_update: bool = False) -> ReferenceRequest:
+    """The open or answered request behind a link, as of a day (expired links are not found)."""
     if not links.well_formed(token):
         raise LinkNotFound
     query = select(ReferenceRequest).where(ReferenceRequest.token_hash == links.hash_token(token))
@@ -88,7 +90,7 @@ def find_request(s: Session, token: str, now: datetime | None = None, *, for_upd
     req = s.scalars(query).first()
     if req is None or not links.matches(token, req.token_hash):
         raise LinkNotFound
-    now = now or utcnow()
+    now = now_for(as_of)
     expires = req.token_expires_at
     if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc)) < now:
         raise LinkNotFound
@@ -146,7 +148,7 @@ def save_rating(sessions: sessionmaker[Session], token: str, data: RatingInput, 
                 submit: bool) -> str:
     """Save a draft or submit; returns 'draft_saved' or 'submitted'. One transaction, audited."""
     with transaction(sessions) as s:
-        req = find_request(s, token, for_update=True)
+        req = find_request(s, token, as_of, for_update=True)
         spec = form_spec(s, req, library, as_of)
         if spec.status != "requested":
             raise AlreadySubmitted
@@ -170,7 +172,7 @@ def save_rating(sessions: sessionmaker[Session], token: str, data: RatingInput, 
             else:
                 ans.score = score
         rating.insufficient_information_count = sum(1 for v in data.answers.values() if v == NOT_ENOUGH_INFORMATION)
-        now = utcnow()
+        now = now_for(as_of)
         app = s.get(Application, req.application_id)
         if not submit:
             rating.draft_saved_at = now
@@ -198,7 +200,7 @@ def save_rating(sessions: sessionmaker[Session], token: str, data: RatingInput, 
 
 def decline_rating(sessions: sessionmaker[Session], token: str, reason: str, *, library: RulebookLibrary, as_of) -> None:
     with transaction(sessions) as s:
-        req = find_request(s, token, for_update=True)
+        req = find_request(s, token, as_of, for_update=True)
         spec = form_spec(s, req, library, as_of)
         if spec.status != "requested":
             raise AlreadySubmitted
@@ -206,7 +208,7 @@ def decline_rating(sessions: sessionmaker[Session], token: str, reason: str, *, 
             raise RatingInvalid({"declined_reason": "say briefly why you cannot rate"})
         rating = req.rating or Rating(reference_request_id=req.id)
         s.add(rating)
-        rating.declined_reason, rating.submitted_at = reason.strip()[:2000], utcnow()
+        rating.declined_reason, rating.submitted_at = reason.strip()[:2000], now_for(as_of)
         req.status = "declined"
         app = s.get(Application, req.application_id)
         app.needs_reconcile = True

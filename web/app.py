@@ -135,7 +135,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
 
     def load(token: str):
         with ctx.sessions() as s:
-            req = ratings.find_request(s, token)
+            req = ratings.find_request(s, token, ctx.today())
             spec = ratings.form_spec(s, req, ctx.library, ctx.today())
             draft = req.rating
             values = ratings.RatingInput()

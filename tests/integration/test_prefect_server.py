@@ -64,7 +64,7 @@ from flows.prefect_glue import trigger_reconcile, artifact_key
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-run = trigger_reconcile(sys.argv[1], wait=True)
+run = trigger_reconcile(sys.argv[1], wait=True, as_of="2026-11-22")  # the cohort's day, whatever today is
 
 async def artifacts():
     async with get_client() as c:
@@ -102,7 +102,7 @@ def test_a_reconcile_triggered_like_a_web_handler_runs_on_the_server(prefect_ser
     assert run["state"] == "COMPLETED"
     assert run["name"] == "application-CT-2026-102-submitted"  # the stage when the event came in
     assert {"application:CT-2026-102", "category:IFS", "association:CT-AIMH", "stage:submitted"} <= set(run["tags"])
-    assert run["parameters"] == {"application_id": "CT-2026-102"}  # no token, no personal data
+    assert run["parameters"] == {"application_id": "CT-2026-102", "as_of": "2026-11-22"}  # no token, no personal data
     (key, kind, data), = run["artifacts"]
     assert key == "application-ct-2026-102" and kind == "markdown"
     assert "| education | ✅ met |" in data and "decision → endorsed" in data

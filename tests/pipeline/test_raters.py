@@ -78,7 +78,7 @@ def test_replacing_a_rater_cancels_the_request_and_kills_its_link(sessions):
                            actor="coordinator:c@example.org", reason="the student graduated and cannot be reached")
     with sessions() as s:
         with pytest.raises(LinkNotFound):
-            find_request(s, old_token)
+            find_request(s, old_token, AS_OF)
         new = s.get(ReferenceRequest, new_id)
         assert new.token_hash is not None and s.get(ReferenceRequest, old.id).replaced_by_id == new_id
         assert s.scalars(select(OutboxMessage).where(OutboxMessage.recipient_email == "sam@student.example.edu")).one()
@@ -91,14 +91,14 @@ def test_resend_keeps_the_link_and_regenerate_replaces_it(sessions):
     resend_link(sessions, req.id, CFG, actor="coordinator:c@example.org")
     resend_link(sessions, req.id, CFG, actor="coordinator:c@example.org")
     with sessions() as s:
-        assert find_request(s, token).id == req.id
+        assert find_request(s, token, AS_OF).id == req.id
         assert len(s.scalars(select(OutboxMessage).where(OutboxMessage.link_ref_id == req.id)).all()) == 3
     regenerate_link(sessions, req.id, CFG, actor="coordinator:c@example.org")
     with sessions() as s:
         with pytest.raises(LinkNotFound):
-            find_request(s, token)
+            find_request(s, token, AS_OF)
         fresh = s.get(ReferenceRequest, req.id)
-        assert find_request(s, links.token_for(fresh.token_nonce, "k", "rating")).id == req.id
+        assert find_request(s, links.token_for(fresh.token_nonce, "k", "rating"), AS_OF).id == req.id
 
 
 def test_vetting_queue_and_the_vetting_call_feed_the_endorsed_rater_requirement(sessions):

@@ -116,7 +116,7 @@ def test_rating_requested_email_link_opens_the_form_and_the_rating_updates_the_c
     assert email.get_body(preferencelist=("html",)).get_content().count(token) >= 1
     library = default_library()
     with sessions() as s:
-        req = find_request(s, token)
+        req = find_request(s, token, AS_OF)
         from tasks.ratings import form_spec
 
         spec = form_spec(s, req, library, AS_OF)
@@ -130,10 +130,10 @@ def test_rating_requested_email_link_opens_the_form_and_the_rating_updates_the_c
     assert evaluate(doc, library, AS_OF).status_of("references") == "met"
     # After submission the link still finds the request, which now says "already submitted".
     with sessions() as s:
-        assert form_spec(s, find_request(s, token), library, AS_OF).status == "submitted"
+        assert form_spec(s, find_request(s, token, AS_OF), library, AS_OF).status == "submitted"
     try:
         with sessions() as s:
-            find_request(s, token[:-1] + ("A" if token[-1] != "A" else "B"))
+            find_request(s, token[:-1] + ("A" if token[-1] != "A" else "B"), AS_OF)
         raise AssertionError("a changed token must not open anything")
     except LinkNotFound:
         pass

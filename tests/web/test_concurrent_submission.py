@@ -18,7 +18,7 @@ def test_two_simultaneous_submissions_store_exactly_one(sessions, rating_link):
     token, _ = rating_link
     library = default_library()
     with sessions() as s:
-        spec = form_spec(s, find_request(s, token), library, AS_OF)
+        spec = form_spec(s, find_request(s, token, AS_OF), library, AS_OF)
     data = RatingInput(answers={a.key: "3" for d in spec.domains for a in d.areas}, known_for_months=12,
                        relationship="student", recommendation="recommend", attested=True)
     barrier = threading.Barrier(2)
