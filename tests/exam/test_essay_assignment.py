@@ -1,156 +1,496 @@
-"""Essay assignment: optimal against an independent solver, and every hard constraint on every plan."""
+"""Essay assignment: optimal against an independent exact solver, every hard constraint on every plan.
+
+The oracle here re-derives everything from the rules, not from the module: which pairs are allowed,
+how much each slot needs, the load step costs, and the objective (a two-stage MILP solved by HiGHS
+through scipy: most slots first, then least cost with those slots).
+"""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import random
 
 import numpy as np
 import pytest
-from scipy.optimize import LinearConstraint, milp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
-from tasks.essay_assignment import AssignmentPolicy, EssayToReview, ReviewerCapacity, assign_essays, unit_load_costs
+from tasks.essay_assignment import (
+    ALL_AT_MAXIMUM_LOAD,
+    MAX_COST,
+    NO_QUALIFIED_REVIEWER,
+    ONLY_ONE_QUALIFIED_REVIEWER,
+    AssignmentPolicy,
+    EssayToReview,
+    PolicyError,
+    ReviewerCapacity,
+    assign_essays,
+)
 
-TRACKS = ["IMHS", "IMHM-C", "IMHM-P", "IMHM-RF"]
-POLICY = AssignmentPolicy.from_mapping({
-    "eligible_endorsements": {"IMHS": ["IMHS", "IMHM-C"], "IMHM-C": ["IMHM-C", "IMHM-P", "IMHM-RF"],
-                              "IMHM-P": ["IMHM-C", "IMHM-P", "IMHM-RF"], "IMHM-RF": ["IMHM-C", "IMHM-P", "IMHM-RF"]},
-    "preferred_endorsements": {"IMHS": ["IMHS"], "IMHM-C": ["IMHM-C"], "IMHM-P": ["IMHM-P"], "IMHM-RF": ["IMHM-RF"]},
-    "reviewers_per_essay": 2, "mismatch_cost": 100, "load_cost_per_unit": 10,
-})
+IMHM = ["IMHM-C", "IMHM-P", "IMHM-RF"]
+RULEBOOK = {
+    "reviewers_per_essay": 2,
+    "eligible_endorsements": {"IMHS": ["IMHS", "IMHM-C"], **{t: IMHM for t in IMHM}},
+    "preferred_endorsements": {"IMHS": ["IMHS"], **{t: [t] for t in IMHM}},
+    "mismatch_cost": 200,
+    "load_cost_per_unit": 10,
+}
+POLICY = AssignmentPolicy.from_mapping(RULEBOOK)
+HYPOTHESIS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def instance(seed: int, n_e: int, n_r: int, conflict_rate: float = 0.1):
-    rng = random.Random(seed)
-    reviewers = [ReviewerCapacity(f"r{j}", rng.choice(["IMHS", "IMHS", "IMHM-C", "IMHM-P", "IMHM-RF"]),
-                                  rng.randint(1, 4)) for j in range(n_r)]
-    essays = [EssayToReview(f"e{i}", rng.choice(TRACKS),
-                            frozenset(r.reviewer_id for r in reviewers if rng.random() < conflict_rate))
-              for i in range(n_e)]
-    return essays, reviewers
+# --- instances ------------------------------------------------------------------------------------
 
 
-def independent_optimum(essays, reviewers, policy) -> tuple[int, int]:
-    """(slots filled, cost) by a MILP with HiGHS: maximize slots first, then minimise the same cost."""
-    pairs = [(i, j) for i, e in enumerate(essays) for j, r in enumerate(reviewers)
-             if r.endorsement in policy.eligible_endorsements[e.track] and r.reviewer_id not in e.excluded_reviewer_ids]
-    steps = [(j, k, c) for j, r in enumerate(reviewers) for k, c in enumerate(unit_load_costs(r, policy))]
-    n = len(pairs) + len(steps)
+def random_policy(rng: random.Random) -> AssignmentPolicy:
+    """Made-up track and endorsement names: the solver must not know any real ones."""
+    endorsements = [f"E{k}" for k in range(rng.randint(2, 4))]
+    eligible = {f"T{t}": rng.sample(endorsements, rng.randint(1, len(endorsements))) for t in range(rng.randint(1, 3))}
+    preferred = {t: rng.sample(ends, rng.randint(0, len(ends))) for t, ends in eligible.items() if rng.random() < 0.8}
+    return AssignmentPolicy.from_mapping({
+        "reviewers_per_essay": rng.choice([1, 2, 2, 2, 3]), "eligible_endorsements": eligible,
+        "preferred_endorsements": preferred, "mismatch_cost": rng.choice([0, 1, 37, 200, 5000]),
+        "load_cost_per_unit": rng.choice([0, 1, 3, 10]),
+    })
+
+
+def random_instance(rng: random.Random, n_essays: int, n_reviewers: int, *, policy: AssignmentPolicy | None = None,
+                    conflict_rate: float = 0.15, max_load=(0, 4), rounds_so_far: bool = True):
+    """Essays, reviewers, policy, existing, needed; candidates are sometimes reviewers themselves."""
+    policy = policy or random_policy(rng)
+    endorsements = sorted(set().union(*policy.eligible_endorsements.values())) + ["outsider"]
+    reviewers = []
+    for j in range(n_reviewers):
+        cap = rng.randint(*max_load)
+        current = rng.randint(0, min(cap + 1, 2)) if rounds_so_far else 0  # one may be over a lowered cap
+        reviewers.append(ReviewerCapacity(f"p{j}", rng.choice(endorsements), cap, current))
+    people = [r.reviewer_id for r in reviewers] + ["someone-else"]
+    essays = [EssayToReview(f"e{i}", rng.choice(sorted(policy.eligible_endorsements)), rng.choice(people),
+                            frozenset(p for p in people if rng.random() < conflict_rate))
+              for i in range(n_essays)]
+    existing, needed = {}, {}
+    if rounds_so_far:
+        for e in essays:
+            if rng.random() < 0.3:
+                free = [p for p in people if p not in e.blocked]
+                existing[e.essay_id] = frozenset(rng.sample(free, min(len(free), rng.randint(1, 2))))
+            if rng.random() < 0.2:
+                needed[e.essay_id] = rng.randint(1, 3)
+    return essays, reviewers, policy, existing, needed
+
+
+# --- the independent oracle -----------------------------------------------------------------------
+
+
+def needed_total(e, policy, needed):
+    return needed.get(e.essay_id, policy.reviewers_per_essay)
+
+
+def slots(e, policy, existing, needed):
+    return max(0, needed_total(e, policy, needed) - len(existing.get(e.essay_id, ())))
+
+
+def allowed(e, r, policy, existing):
+    return (r.endorsement in policy.eligible_endorsements[e.track] and r.reviewer_id not in e.excluded_reviewer_ids
+            and r.reviewer_id != e.candidate_person_id and r.reviewer_id not in existing.get(e.essay_id, ()))
+
+
+def step_costs(r, policy):
+    """The k-th new essay costs load_cost_per_unit per percentage point of capacity then in use."""
+    return [100 * policy.load_cost_per_unit * (r.current_load + k) // r.max_load
+            for k in range(1, r.max_load - r.current_load + 1)]
+
+
+def mismatch(e, r, policy):
+    return 0 if r.endorsement in policy.preferred_endorsements.get(e.track, ()) else policy.mismatch_cost
+
+
+def cost_of(plan, essays, reviewers, policy):
+    """The objective of a plan's assignments, recomputed from the rules."""
+    by_id = {r.reviewer_id: r for r in reviewers}
+    count = {r.reviewer_id: 0 for r in reviewers}
+    total = 0
+    for e in essays:
+        for rid in plan.assignments[e.essay_id]:
+            total += mismatch(e, by_id[rid], policy)
+            count[rid] += 1
+    return total + sum(sum(step_costs(r, policy)[:count[r.reviewer_id]]) for r in reviewers)
+
+
+def milp_optimum(essays, reviewers, policy, existing, needed) -> tuple[int, int]:
+    """(slots filled, cost): maximise slots, then fix that number and minimise cost (HiGHS, gap 0)."""
+    pairs = [(i, j) for i, e in enumerate(essays) for j, r in enumerate(reviewers) if allowed(e, r, policy, existing)]
+    steps = [(j, c) for j, r in enumerate(reviewers) for c in step_costs(r, policy)]
     if not pairs:
         return 0, 0
-    cost = np.array([0 if reviewers[j].endorsement in policy.preferred_endorsements[essays[i].track] else
-                     policy.mismatch_cost for i, j in pairs] + [c for _, _, c in steps], dtype=float)
-    big = float(cost.sum() + 1)
-    objective = cost - np.concatenate([np.full(len(pairs), big), np.zeros(len(steps))])  # slots first
-    A = lil_matrix((len(essays) + len(reviewers), n))
+    n_x, n = len(pairs), len(pairs) + len(steps)
+    n_e, n_r = len(essays), len(reviewers)
+    a = lil_matrix((n_e + n_r + 1, n))
     for k, (i, j) in enumerate(pairs):
-        A[i, k] = 1
-        A[len(essays) + j, k] = 1
-    for k, (j, _, _) in enumerate(steps):
-        A[len(essays) + j, len(pairs) + k] = -1  # load on reviewer j equals the steps used
-    lb = np.concatenate([np.zeros(len(essays)), np.zeros(len(reviewers))])
-    ub = np.concatenate([np.full(len(essays), policy.reviewers_per_essay), np.zeros(len(reviewers))])
-    res = milp(objective, constraints=LinearConstraint(A.tocsr(), lb, ub), integrality=np.ones(n),
-               bounds=(0, 1))
-    x = np.round(res.x).astype(int)
-    filled = int(x[:len(pairs)].sum())
-    return filled, int(round(float(cost @ x)))
+        a[i, k] = 1  # essay i gets at most its free slots
+        a[n_e + j, k] = 1  # reviewer j's new essays …
+        a[n_e + n_r, k] = 1  # total slots filled
+    for k, (j, _) in enumerate(steps):
+        a[n_e + j, n_x + k] = -1  # … are exactly the load steps they use
+    a = a.tocsr()
+    free = [slots(e, policy, existing, needed) for e in essays]
+    exact = {"mip_rel_gap": 0.0}
+
+    # Stage 1: as many slots as possible (steps unconstrained in cost, so leave them free to match).
+    c1 = np.concatenate([-np.ones(n_x), np.zeros(len(steps))])
+    rows1 = LinearConstraint(a, np.concatenate([np.full(n_e, -np.inf), np.zeros(n_r), [-np.inf]]),
+                             np.concatenate([free, np.zeros(n_r), [np.inf]]))
+    first = milp(c1, constraints=rows1, integrality=np.ones(n), bounds=Bounds(0, 1), options=exact)
+    assert first.success, first.message
+    filled = int(round(-first.fun))
+
+    # Stage 2: with exactly that many, the least mismatch + load cost.
+    cost = np.array([mismatch(essays[i], reviewers[j], policy) for i, j in pairs] + [c for _, c in steps], float)
+    rows2 = LinearConstraint(a, np.concatenate([np.full(n_e, -np.inf), np.zeros(n_r), [filled]]),
+                             np.concatenate([free, np.zeros(n_r), [filled]]))
+    second = milp(cost, constraints=rows2, integrality=np.ones(n), bounds=Bounds(0, 1), options=exact)
+    assert second.success, second.message
+    return filled, int(round(second.fun))
 
 
-def check_hard_constraints(plan, essays, reviewers, policy, existing=None, needed=None):
-    existing = existing or {}
+def qualified_count(e, reviewers, policy, existing):
+    """Reviewers who could review this essay at all, the ones already on it included."""
+    return sum(1 for r in reviewers if allowed(e, r, policy, existing)) + len(existing.get(e.essay_id, ()))
+
+
+def assert_hard_constraints(plan, essays, reviewers, policy, existing=None, needed=None):
+    existing, needed = existing or {}, needed or {}
     by_id = {r.reviewer_id: r for r in reviewers}
-    uncovered = {e: m for e, m, _ in plan.uncovered}
-    loads = {r.reviewer_id: r.current_load for r in reviewers}
+    load = {r.reviewer_id: r.current_load for r in reviewers}
+    uncovered = {u.essay_id: u for u in plan.uncovered}
+    assert len(uncovered) == len(plan.uncovered), "an essay is reported uncovered once"
+    assert set(plan.assignments) == {e.essay_id for e in essays}, "the plan answers for every essay of the round"
     for e in essays:
-        got = plan.assignments.get(e.essay_id, ())
-        assert len(set(got)) == len(got), "distinct reviewers per essay"
-        assert not set(got) & set(existing.get(e.essay_id, ())), "existing reviewers are not picked again"
+        got = plan.assignments[e.essay_id]
+        assert len(set(got)) == len(got), "an essay's reviewers are distinct"
+        assert not set(got) & set(existing.get(e.essay_id, ())), "a reviewer already on an essay is not picked again"
         for rid in got:
             assert by_id[rid].endorsement in policy.eligible_endorsements[e.track], "only eligible endorsements"
-            assert rid not in e.excluded_reviewer_ids, "never an excluded (conflicted) reviewer"
-            loads[rid] += 1
-        want = (needed or {}).get(e.essay_id, policy.reviewers_per_essay) - len(existing.get(e.essay_id, ()))
-        assert len(got) + uncovered.get(e.essay_id, 0) == want, "every essay covered or reported uncovered"
-    for rid, load in loads.items():
-        assert load <= by_id[rid].max_load, "loads within the maximum"
-    assert loads == plan.loads
+            assert rid not in e.excluded_reviewer_ids, "never a reviewer with a conflict"
+            assert rid != e.candidate_person_id, "never the candidate"
+            load[rid] += 1
+        want = slots(e, policy, existing, needed)
+        if e.essay_id in uncovered:
+            u = uncovered[e.essay_id]
+            assert u.missing > 0 and len(got) + u.missing == want, "an uncovered essay reports what it lacks"
+            q, total = qualified_count(e, reviewers, policy, existing), needed_total(e, policy, needed)
+            if q == 0:
+                assert u.reason == NO_QUALIFIED_REVIEWER
+            elif q == 1 < total:
+                assert u.reason == ONLY_ONE_QUALIFIED_REVIEWER
+            elif q < total:
+                assert u.reason == f"only {['two', 'three'][q - 2]} qualified reviewers without a conflict"
+            else:
+                assert u.reason == ALL_AT_MAXIMUM_LOAD
+        else:
+            assert len(got) == want, "every essay gets what it needs unless reported uncovered"
+    for e in essays:
+        if e.essay_id in uncovered and uncovered[e.essay_id].reason == ALL_AT_MAXIMUM_LOAD:
+            for r in reviewers:
+                if allowed(e, r, policy, existing) and r.reviewer_id not in plan.assignments[e.essay_id]:
+                    assert load[r.reviewer_id] >= r.max_load, "'all at their maximum load' is true"
+    for r in reviewers:
+        if load[r.reviewer_id] > r.current_load:
+            assert load[r.reviewer_id] <= r.max_load, "no reviewer goes above their maximum load"
+    assert dict(plan.loads) == load, "reported loads are current load plus new essays"
+    assert plan.slots_filled == sum(map(len, plan.assignments.values()))
+    assert plan.slots_needed == sum(slots(e, policy, existing, needed) for e in essays)
+    assert plan.total_cost == cost_of(plan, essays, reviewers, policy), "reported cost is the plan's objective"
+    assert plan.mismatches == sum(1 for e in essays for rid in plan.assignments[e.essay_id]
+                                  if by_id[rid].endorsement not in policy.preferred_endorsements.get(e.track, ()))
+    with_capacity = [load[r.reviewer_id] for r in reviewers if r.max_load > 0]
+    if with_capacity:
+        assert plan.load_stats == (min(with_capacity), sum(with_capacity) / len(with_capacity), max(with_capacity))
 
 
-@pytest.mark.parametrize("seed", range(30))
-def test_assignment_is_optimal_against_an_independent_milp_solver(seed):
-    essays, reviewers = instance(seed, n_e=random.Random(seed).randint(3, 9), n_r=random.Random(seed + 1).randint(3, 8))
-    plan = assign_essays(essays, reviewers, POLICY)
-    check_hard_constraints(plan, essays, reviewers, POLICY)
-    filled = sum(len(v) for v in plan.assignments.values())
-    assert (filled, plan.total_cost) == independent_optimum(essays, reviewers, POLICY)
+# --- optimality -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_assignment_is_optimal_as_an_independent_milp_solver_finds(seed):
+    rng = random.Random(seed)
+    essays, reviewers, policy, existing, needed = random_instance(rng, rng.randint(2, 9), rng.randint(2, 8),
+                                                                  rounds_so_far=seed % 2 == 1)
+    plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
+    assert_hard_constraints(plan, essays, reviewers, policy, existing, needed)
+    assert (plan.slots_filled, plan.total_cost) == milp_optimum(essays, reviewers, policy, existing, needed)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_rulebook_policy_is_optimal_as_an_independent_milp_solver_finds(seed):
+    rng = random.Random(1000 + seed)
+    essays, reviewers, policy, existing, needed = random_instance(rng, 10, 8, policy=POLICY, max_load=(1, 5))
+    plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
+    assert (plan.slots_filled, plan.total_cost) == milp_optimum(essays, reviewers, policy, existing, needed)
+
+
+def test_track_match_wins_when_a_mismatch_costs_more_than_the_extra_load():
+    reviewers = [ReviewerCapacity("s1", "IMHS", 10), ReviewerCapacity("s2", "IMHS", 10),
+                 ReviewerCapacity("c1", "IMHM-C", 10)]
+    essays = [EssayToReview(f"e{i}", "IMHS", f"cand{i}") for i in range(4)]
+    strict = AssignmentPolicy.from_mapping({**RULEBOOK, "mismatch_cost": 10_000})
+    assert assign_essays(essays, reviewers, strict).loads == {"s1": 4, "s2": 4, "c1": 0}
+    # Cheaper mismatches: the IMHM-C reviewer's 1st and 2nd essays (150+100, 150+200) undercut the
+    # IMHS reviewers' 4th (400 each), so the load spreads.
+    relaxed = assign_essays(essays, reviewers, AssignmentPolicy.from_mapping({**RULEBOOK, "mismatch_cost": 150}))
+    assert relaxed.loads == {"s1": 3, "s2": 3, "c1": 2} and relaxed.mismatches == 2
+
+
+def test_load_is_balanced_in_proportion_to_each_reviewers_capacity():
+    reviewers = [ReviewerCapacity("small", "IMHS", 10), ReviewerCapacity("big", "IMHS", 20)]
+    essays = [EssayToReview(f"e{i}", "IMHS", f"cand{i}") for i in range(15)]
+    one_each = AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1})
+    assert assign_essays(essays, reviewers, one_each).loads == {"small": 5, "big": 10}
+
+
+def test_current_load_counts_toward_the_balance_and_the_maximum():
+    reviewers = [ReviewerCapacity("busy", "IMHS", 10, current_load=8), ReviewerCapacity("idle", "IMHS", 10)]
+    essays = [EssayToReview(f"e{i}", "IMHS", f"cand{i}") for i in range(6)]
+    plan = assign_essays(essays, reviewers, AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1}))
+    assert plan.loads == {"busy": 8, "idle": 6}
+
+
+def test_filling_more_slots_comes_before_any_cost():
+    # Cheapest would be e1 → s and e2 left uncovered; covering both needs the mismatched reviewer.
+    reviewers = [ReviewerCapacity("s", "IMHS", 1), ReviewerCapacity("c", "IMHM-C", 1)]
+    essays = [EssayToReview("e1", "IMHS", "x"), EssayToReview("e2", "IMHS", "y", frozenset({"c"}))]
+    policy = AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1, "mismatch_cost": MAX_COST})
+    plan = assign_essays(essays, reviewers, policy)
+    assert plan.assignments == {"e1": ("c",), "e2": ("s",)} and not plan.uncovered
+
+
+# --- hard constraints on every plan ---------------------------------------------------------------
+
+
+@HYPOTHESIS
+@given(st.randoms(use_true_random=False))
+def test_every_hard_constraint_holds_on_random_instances(rng):
+    essays, reviewers, policy, existing, needed = random_instance(rng, rng.randint(0, 12), rng.randint(0, 10))
+    plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
+    assert_hard_constraints(plan, essays, reviewers, policy, existing, needed)
+
+
+def medium_instance(seed=7):
+    rng = random.Random(seed)
+    return random_instance(rng, 600, 90, policy=POLICY, conflict_rate=0.05, max_load=(10, 25), rounds_so_far=False)[:2]
 
 
 def test_every_hard_constraint_holds_on_a_medium_instance():
-    essays, reviewers = instance(7, n_e=300, n_r=60, conflict_rate=0.05)
-    reviewers = [ReviewerCapacity(r.reviewer_id, r.endorsement, r.max_load * 5) for r in reviewers]
+    essays, reviewers = medium_instance()
     plan = assign_essays(essays, reviewers, POLICY)
-    check_hard_constraints(plan, essays, reviewers, POLICY)
-    lo, mean, hi = plan.load_stats
-    assert lo <= mean <= hi
+    assert_hard_constraints(plan, essays, reviewers, POLICY)
+    assert plan.slots_filled > 0.9 * plan.slots_needed
 
 
-def test_when_a_reviewer_declines_only_their_essays_are_reassigned():
-    essays, reviewers = instance(3, n_e=40, n_r=20, conflict_rate=0.05)
-    reviewers = [ReviewerCapacity(r.reviewer_id, r.endorsement, 8) for r in reviewers]
+# --- later rounds ---------------------------------------------------------------------------------
+
+
+def reassign_after_dropping(first, essays, reviewers, policy, gone):
+    """The round after ``gone`` declined or missed the deadline: the rest stay, current loads carry over."""
+    existing = {e.essay_id: frozenset(first.assignments[e.essay_id]) - {gone} for e in essays}
+    staying = [ReviewerCapacity(r.reviewer_id, r.endorsement, r.max_load, first.loads[r.reviewer_id])
+               for r in reviewers if r.reviewer_id != gone]
+    return existing, staying
+
+
+def test_a_reviewer_who_declines_or_misses_the_deadline_is_replaced_only_on_their_essays():
+    essays, reviewers = medium_instance(11)
     first = assign_essays(essays, reviewers, POLICY)
+    assert not first.uncovered
     gone = max(first.loads, key=first.loads.get)
-    affected = [e for e in essays if gone in first.assignments.get(e.essay_id, ())]
-    keep = {e.essay_id: frozenset(set(first.assignments[e.essay_id]) - {gone}) for e in affected}
-    others = [ReviewerCapacity(r.reviewer_id, r.endorsement, r.max_load, first.loads[r.reviewer_id] - sum(
-        1 for e in affected if r.reviewer_id in keep[e.essay_id])) for r in reviewers if r.reviewer_id != gone]
-    redo = [EssayToReview(e.essay_id, e.track, e.excluded_reviewer_ids | {gone}) for e in affected]
-    second = assign_essays(redo, others, POLICY, existing=keep)
-    check_hard_constraints(second, redo, others, POLICY, existing=keep)
-    assert set(second.assignments) <= {e.essay_id for e in affected}
-    for e in affected:
-        assert len(second.assignments.get(e.essay_id, ())) == 1 or any(u[0] == e.essay_id for u in second.uncovered)
+    existing, staying = reassign_after_dropping(first, essays, reviewers, POLICY, gone)
+    second = assign_essays(essays, staying, POLICY, existing=existing)
+    assert_hard_constraints(second, essays, staying, POLICY, existing)
+    affected = {e.essay_id for e in essays if gone in first.assignments[e.essay_id]}
+    assert affected
+    for e in essays:
+        new = second.assignments[e.essay_id]
+        if e.essay_id in affected:
+            assert len(new) == 1 or any(u.essay_id == e.essay_id for u in second.uncovered)
+        else:
+            assert new == (), "an essay the reviewer was not on keeps its reviewers"
+    # Passing only the affected essays is the same round.
+    lean = assign_essays([e for e in essays if e.essay_id in affected], staying, POLICY,
+                         existing={k: v for k, v in existing.items() if k in affected})
+    assert (lean.slots_filled, lean.total_cost) == (second.slots_filled, second.total_cost)
 
 
-def test_a_third_reviewer_on_disagreement_never_repeats_the_first_two():
-    essays, reviewers = instance(5, n_e=10, n_r=12, conflict_rate=0.0)
-    reviewers = [ReviewerCapacity(r.reviewer_id, r.endorsement, 6) for r in reviewers]
+@HYPOTHESIS
+@given(st.randoms(use_true_random=False))
+def test_reassignment_after_a_decline_keeps_everyone_else_on_random_instances(rng):
+    essays, reviewers, policy, _, _ = random_instance(rng, rng.randint(1, 10), rng.randint(1, 8), rounds_so_far=False)
+    first = assign_essays(essays, reviewers, policy)
+    gone = rng.choice(reviewers).reviewer_id
+    existing, staying = reassign_after_dropping(first, essays, reviewers, policy, gone)
+    second = assign_essays(essays, staying, policy, existing=existing)
+    assert_hard_constraints(second, essays, staying, policy, existing)
+    short_before = {u.essay_id for u in first.uncovered}  # those are simply tried again
+    for e in essays:
+        if gone not in first.assignments[e.essay_id] and e.essay_id not in short_before:
+            assert second.assignments[e.essay_id] == ()
+
+
+@HYPOTHESIS
+@given(st.randoms(use_true_random=False))
+def test_a_third_reviewer_on_disagreement_never_repeats_the_first_two(rng):
+    essays, reviewers, policy, _, _ = random_instance(rng, rng.randint(1, 10), rng.randint(2, 10), rounds_so_far=False)
+    policy = dataclasses.replace(policy, reviewers_per_essay=2)
+    first = assign_essays(essays, reviewers, policy)
+    disputed = [e for e in essays if len(first.assignments[e.essay_id]) == 2 and rng.random() < 0.7]
+    existing = {e.essay_id: frozenset(first.assignments[e.essay_id]) for e in disputed}
+    needed = {e.essay_id: 3 for e in disputed}
+    loaded = [ReviewerCapacity(r.reviewer_id, r.endorsement, r.max_load, first.loads[r.reviewer_id]) for r in reviewers]
+    third = assign_essays(disputed, loaded, policy, existing=existing, needed=needed)
+    assert_hard_constraints(third, disputed, loaded, policy, existing, needed)
+    for e in disputed:
+        assert not set(third.assignments[e.essay_id]) & existing[e.essay_id]
+        assert len(third.assignments[e.essay_id]) <= 1
+
+
+# --- uncovered essays say why ---------------------------------------------------------------------
+
+
+def one_essay_plan(pool, **kwargs):
+    essay = EssayToReview("e1", "IMHS", "cand", frozenset({"conflicted"}))
+    base = [ReviewerCapacity("conflicted", "IMHS", 5), ReviewerCapacity("cand", "IMHS", 5),
+            ReviewerCapacity("policy-person", "IMHM-P", 5)]  # excluded, the candidate, not eligible for IMHS
+    return assign_essays([essay], base + pool, POLICY, **kwargs)
+
+
+def test_uncovered_when_no_qualified_reviewer_without_a_conflict():
+    plan = one_essay_plan([])
+    assert plan.uncovered == [("e1", 2, NO_QUALIFIED_REVIEWER)]
+    assert plan.assignments == {"e1": ()}
+
+
+def test_uncovered_when_only_one_qualified_reviewer_without_a_conflict():
+    plan = one_essay_plan([ReviewerCapacity("only", "IMHM-C", 5)])
+    assert plan.assignments == {"e1": ("only",)}
+    assert plan.uncovered == [("e1", 1, ONLY_ONE_QUALIFIED_REVIEWER)]
+
+
+def test_uncovered_when_qualified_reviewers_are_all_at_their_maximum_load():
+    plan = one_essay_plan([ReviewerCapacity("full", "IMHS", 3, current_load=3),
+                           ReviewerCapacity("none-offered", "IMHS", 0)])
+    assert plan.uncovered == [("e1", 2, ALL_AT_MAXIMUM_LOAD)]
+
+
+def test_uncovered_when_other_essays_took_the_last_places():
+    reviewers = [ReviewerCapacity(f"r{j}", "IMHS", 1) for j in range(3)]
+    essays = [EssayToReview("e1", "IMHS", "a"), EssayToReview("e2", "IMHS", "b")]
     plan = assign_essays(essays, reviewers, POLICY)
-    disputed = next(e for e in essays if len(plan.assignments.get(e.essay_id, ())) == 2)
-    existing = {disputed.essay_id: frozenset(plan.assignments[disputed.essay_id])}
-    third = assign_essays([disputed], reviewers, POLICY, existing=existing, needed={disputed.essay_id: 3})
-    (rid,) = third.assignments[disputed.essay_id]
-    assert rid not in existing[disputed.essay_id]
+    assert [(u.missing, u.reason) for u in plan.uncovered] == [(1, ALL_AT_MAXIMUM_LOAD)]
 
 
-@pytest.mark.parametrize("pool,reason", [
-    ([], "no qualified reviewer without a conflict"),
-    ([ReviewerCapacity("a", "IMHS", 3)], "only one qualified reviewer without a conflict"),
-    ([ReviewerCapacity("a", "IMHS", 0), ReviewerCapacity("b", "IMHM-C", 0)],
-     "qualified reviewers without a conflict are all at their maximum load"),
+def test_a_reviewer_who_stays_on_counts_as_the_one_qualified_reviewer():
+    plan = one_essay_plan([ReviewerCapacity("kept", "IMHS", 5, current_load=1)], existing={"e1": {"kept"}})
+    assert plan.uncovered == [("e1", 1, ONLY_ONE_QUALIFIED_REVIEWER)]
+
+
+def test_a_third_reviewer_with_only_the_first_two_qualified_says_so():
+    pool = [ReviewerCapacity("a", "IMHS", 5, 1), ReviewerCapacity("b", "IMHM-C", 5, 1)]
+    plan = one_essay_plan(pool, existing={"e1": {"a", "b"}}, needed={"e1": 3})
+    assert plan.uncovered == [("e1", 1, "only two qualified reviewers without a conflict")]
+
+
+# --- the candidate and the inputs -----------------------------------------------------------------
+
+
+def test_the_candidate_never_reviews_their_own_essay_even_if_not_listed_as_a_conflict():
+    reviewers = [ReviewerCapacity(p, "IMHS", 5) for p in ("cand", "a", "b")]
+    plan = assign_essays([EssayToReview("e1", "IMHS", "cand")], reviewers, POLICY)
+    assert sorted(plan.assignments["e1"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: assign_essays([EssayToReview("e", "IMHS", "c")] * 2, [], POLICY), "listed twice"),
+    (lambda: assign_essays([], [ReviewerCapacity("r", "IMHS", 1)] * 2, POLICY), "listed twice"),
+    (lambda: assign_essays([EssayToReview("e", "ECMH", "c")], [], POLICY), "no track"),
+    (lambda: assign_essays([EssayToReview("e", "IMHS", "c", frozenset({"r"}))], [], POLICY, existing={"e": {"r"}}),
+     "excluded"),
+    (lambda: assign_essays([EssayToReview("e", "IMHS", "c")], [], POLICY, existing={"other": {"r"}}),
+     "not in this round"),
+    (lambda: assign_essays([EssayToReview("e", "IMHS", "c")], [], POLICY, needed={"e": 0}), "needed"),
+    (lambda: ReviewerCapacity("r", "IMHS", -1), "max_load"),
+    (lambda: EssayToReview("e", "IMHS", "c", "r1"), "collection"),
 ])
-def test_uncovered_essays_say_why(pool, reason):
-    plan = assign_essays([EssayToReview("e1", "IMHS", frozenset({"x"}))],
-                         pool + [ReviewerCapacity("x", "IMHS", 5), ReviewerCapacity("p", "IMHM-P", 5)], POLICY)
-    assert plan.uncovered and plan.uncovered[0][2] == reason
+def test_inputs_that_break_a_rule_are_refused(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
 
 
-def test_track_match_is_preferred_and_load_is_balanced():
-    reviewers = [ReviewerCapacity("imhs-1", "IMHS", 10), ReviewerCapacity("imhs-2", "IMHS", 10),
-                 ReviewerCapacity("mentor", "IMHM-C", 10)]
-    essays = [EssayToReview(f"e{i}", "IMHS") for i in range(4)]
-    strict = AssignmentPolicy(POLICY.eligible_endorsements, POLICY.preferred_endorsements, mismatch_cost=10_000)
-    plan = assign_essays(essays, reviewers, strict)
-    assert plan.loads == {"imhs-1": 4, "imhs-2": 4, "mentor": 0}  # track match first
-    assert plan.total_cost == sum(unit_load_costs(reviewers[0], strict)[:4]) * 2
-    # With the default weights a mismatch costs less than a fourth essay: the mentor helps out.
-    assert assign_essays(essays, reviewers, POLICY).loads == {"imhs-1": 3, "imhs-2": 3, "mentor": 2}
+# --- the policy comes from rulebook data ----------------------------------------------------------
 
 
-def test_the_dry_run_table_and_csv(tmp_path):
-    essays, reviewers = instance(1, n_e=5, n_r=6, conflict_rate=0.0)
-    plan = assign_essays(essays, reviewers, POLICY)
+def test_the_policy_is_read_from_rulebook_data():
+    assert POLICY.eligible_endorsements["IMHS"] == frozenset({"IMHS", "IMHM-C"})
+    assert POLICY.preferred_endorsements["IMHM-P"] == frozenset({"IMHM-P"})
+    assert (POLICY.reviewers_per_essay, POLICY.mismatch_cost, POLICY.load_cost_per_unit) == (2, 200, 10)
+    without_default = {k: v for k, v in RULEBOOK.items() if k != "reviewers_per_essay"}
+    assert AssignmentPolicy.from_mapping(without_default).reviewers_per_essay == 2
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"reviewer_per_essay": 2}, "unknown"),
+    ({"mismatch_cost": None}, "mismatch_cost"),
+    ({"mismatch_cost": "200"}, "mismatch_cost"),
+    ({"mismatch_cost": 2.5}, "mismatch_cost"),
+    ({"load_cost_per_unit": True}, "load_cost_per_unit"),
+    ({"load_cost_per_unit": -1}, "load_cost_per_unit"),
+    ({"load_cost_per_unit": 10**7}, "load_cost_per_unit"),
+    ({"reviewers_per_essay": 0}, "reviewers_per_essay"),
+    ({"eligible_endorsements": {"IMHS": "IMHS"}}, "list"),
+    ({"eligible_endorsements": {"IMHS": []}}, "empty"),
+    ({"eligible_endorsements": {}}, "no track"),
+    ({"eligible_endorsements": ["IMHS"]}, "mapping"),
+    ({"eligible_endorsements": {"IMHS": ["IMHS", "IMHS"]}}, "twice"),
+    ({"preferred_endorsements": {"IMHS": ["IMHM-P"]}}, "not eligible"),
+    ({"preferred_endorsements": {"ECMHS": ["IMHS"]}}, "track"),
+])
+def test_a_malformed_policy_is_refused(change, message):
+    data = {**RULEBOOK, **change}
+    with pytest.raises(PolicyError, match=message):
+        AssignmentPolicy.from_mapping(data)
+
+
+@pytest.mark.parametrize("key", ["eligible_endorsements", "preferred_endorsements", "mismatch_cost",
+                                 "load_cost_per_unit"])
+def test_a_policy_missing_a_setting_is_refused(key):
+    with pytest.raises(PolicyError, match="lacks"):
+        AssignmentPolicy.from_mapping({k: v for k, v in RULEBOOK.items() if k != key})
+
+
+# --- the dry run ----------------------------------------------------------------------------------
+
+
+def test_the_dry_run_shows_every_new_pair_as_a_table_and_csv(tmp_path):
+    essays, reviewers = medium_instance(3)
+    plan = assign_essays(essays[:40], reviewers, POLICY)
+    rows = plan.to_rows()
+    assert len(rows) == plan.slots_filled
+    by_id = {r.reviewer_id: r for r in reviewers}
+    for row in rows:
+        assert row["track"] == plan.essays[row["essay_id"]].track
+        assert row["reviewer_endorsement"] == by_id[row["reviewer_id"]].endorsement
+        assert row["preferred"] == (row["reviewer_endorsement"] in POLICY.preferred_endorsements[row["track"]])
+    buffer = io.StringIO()
+    plan.to_csv(buffer)
     plan.to_csv(tmp_path / "plan.csv")
-    lines = (tmp_path / "plan.csv").read_text().splitlines()
-    assert lines[0] == "essay_id,track,reviewer_id,reviewer_endorsement,preferred"
-    assert len(lines) - 1 == len(plan.to_rows()) == sum(len(v) for v in plan.assignments.values())
+    assert (tmp_path / "plan.csv").read_bytes().decode("utf-8") == buffer.getvalue()
+    read = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    assert list(read[0]) == ["essay_id", "track", "reviewer_id", "reviewer_endorsement", "preferred"]
+    assert read == [{k: str(v) for k, v in row.items()} for row in rows]
+
+
+def test_an_empty_round_is_an_empty_plan():
+    plan = assign_essays([], [], POLICY)
+    assert (plan.assignments, plan.uncovered, plan.total_cost, plan.load_stats) == ({}, [], 0, (0, 0.0, 0))
