@@ -220,6 +220,52 @@ def cmd_record_bounce(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_show(args) -> int:
+    """One application at a glance: checklist, raters (what is missing and why), emails, timeline."""
+    from sqlalchemy import select
+
+    from endorse.cli import format_table
+    from endorse.rulebook import default_library
+    from models import Application, AuditLog, OutboxMessage, Person, ReferenceRequest
+    from tasks.evaluation import evaluate
+    from tasks.records import load_documents
+
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    with _sessions()() as s:
+        app = s.get(Application, args.application)
+        if app is None:
+            raise LookupError(f"no application {args.application!r}")
+        doc = load_documents(s, [app.id])[app.id]
+        print(format_table(evaluate(doc, default_library(), as_of).to_dict()))
+        print(f"\nstage: {app.stage} since {app.stage_entered_at:%Y-%m-%d}")
+        print("\nraters:")
+        for req, person in s.execute(select(ReferenceRequest, Person).join(Person, Person.id == ReferenceRequest.rater_id)
+                                     .where(ReferenceRequest.application_id == app.id).order_by(ReferenceRequest.position)):
+            link = "link active" if req.token_hash else ("link expired or replaced" if req.token_nonce else "no link yet")
+            notes = [link] if req.status == "requested" else []
+            if req.due_on and req.status == "requested":
+                notes.append(f"due {req.due_on}" + (" OVERDUE" if req.due_on < as_of else ""))
+            if req.reminders_sent:
+                notes.append(f"{req.reminders_sent} reminder(s)")
+            if req.vetting is not None:
+                notes.append(f"vetted {req.vetting.decision} on {req.vetting.vetted_on} by {req.vetting.coordinator}")
+            if req.waived_access:
+                notes.append("applicant waived access")
+            print(f"  #{req.id:<5} {req.role:<28} {person.name} <{person.email}>  {req.status}  " + "; ".join(notes))
+        print("\nemails:")
+        for m in s.scalars(select(OutboxMessage).where(OutboxMessage.application_id == app.id).order_by(OutboxMessage.id)):
+            print(f"  {m.created_at:%Y-%m-%d} {m.role:<30} {m.recipient_email:<34} {m.status}"
+                  + (f" ({m.last_error[:60]})" if m.last_error else ""))
+        print("\ntimeline:")
+        for e in s.scalars(select(AuditLog).where(AuditLog.application_id == app.id).order_by(AuditLog.id)):
+            what = e.action
+            if e.action == "stage.changed":
+                what = f"{e.details.get('from_stage')} → {e.details.get('to_stage')}: {e.details.get('reason')}"
+            print(f"  {e.at:%Y-%m-%d %H:%M} {e.actor:<28} {what}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record-transcript", help="a coordinator records a transcript received")
     p.add_argument("application")
@@ -292,6 +338,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("files", nargs="+")
     p.add_argument("--by", required=True)
     p.set_defaults(func=cmd_record_bounce)
+
+    p = sub.add_parser("show", help="one application at a glance: checklist, raters, emails, timeline")
+    p.add_argument("application")
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")
