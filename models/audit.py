@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, event
+from sqlalchemy import String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, utcnow

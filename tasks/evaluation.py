@@ -9,7 +9,7 @@ coordinator can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Callable, Iterable, Mapping
 
 from endorse.dates import (
@@ -19,7 +19,6 @@ from endorse.dates import (
     covered_days,
     date_when_covered,
     days_inclusive,
-    merge_periods,
     overlap_days,
     spans_at_least_months,
 )

@@ -9,7 +9,7 @@ call these functions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,13 +29,11 @@ from models import (
     ReferenceRequest,
     Transcript,
     record_audit,
-    utcnow,
 )
 from tasks.evaluation import PENDING, UNMET, Evaluation, evaluate
 from tasks.records import load_documents
 from tasks.outbox import queue_email
 from tasks.stages import (
-    DECISION,
     DEFERRED,
     ELIGIBILITY_REVIEW,
     ENDORSED,
@@ -342,7 +340,6 @@ def escalate_overdue(sessions: sessionmaker[Session], cfg: PipelineConfig) -> in
 
 def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
     """Applicants waiting on transcripts are reminded at most once a week."""
-    now = _now_for(cfg.as_of)
     week = cfg.as_of.isocalendar()
     count = 0
     with transaction(sessions) as s:
