@@ -266,6 +266,29 @@ def cmd_show(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_assign_essays(args) -> int:
+    """Dry run: the optimal reviewer assignment for a sitting, as a table (and CSV with --csv)."""
+    from endorse.rulebook import default_library
+    from tasks.exam import plan_sitting
+
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    with _sessions()() as s:
+        rnd = plan_sitting(s, args.sitting, default_library(), as_of)
+    plan = rnd.plan
+    for row in plan.to_rows():
+        print(f"  {rnd.candidate_codes[row['essay_id']]:<12} {row['track']:<8} reviewer #{row['reviewer_id']:<6} "
+              f"{row['reviewer_endorsement']:<8} {'preferred' if row['preferred'] else ''}")
+    lo, mean, hi = plan.load_stats
+    print(f"total cost {plan.total_cost}; reviewer load min/mean/max {lo}/{mean:.1f}/{hi}")
+    for u in plan.uncovered:
+        print(f"  not covered: {rnd.candidate_codes[u[0]]} needs {u[1]} more: {u[2]}")
+    if args.csv:
+        plan.to_csv(args.csv)
+        print(f"written to {args.csv}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record-transcript", help="a coordinator records a transcript received")
     p.add_argument("application")
@@ -343,6 +366,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("application")
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("assign-essays", help="dry run of the optimal essay-reviewer assignment for a sitting")
+    p.add_argument("sitting", type=int)
+    p.add_argument("--csv", help="also write the plan to this CSV file")
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_assign_essays)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")

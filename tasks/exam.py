@@ -1,0 +1,125 @@
+"""Essay review for an exam sitting, on the database: the reviewer pool, conflicts, and a dry run of
+the optimal assignment that a coordinator reviews before anything is sent.
+
+Blindness: the plan names essays by candidate code and track only. (Applying a plan — assignments,
+review links and emails — waits for the reviewers' pages.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from endorse.rulebook import RulebookLibrary
+from models import (
+    Application,
+    ConflictDeclaration,
+    Endorsement,
+    Essay,
+    ExamAttempt,
+    ExamSitting,
+    Person,
+    ReferenceRequest,
+    ReviewAssignment,
+    ReviewerAvailability,
+    ReviewerProfile,
+    RscRecord,
+    WorkRecord,
+)
+from tasks.essay_assignment import AssignmentPlan, AssignmentPolicy, EssayToReview, ReviewerCapacity, assign_essays
+
+OPEN_ASSIGNMENT = ("assigned", "submitted")
+
+
+@dataclass(frozen=True)
+class EssayRound:
+    sitting: ExamSitting
+    plan: AssignmentPlan
+    candidate_codes: dict[int, str]  # essay id -> candidate code (what reviewers see)
+
+
+def policy_for(library: RulebookLibrary, association: str, as_of: date) -> AssignmentPolicy:
+    return AssignmentPolicy.from_mapping(library.setting(association, "essay_review_policy", as_of))
+
+
+def _senior_endorsement(endorsements: set[str], policy: AssignmentPolicy) -> str | None:
+    """The endorsement that qualifies a reviewer for the most tracks (IMHM-C before IMHS)."""
+    reach = {e: sum(e in v for v in policy.eligible_endorsements.values()) for e in endorsements}
+    return max(sorted(reach), key=lambda e: reach[e]) if reach else None
+
+
+def reviewer_pool(s: Session, sitting: ExamSitting, policy: AssignmentPolicy) -> tuple[list[ReviewerCapacity], dict]:
+    """Trained, active reviewers available for the sitting, with the load they already carry."""
+    rows = s.execute(select(ReviewerProfile.person_id, ReviewerAvailability.max_load, Person.employer)
+                     .join(ReviewerAvailability, ReviewerAvailability.person_id == ReviewerProfile.person_id)
+                     .join(Person, Person.id == ReviewerProfile.person_id)
+                     .where(ReviewerAvailability.sitting_id == sitting.id, ReviewerProfile.trained.is_(True),
+                            ReviewerProfile.active.is_(True))).all()
+    ids = [r[0] for r in rows]
+    held: dict[int, set[str]] = {i: set() for i in ids}
+    for person_id, category in s.execute(select(Endorsement.person_id, Endorsement.category)
+                                         .where(Endorsement.person_id.in_(ids), Endorsement.status == "active")):
+        held[person_id].add(category)
+    load = dict(s.execute(select(ReviewAssignment.reviewer_id, func.count())
+                          .join(Essay, Essay.id == ReviewAssignment.essay_id)
+                          .join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
+                          .where(ExamAttempt.sitting_id == sitting.id, ReviewAssignment.status.in_(OPEN_ASSIGNMENT))
+                          .group_by(ReviewAssignment.reviewer_id)).all())
+    pool, employers = [], {}
+    for person_id, max_load, employer in rows:
+        endorsement = _senior_endorsement(held[person_id], policy)
+        if endorsement is None:
+            continue
+        pool.append(ReviewerCapacity(person_id, endorsement, max_load, min(load.get(person_id, 0), max_load)))
+        employers[person_id] = (employer or "").strip().casefold()
+    return pool, employers
+
+
+def conflicts_of(s: Session, application: Application, employers: dict[int, str]) -> frozenset[int]:
+    """Reviewers who may not read this candidate's essay: raters, RS/C providers (incl. supervisors
+    among the raters), the same employer, declared conflicts — and the candidate."""
+    blocked = {application.applicant_id}
+    blocked |= set(s.scalars(select(ReferenceRequest.rater_id).where(ReferenceRequest.application_id == application.id)))
+    blocked |= set(s.scalars(select(RscRecord.provider_id).where(RscRecord.application_id == application.id)))
+    mine = {(e or "").strip().casefold() for e in s.scalars(select(WorkRecord.employer)
+                                                           .where(WorkRecord.application_id == application.id))}
+    applicant = s.get(Person, application.applicant_id)
+    if applicant.employer:
+        mine.add(applicant.employer.strip().casefold())
+    mine.discard("")
+    blocked |= {rid for rid, employer in employers.items() if employer and employer in mine}
+    for d in s.scalars(select(ConflictDeclaration).where(
+            (ConflictDeclaration.application_id == application.id) | (ConflictDeclaration.person_id == application.applicant_id)
+            | (ConflictDeclaration.employer.is_not(None)))):
+        if d.application_id == application.id or d.person_id == application.applicant_id or \
+                (d.employer and d.employer.strip().casefold() in mine):
+            blocked.add(d.reviewer_id)
+    return frozenset(blocked)
+
+
+def plan_sitting(s: Session, sitting_id: int, library: RulebookLibrary, as_of: date) -> EssayRound:
+    """The optimal assignment for the sitting's essays that still need reviewers (writes nothing)."""
+    sitting = s.get(ExamSitting, sitting_id)
+    if sitting is None:
+        raise LookupError(f"no exam sitting {sitting_id}")
+    policy = policy_for(library, sitting.association_code, as_of)
+    pool, employers = reviewer_pool(s, sitting, policy)
+    rows = s.execute(select(Essay, ExamAttempt, Application).join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
+                     .join(Application, Application.id == ExamAttempt.application_id)
+                     .where(ExamAttempt.sitting_id == sitting_id).order_by(Essay.id)).all()
+    existing: dict[int, frozenset] = {}
+    for essay_id, reviewer_id in s.execute(select(ReviewAssignment.essay_id, ReviewAssignment.reviewer_id)
+                                           .where(ReviewAssignment.status.in_(OPEN_ASSIGNMENT))):
+        existing[essay_id] = existing.get(essay_id, frozenset()) | {reviewer_id}
+    essays, codes = [], {}
+    pool_ids = {r.reviewer_id for r in pool}
+    for essay, attempt, app in rows:
+        essays.append(EssayToReview(essay.id, essay.track, app.applicant_id,
+                                    conflicts_of(s, app, employers) - existing.get(essay.id, frozenset())))
+        codes[essay.id] = attempt.candidate_code
+    existing = {k: v & pool_ids for k, v in existing.items() if k in codes}
+    plan = assign_essays(essays, pool, policy, existing=existing)
+    return EssayRound(sitting, plan, codes)
