@@ -14,11 +14,18 @@ from tasks.evaluation import evaluate
 
 EXPECTED = yaml.safe_load((PROJECT_ROOT / "cohort" / "EXPECTED.yaml").read_text())
 AS_OF = date.fromisoformat(str(EXPECTED["as_of"]))
+# A second cohort, written by hand independently of the first and of the evaluator.
+INDEPENDENT_DIR = PROJECT_ROOT / "tests" / "fixtures" / "cohort_independent"
+INDEPENDENT = yaml.safe_load((INDEPENDENT_DIR / "EXPECTED.yaml").read_text())
+ALL_CASES = [(PROJECT_ROOT / "cohort", c) for c in EXPECTED["applications"]] + \
+            [(INDEPENDENT_DIR, c) for c in INDEPENDENT["applications"]]
 
 
-def test_every_cohort_file_has_an_expectation():
-    files = {p.name for p in (PROJECT_ROOT / "cohort").glob("*.json")}
-    assert files == {e["file"] for e in EXPECTED["applications"]}
+@pytest.mark.parametrize("folder,expected", [(PROJECT_ROOT / "cohort", EXPECTED), (INDEPENDENT_DIR, INDEPENDENT)],
+                         ids=["cohort", "independent cohort"])
+def test_every_cohort_file_has_an_expectation(folder, expected):
+    files = {p.name for p in folder.glob("*.json")}
+    assert files == {e["file"] for e in expected["applications"]}
 
 
 def test_the_cohort_has_eligible_applicants_and_gaps_in_every_category():
@@ -28,9 +35,9 @@ def test_the_cohort_has_eligible_applicants_and_gaps_in_every_category():
     assert sum(not a["eligible"] for a in apps) >= 20
 
 
-@pytest.mark.parametrize("case", EXPECTED["applications"], ids=[f"{a['file']} · {a['gap']}" for a in EXPECTED["applications"]])
-def test_cohort_application_gets_its_expected_checklist(case):
-    doc = load_document(PROJECT_ROOT / "cohort" / case["file"])
+@pytest.mark.parametrize("folder,case", ALL_CASES, ids=[f"{f.name}/{a['file']} · {a['gap']}" for f, a in ALL_CASES])
+def test_cohort_application_gets_its_expected_checklist(folder, case):
+    doc = load_document(folder / case["file"])
     result = evaluate(doc, default_library(), AS_OF)
     got = {r.id: r for r in result.requirements}
     for req_id, status in (case["statuses"] or {}).items():

@@ -16,7 +16,10 @@ def test_the_shared_example_is_accepted():
     assert doc.id == "CT-2026-014" and len(doc.references) == 3
 
 
-@pytest.mark.parametrize("path", cohort_paths(), ids=lambda p: p.name)
+INDEPENDENT = sorted((COHORT_DIR.parent / "tests" / "fixtures" / "cohort_independent").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", cohort_paths() + INDEPENDENT, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_cohort_document_is_valid_under_the_schema_and_accepted(path):
     raw = path.read_bytes()
     assert not schema_rejects(raw), f"{path.name} is not valid under application.schema.json"
