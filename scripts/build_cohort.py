@@ -410,18 +410,7 @@ def write() -> None:
     (OUT / "EXPECTED.yaml").write_text("\n".join(lines) + "\n")
 
 
-def write_rule_case_bases() -> None:
-    """The fully eligible base documents the YAML rule cases change (tests/rules/bases/)."""
-    folder = ROOT / "tests" / "rules" / "bases"
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, cat in enumerate(["IFA", "IFS", "IMHS", "IMHM-C", "IMHM-P", "IMHM-RF"]):
-        doc = base(cat, "ALLIANCE", f"CASE-{cat}", ("Casey Applicant", "casey.applicant@example.org"),
-                   "Riverside Family Services")
-        (folder / f"{cat}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-
-
 if __name__ == "__main__":
     build()
     write()
-    write_rule_case_bases()
-    print(f"wrote {len(COHORT)} applications to {OUT}, and the rule-case bases")
+    print(f"wrote {len(COHORT)} applications to {OUT}")

@@ -8,6 +8,8 @@ coordinator can act on.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Iterable, Mapping
@@ -170,7 +172,17 @@ def _h(x: float) -> str:
 
 
 def _years(days: int) -> str:
-    return f"{days / DAYS_PER_YEAR_OF_EXPERIENCE:.1f}".rstrip("0").rstrip(".")
+    # Rounded down, so a shortfall of a day never prints as the full minimum.
+    tenths = math.floor(days * 10 / DAYS_PER_YEAR_OF_EXPERIENCE) / 10
+    return f"{tenths:.1f}".rstrip("0").rstrip(".")
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
 
 
 def _or_list(items: Iterable[str]) -> str:
@@ -234,7 +246,7 @@ def check_education(ctx: _Context, req_id: str, rule: EducationRule) -> Requirem
     if alt_status == PENDING:
         return ctx.result(req_id, PENDING, f"through work: {alt_detail}", rule.source)
     claimed = ", ".join(f"{CREDENTIAL_WORDS[e.credential]} ({e.institution})" for e in doc.education)
-    detail = f"needs a {wanted}; claimed: {claimed or 'none'}"
+    detail = f"needs {_a(wanted)}; claimed: {claimed or 'none'}"
     if alt_detail:
         detail += f"; or {alt_detail}"
     return ctx.result(req_id, UNMET, detail, rule.source)
@@ -364,7 +376,7 @@ def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str]:
         notes.append(f"{not_dated_after_degree} record(s) not counted: say which degree the work followed "
                      f"or date the degree")
     if total < needed:
-        detail = f"{have}: {needed - total} days more needed"
+        detail = f"{have}: {_days(needed - total)} more needed"
         when = date_when_covered(future, total, needed)
         if when is not None and families_ok:
             return PENDING, "; ".join([f"{detail}; met on {when.isoformat()} if the current position "
