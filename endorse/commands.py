@@ -266,26 +266,164 @@ def cmd_show(args) -> int:
     return 0
 
 
+def _secret() -> str:
+    from endorse.settings import get_settings
+
+    return get_settings().secret_key.get_secret_value()
+
+
 @_lookup
 def cmd_assign_essays(args) -> int:
-    """Dry run: the optimal reviewer assignment for a sitting, as a table (and CSV with --csv)."""
+    """The optimal reviewer assignment for a sitting: a dry run (table, CSV with --csv), or --apply."""
     from endorse.rulebook import default_library
+    from tasks.essay_review import apply_sitting
     from tasks.exam import plan_sitting
 
     as_of = _date(args.as_of) if args.as_of else date.today()
-    with _sessions()() as s:
-        rnd = plan_sitting(s, args.sitting, default_library(), as_of)
+    if args.apply and not args.by:
+        raise ValueError("--apply needs --by COORDINATOR_EMAIL (who applied it goes in the audit log)")
+    if args.apply:
+        rnd = apply_sitting(_sessions(), args.sitting, default_library(), as_of=as_of, secret_key=_secret(),
+                            actor=f"coordinator:{args.by}")
+    else:
+        with _sessions()() as s:
+            rnd = plan_sitting(s, args.sitting, default_library(), as_of)
     plan = rnd.plan
+    print(("applied" if args.apply else "dry run (nothing written; add --apply --by EMAIL to send)") +
+          f": sitting {rnd.sitting.id} {rnd.sitting.name}")
     for row in plan.to_rows():
         print(f"  {rnd.candidate_codes[row['essay_id']]:<12} {row['track']:<8} reviewer #{row['reviewer_id']:<6} "
               f"{row['reviewer_endorsement']:<8} {'preferred' if row['preferred'] else ''}")
     lo, mean, hi = plan.load_stats
-    print(f"total cost {plan.total_cost}; reviewer load min/mean/max {lo}/{mean:.1f}/{hi}")
+    print(f"{len(plan.to_rows())} new assignments; total cost {plan.total_cost}; "
+          f"reviewer load min/mean/max {lo}/{mean:.1f}/{hi}")
     for u in plan.uncovered:
         print(f"  not covered: {rnd.candidate_codes[u[0]]} needs {u[1]} more: {u[2]}")
+    for h in rnd.held:
+        print(f"  held: essay {h.essay_id} ({h.candidate_code}): {h.reason}")
     if args.csv:
         plan.to_csv(args.csv)
         print(f"written to {args.csv}")
+    return 0
+
+
+@_lookup
+def cmd_exam_sitting(args) -> int:
+    from endorse.rulebook import default_library
+    from tasks.exam_intake import open_sitting
+
+    sitting_id = open_sitting(_sessions(), default_library(), association=args.association, name=args.name,
+                              opens_on=_date(args.opens_on), closes_on=_date(args.closes_on),
+                              actor=f"coordinator:{args.by}")
+    print(f"exam sitting {sitting_id} opened: {args.name}")
+    return 0
+
+
+@_lookup
+def cmd_exam_enrol(args) -> int:
+    from endorse.rulebook import default_library
+    from tasks.exam_intake import enrol_candidates
+
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    out = enrol_candidates(_sessions(), args.sitting, default_library(), as_of=as_of, actor=f"coordinator:{args.by}")
+    for app_id, code in out.enrolled:
+        print(f"  {app_id:<24} candidate code {code}")
+    for app_id, why in out.skipped:
+        print(f"  {app_id:<24} not enrolled: {why}")
+    print(f"{len(out.enrolled)} enrolled")
+    return 0
+
+
+@_lookup
+def cmd_import_mc(args) -> int:
+    from tasks.exam_intake import import_multiple_choice
+
+    n = import_multiple_choice(_sessions(), args.sitting, args.file, actor=f"coordinator:{args.by}",
+                               taken_on=_date(args.taken_on) if args.taken_on else None)
+    print(f"{n} multiple-choice results recorded from {args.file}")
+    return 0
+
+
+@_lookup
+def cmd_import_essays(args) -> int:
+    from endorse.rulebook import default_library
+    from tasks.exam_intake import import_essays
+
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    out = import_essays(_sessions(), args.sitting, args.file, default_library(), actor=f"coordinator:{args.by}",
+                        as_of=as_of)
+    print(f"{out.received} essays received from {args.file}")
+    for code, reason in out.flagged:
+        print(f"  held for you: {code}: {reason} (see endorse clear-essay-flag)")
+    return 0
+
+
+@_lookup
+def cmd_clear_essay_flag(args) -> int:
+    from pathlib import Path
+
+    from endorse.rulebook import default_library
+    from tasks.exam_intake import clear_essay_flag
+
+    text = Path(args.redacted_file).read_text(encoding="utf-8") if args.redacted_file else None
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    clear_essay_flag(_sessions(), args.essay, default_library(), actor=f"coordinator:{args.by}", as_of=as_of,
+                     redacted_text=text)
+    print(f"essay {args.essay} released for review" + (" with the redacted text" if text else ""))
+    return 0
+
+
+@_lookup
+def cmd_add_reviewer(args) -> int:
+    from endorse.db import transaction
+    from models import ReviewerAvailability, ReviewerProfile, record_audit
+    from sqlalchemy import select
+    from tasks.records import upsert_person
+
+    with transaction(_sessions()) as s:
+        person = upsert_person(s, args.name, args.email)
+        if args.employer is not None:
+            person.employer = args.employer
+        profile = s.scalars(select(ReviewerProfile).where(ReviewerProfile.person_id == person.id)).first()
+        if profile is None:
+            profile = ReviewerProfile(person_id=person.id)
+            s.add(profile)
+        profile.trained, profile.max_load, profile.active = args.trained, args.max_load, True
+        if args.sitting is not None:
+            avail = s.scalars(select(ReviewerAvailability).where(ReviewerAvailability.person_id == person.id,
+                                                                 ReviewerAvailability.sitting_id == args.sitting)).first()
+            if avail is None:
+                s.add(ReviewerAvailability(person_id=person.id, sitting_id=args.sitting, max_load=args.max_load))
+            else:
+                avail.max_load = args.max_load
+        s.flush()
+        record_audit(s, actor=f"coordinator:{args.by}", action="exam.reviewer_registered", entity_type="person",
+                     entity_id=person.id, trained=args.trained, max_load=args.max_load, sitting_id=args.sitting)
+        print(f"reviewer #{person.id} {person.name}: trained={args.trained}, max load {args.max_load}"
+              + (f", available for sitting {args.sitting}" if args.sitting is not None else ""))
+    return 0
+
+
+@_lookup
+def cmd_retake(args) -> int:
+    from endorse.rulebook import default_library
+    from tasks.exam_intake import start_retake
+
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    start_retake(_sessions(), args.application, default_library(), as_of=as_of, actor=f"coordinator:{args.by}")
+    print(f"{args.application} reopened for a retake; enrol it in the next sitting (endorse exam-enrol)")
+    return 0
+
+
+@_lookup
+def cmd_review_link(args) -> int:
+    from endorse.rulebook import default_library
+    from tasks.essay_review import regenerate_review_link
+
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    regenerate_review_link(_sessions(), args.sitting, args.reviewer, default_library(), as_of=as_of,
+                           secret_key=_secret(), actor=f"coordinator:{args.by}")
+    print(f"new link queued for reviewer #{args.reviewer}; the old one no longer works")
     return 0
 
 
@@ -367,11 +505,71 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("assign-essays", help="dry run of the optimal essay-reviewer assignment for a sitting")
+    p = sub.add_parser("assign-essays", help="the optimal essay-reviewer assignment for a sitting (dry run, or --apply)")
     p.add_argument("sitting", type=int)
     p.add_argument("--csv", help="also write the plan to this CSV file")
+    p.add_argument("--apply", action="store_true", help="create the assignments and email the reviewers")
+    p.add_argument("--by", help="coordinator email (needed with --apply)")
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_assign_essays)
+
+    p = sub.add_parser("exam-sitting", help="open an exam sitting")
+    p.add_argument("--association", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--opens-on", required=True)
+    p.add_argument("--closes-on", required=True)
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_exam_sitting)
+
+    p = sub.add_parser("exam-enrol", help="enrol every approved candidate of the association in a sitting")
+    p.add_argument("sitting", type=int)
+    p.add_argument("--by", required=True)
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_exam_enrol)
+
+    p = sub.add_parser("import-mc", help="multiple-choice results (CSV: candidate_code,percent)")
+    p.add_argument("sitting", type=int)
+    p.add_argument("file")
+    p.add_argument("--taken-on")
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_import_mc)
+
+    p = sub.add_parser("import-essays", help="essays (CSV: candidate_code,essay); revealing ones are held")
+    p.add_argument("sitting", type=int)
+    p.add_argument("file")
+    p.add_argument("--by", required=True)
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_import_essays)
+
+    p = sub.add_parser("clear-essay-flag", help="release a held essay, optionally with a redacted text")
+    p.add_argument("essay", type=int)
+    p.add_argument("--redacted-file")
+    p.add_argument("--by", required=True)
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_clear_essay_flag)
+
+    p = sub.add_parser("add-reviewer", help="register an essay reviewer (and their availability for a sitting)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--employer")
+    p.add_argument("--max-load", type=int, default=10)
+    p.add_argument("--trained", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--sitting", type=int)
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_add_reviewer)
+
+    p = sub.add_parser("retake", help="reopen a failed candidate for a retake after the waiting period")
+    p.add_argument("application")
+    p.add_argument("--by", required=True)
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_retake)
+
+    p = sub.add_parser("review-link", help="regenerate a reviewer's link for a sitting and email it")
+    p.add_argument("sitting", type=int)
+    p.add_argument("reviewer", type=int)
+    p.add_argument("--by", required=True)
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_review_link)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")

@@ -8,6 +8,7 @@ uses; the coordinator records transcripts and exam results with the same functio
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -92,8 +93,8 @@ def _run(sink, read_eml, started: float) -> int:
         say(f"  event → reconcile flow application-{app_id}: {reconcile_in_process(app_id, as_of)['stage']}")
     say(f"sweep 3: {sweep(batch_size=500, as_of=as_of)}")
 
-    say("the coordinator approves eligible IMHS/IMHM applicants to sit the exam; reviewers' results come in")
-    exams = _exam_round(sessions, cfg)
+    say("written exam: approve, sitting, codes, essays (a signed one is held), optimal reviewers, reviews by link")
+    exams = _exam_round(sessions, cfg, sink, read_eml)
     say(f"  {exams}")
     say(f"sweep 4: {sweep(batch_size=500, as_of=as_of)}")
     say(f"  outbox: {deliver_outbox()}")
@@ -157,28 +158,11 @@ def _record_awaited_transcripts(sessions) -> int:
 def _raters_answer(sink, read_eml, sessions, library) -> dict:
     """Each rater reads their email, opens the link in the web app and answers over HTTP, as a person
     would with a browser without JavaScript (a few decline; one answers 'not enough information' too often)."""
-    import threading
-
     import httpx
-    import uvicorn
 
-    from endorse.smtp_sink import _free_port
-    from web.app import WebContext, create_app
-
-    port = _free_port()
-    ctx = WebContext(sessions=sessions, library=library, secret_key=get_secret(), today=lambda: AS_OF)
-    # Every simulated rater comes from 127.0.0.1: lift the per-address limit for the demo.
-    app = create_app(ctx, str(PROJECT_ROOT / "templates"), requests_per_minute=1_000_000)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     rng = random.Random(7)
     counts = {"submitted": 0, "declined": 0, "not_enough_information": 0, "applications": set()}
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with _web_app(sessions, library) as base:
         with httpx.Client(timeout=30) as http:
             for path in sorted(sink.folder.glob("*.eml")):
                 msg = read_eml(path)
@@ -212,10 +196,33 @@ def _raters_answer(sink, read_eml, sessions, library) -> dict:
                                          **answers})
                 if r.status_code == 200:
                     counts["not_enough_information" if na > 5 else "submitted"] += 1
+    return counts
+
+
+@contextlib.contextmanager
+def _web_app(sessions, library):
+    """The web app on a loopback port, as `endorse serve` runs it; yields its base address."""
+    import threading
+
+    import uvicorn
+
+    from endorse.smtp_sink import _free_port
+    from web.app import WebContext, create_app
+
+    port = _free_port()
+    ctx = WebContext(sessions=sessions, library=library, secret_key=get_secret(), today=lambda: AS_OF)
+    # Every simulated rater and reviewer comes from 127.0.0.1: lift the per-address limit for the demo.
+    app = create_app(ctx, str(PROJECT_ROOT / "templates"), requests_per_minute=1_000_000)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
-    return counts
 
 
 def _application_of(sessions, token: str) -> str:
@@ -225,27 +232,135 @@ def _application_of(sessions, token: str) -> str:
         return find_request(s, token, AS_OF).application_id
 
 
-def _exam_round(sessions, cfg) -> dict:
+DEMO_REVIEWERS = [  # (name, endorsement, employer): volunteers endorsed at the track's level or above
+    ("Grace Okafor", "IMHS", "Kent County Early Childhood"), ("Daniel Brooks", "IMHS", "Bay Family Services"),
+    ("Helen Marsh", "IMHM-C", "Upper Peninsula Infant Clinic"), ("Samuel Ortiz", "IMHM-C", "Lakeshore Counseling"),
+    ("Priya Raman", "IMHM-C", "Ann Arbor Parent-Infant Program"), ("Tom Becker", "IMHM-P", "State Policy Office"),
+    ("Alice Wong", "IMHM-RF", "Great Lakes University"), ("Rosa Jimenez", "IMHM-P", "Children's Trust Fund"),
+]
+
+
+def _exam_round(sessions, cfg, sink, read_eml) -> dict:
+    """The written exam as a coordinator runs it: approve, open a sitting, enrol candidates under codes,
+    take in essays (one names its writer and is held until redacted), assign reviewers optimally,
+    reviewers answer by email link (one pair disagrees: a third reviewer settles it), then the
+    multiple-choice results from the exam platform's CSV."""
+    import csv
+
     from sqlalchemy import select
 
-    from models import Application
-    from tasks.pipeline import approve_for_exam, reconcile_one, record_exam_result
+    from endorse.db import transaction
+    from models import Application, Endorsement, Essay, ExamAttempt, ReviewerAvailability, ReviewerProfile
+    from tasks.essay_review import apply_sitting
+    from tasks.exam_intake import clear_essay_flag, enrol_candidates, import_essays, import_multiple_choice, open_sitting
+    from tasks.pipeline import approve_for_exam, reconcile_one
+    from tasks.records import upsert_person
 
+    lib = cfg.library
     with sessions() as s:
         # The coordinator approves those whose every requirement but the exam is met.
-        ready = [a.id for a in s.scalars(select(Application).where(Application.stage == "eligibility_review")
-                                         .order_by(Application.id))
+        ready = [(a.id, a.association_code) for a in s.scalars(
+            select(Application).where(Application.stage == "eligibility_review").order_by(Application.id))
                  if all(r["status"] in ("met", "not_applicable") for r in a.last_checklist or [] if r["id"] != "exam")]
-    results = {"approved": 0, "passed": 0, "failed": 0}
-    for i, app_id in enumerate(ready):
+    for app_id, _ in ready:
         approve_for_exam(sessions, app_id, approved_on=AS_OF, actor="coordinator:demo")
         reconcile_one(sessions, app_id, cfg)
-        results["approved"] += 1
-        failed = i % 5 == 4  # one candidate in five does not pass this round
-        record_exam_result(sessions, app_id, multiple_choice_percent=72.0 if failed else 88.0,
-                           essay_result="pass", taken_on=AS_OF, actor="coordinator:demo")
-        results["failed" if failed else "passed"] += 1
-    return results
+    out = {"approved": len(ready), "sittings": 0, "essays": 0, "held": 0, "reviews": 0, "third_reviewers": 0}
+    folder = DEMO_DIR / "exam"
+    folder.mkdir(exist_ok=True)
+    rng = random.Random(11)
+    for assoc in sorted({a for _, a in ready}):
+        sitting_id = open_sitting(sessions, lib, association=assoc, name=f"{assoc} autumn {AS_OF.year}",
+                                  opens_on=AS_OF, closes_on=AS_OF, actor="coordinator:demo")
+        out["sittings"] += 1
+        enrolled = enrol_candidates(sessions, sitting_id, lib, as_of=AS_OF, actor="coordinator:demo").enrolled
+        if not enrolled:
+            continue
+        with transaction(sessions) as s:
+            for name, endorsement, employer in DEMO_REVIEWERS:
+                p = upsert_person(s, name, name.lower().replace(" ", ".") + "@reviewers.example.org")
+                p.employer = employer
+                if s.scalars(select(Endorsement).where(Endorsement.person_id == p.id)).first() is None:
+                    s.add(Endorsement(person_id=p.id, category=endorsement, origin="declared", status="active",
+                                      number=f"DEMO-{p.id}"))
+                if s.scalars(select(ReviewerProfile).where(ReviewerProfile.person_id == p.id)).first() is None:
+                    s.add(ReviewerProfile(person_id=p.id, trained=True, max_load=12))
+                s.add(ReviewerAvailability(sitting_id=sitting_id, person_id=p.id, max_load=12))
+            names = {a.id: a.applicant.name for a in s.scalars(select(Application).where(
+                Application.id.in_([i for i, _ in enrolled])))}
+        essays_csv = folder / f"essays-{assoc}.csv"
+        with essays_csv.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["candidate_code", "essay"])
+            for i, (app_id, code) in enumerate(enrolled):
+                sign = f"\n\n{names[app_id]}" if i == 0 else ""  # one candidate signs their essay
+                w.writerow([code, "The vignette: a young mother and her seven-month-old after a hospital stay. "
+                                  "I would begin by observing their interaction and wondering with the mother about "
+                                  "what her baby feels, then plan visits with reflective supervision." + sign])
+        intake = import_essays(sessions, sitting_id, essays_csv, lib, actor="coordinator:demo", as_of=AS_OF)
+        out["essays"] += intake.received
+        out["held"] += len(intake.flagged)
+        with sessions() as s:
+            held = s.scalars(select(Essay).join(ExamAttempt).where(ExamAttempt.sitting_id == sitting_id,
+                                                                  Essay.flagged_reason.is_not(None))).all()
+        for essay in held:  # the coordinator redacts the signature and releases the essay
+            text = essay.text.rsplit("\n\n", 1)[0]
+            clear_essay_flag(sessions, essay.id, lib, actor="coordinator:demo", as_of=AS_OF, redacted_text=text)
+        rnd = apply_sitting(sessions, sitting_id, lib, as_of=AS_OF, secret_key=cfg.secret_key, actor="coordinator:demo")
+        lo, mean, hi = rnd.plan.load_stats
+        say(f"  {assoc}: {len(enrolled)} candidates; {len(rnd.plan.to_rows())} reviewer assignments, cost "
+            f"{rnd.plan.total_cost}, load {lo}/{mean:.1f}/{hi}; uncovered: {len(rnd.plan.uncovered)}")
+        mc_csv = folder / f"multiple-choice-{assoc}.csv"
+        with mc_csv.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["candidate_code", "percent"])
+            for i, (_, code) in enumerate(enrolled):
+                w.writerow([code, 72 if i % 5 == 4 else rng.randint(81, 96)])  # one in five below the mark
+        import_multiple_choice(sessions, sitting_id, mc_csv, actor="coordinator:demo")
+    from flows.deliver_outbox import deliver_outbox
+
+    deliver_outbox()
+    reviewed = _reviewers_answer(sink, read_eml, sessions, lib)
+    out["reviews"], out["third_reviewers"] = reviewed["reviews"], reviewed["third_reviewers"]
+    return out
+
+
+def _reviewers_answer(sink, read_eml, sessions, library) -> dict:
+    """Reviewers open the link in their email, read each essay and score it with the rubric; the
+    first essay's two reviewers disagree, so a third reviewer is emailed and settles it."""
+    import httpx
+
+    from flows.deliver_outbox import deliver_outbox
+
+    counts = {"reviews": 0, "third_reviewers": 0}
+    done: set[str] = set()
+    first_essay_split = True
+    with _web_app(sessions, library) as base, httpx.Client(timeout=30) as http:
+        for _ in range(3):  # the third reviewers' emails arrive after the first round
+            for path in sorted(sink.folder.glob("*.eml")):
+                msg = read_eml(path)
+                if msg["X-Endorse-Role"] != "review.assigned" or path.name in done:
+                    continue
+                done.add(path.name)
+                text = msg.get_body(preferencelist=("plain",)).get_content()
+                counts["third_reviewers"] += "third reviewer" in text
+                m = re.search(r"/review/([A-Za-z0-9_-]{43})", text)
+                home = http.get(f"{base}/review/{m.group(1)}")
+                for essay_path in re.findall(r'href="(/review/[^"]+/essay/\d+)"', home.text):
+                    page = http.get(base + essay_path)
+                    if 'name="csrf"' not in page.text:
+                        continue
+                    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+                    scores = {k: "3" for k in set(re.findall(r'name="(score:[a-z_]+)"', page.text))}
+                    verdict = "pass"
+                    if first_essay_split and "Essay" in page.text:
+                        verdict, first_essay_split = "fail", False
+                    http.post(base + essay_path, data={**scores, "csrf": csrf, "recommendation": verdict,
+                                                       "comments": "Observes the dyad with care; the plan for "
+                                                                   "reflective supervision could be more specific."})
+                    counts["reviews"] += 1
+            deliver_outbox()
+    return counts
 
 
 def _final_report(sessions) -> str:

@@ -11,6 +11,7 @@ from tasks.flow_tasks import (
     expire_stale_links,
     list_open_batches,
     publish_pipeline_artifact,
+    reassign_overdue_essays,
     remind_missing_transcripts,
     send_due_reminders,
 )
@@ -27,5 +28,6 @@ def sweep(batch_size: int = 1000, as_of: str | None = None) -> dict:
     moved["transcript_reminders"] = remind_missing_transcripts(day)
     moved["expired_links"] = expire_stale_links(day)
     moved["escalated"] = escalate_overdue_ratings(day)
+    moved["essay_reviews_reassigned"] = reassign_overdue_essays(day)
     moved.update(publish_pipeline_artifact(day))
     return moved

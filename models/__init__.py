@@ -21,6 +21,7 @@ from models.exam import (
     ExamSitting,
     Review,
     ReviewAssignment,
+    ReviewInvitation,
     ReviewerAvailability,
     ReviewerProfile,
 )
@@ -32,6 +33,6 @@ __all__ = [
     "Application", "ApplicationDocumentRow", "Association", "AuditLog", "Base", "ConflictDeclaration",
     "CoordinatorAccount", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",
-    "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewerAvailability", "ReviewerProfile",
+    "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewInvitation", "ReviewerAvailability", "ReviewerProfile",
     "RscRecord", "RulebookVersion", "TrainingRecord", "Transcript", "WorkRecord", "record_audit", "utcnow",
 ]

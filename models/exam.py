@@ -49,7 +49,12 @@ class Essay(Base):
     track: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the text may reveal who wrote it (the candidate's name or employer); such an essay is
+    # held back from reviewers until a coordinator clears it (after redacting, if need be).
     flagged_reason: Mapped[str | None] = mapped_column(Text)
+    flag_cleared_by: Mapped[str | None] = mapped_column(String(254))
+    # Two by default; three once the first two disagree.
+    reviewers_needed: Mapped[int] = mapped_column(default=2)
 
 
 class ReviewerProfile(Base):
@@ -101,10 +106,23 @@ class ReviewAssignment(Base):
     status: Mapped[str] = mapped_column(String(16), default="assigned")
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_on: Mapped[date | None]
-    token_nonce: Mapped[str | None] = mapped_column(String(64))
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    token_generation: Mapped[int] = mapped_column(default=0)
-    token_expires_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(Text)  # why a reviewer came off the essay
+
+
+class ReviewInvitation(Base):
+    """A reviewer's secure link for one sitting: the page behind it lists only their own essays.
+    Same token rules as rating links (nonce + hash stored, never the token)."""
+
+    __tablename__ = "review_invitation"
+    __table_args__ = (UniqueConstraint("sitting_id", "reviewer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sitting_id: Mapped[int] = mapped_column(ForeignKey("exam_sitting.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    token_nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_generation: Mapped[int] = mapped_column(default=1)
+    token_expires_at: Mapped[datetime]
 
 
 class Review(Base):

@@ -1,8 +1,8 @@
 """Essay review for an exam sitting, on the database: the reviewer pool, conflicts, and a dry run of
 the optimal assignment that a coordinator reviews before anything is sent.
 
-Blindness: the plan names essays by candidate code and track only. (Applying a plan — assignments,
-review links and emails — waits for the reviewers' pages.)
+Blindness: the plan names essays by candidate code and track only. ``tasks.essay_review`` applies a
+plan (assignments, review links, emails) and handles what reviewers send back.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class EssayRound:
     sitting: ExamSitting
     plan: AssignmentPlan
     candidate_codes: dict[int, str]  # essay id -> candidate code (what reviewers see)
+    held: tuple = ()  # HeldEssay: flagged essays waiting for the coordinator
 
 
 def policy_for(library: RulebookLibrary, association: str, as_of: date) -> AssignmentPolicy:
@@ -100,8 +101,20 @@ def conflicts_of(s: Session, application: Application, employers: dict[int, str]
     return frozenset(blocked)
 
 
-def plan_sitting(s: Session, sitting_id: int, library: RulebookLibrary, as_of: date) -> EssayRound:
-    """The optimal assignment for the sitting's essays that still need reviewers (writes nothing)."""
+@dataclass(frozen=True)
+class HeldEssay:
+    essay_id: int
+    candidate_code: str
+    reason: str
+
+
+def plan_sitting(s: Session, sitting_id: int, library: RulebookLibrary, as_of: date,
+                 *, only_essays: set[int] | None = None) -> EssayRound:
+    """The optimal assignment for the sitting's essays that still need reviewers (writes nothing).
+
+    Essays already settled are left out; flagged essays are held back (listed in ``held``); a reviewer
+    who declined or missed an essay is never put back on it. ``only_essays`` limits the round (a
+    reassignment touches only the essays it is about)."""
     sitting = s.get(ExamSitting, sitting_id)
     if sitting is None:
         raise LookupError(f"no exam sitting {sitting_id}")
@@ -110,16 +123,26 @@ def plan_sitting(s: Session, sitting_id: int, library: RulebookLibrary, as_of: d
     rows = s.execute(select(Essay, ExamAttempt, Application).join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
                      .join(Application, Application.id == ExamAttempt.application_id)
                      .where(ExamAttempt.sitting_id == sitting_id).order_by(Essay.id)).all()
+    essay_ids = [r[0].id for r in rows]
     existing: dict[int, frozenset] = {}
-    for essay_id, reviewer_id in s.execute(select(ReviewAssignment.essay_id, ReviewAssignment.reviewer_id)
-                                           .where(ReviewAssignment.status.in_(OPEN_ASSIGNMENT))):
-        existing[essay_id] = existing.get(essay_id, frozenset()) | {reviewer_id}
-    essays, codes = [], {}
+    came_off: dict[int, frozenset] = {}
+    for essay_id, reviewer_id, status in s.execute(
+            select(ReviewAssignment.essay_id, ReviewAssignment.reviewer_id, ReviewAssignment.status)
+            .where(ReviewAssignment.essay_id.in_(essay_ids))):
+        target = existing if status in OPEN_ASSIGNMENT else came_off
+        target[essay_id] = target.get(essay_id, frozenset()) | {reviewer_id}
+    essays, codes, needed, held = [], {}, {}, []
     pool_ids = {r.reviewer_id for r in pool}
     for essay, attempt, app in rows:
-        essays.append(EssayToReview(essay.id, essay.track, app.applicant_id,
-                                    conflicts_of(s, app, employers) - existing.get(essay.id, frozenset())))
+        if attempt.essay_result in ("pass", "fail") or (only_essays is not None and essay.id not in only_essays):
+            continue
+        if essay.flagged_reason and not essay.flag_cleared_by:
+            held.append(HeldEssay(essay.id, attempt.candidate_code, f"held for the coordinator: {essay.flagged_reason}"))
+            continue
+        blocked = (conflicts_of(s, app, employers) | came_off.get(essay.id, frozenset())) - existing.get(essay.id, frozenset())
+        essays.append(EssayToReview(essay.id, essay.track, app.applicant_id, blocked))
         codes[essay.id] = attempt.candidate_code
+        needed[essay.id] = essay.reviewers_needed
     existing = {k: v & pool_ids for k, v in existing.items() if k in codes}
-    plan = assign_essays(essays, pool, policy, existing=existing)
-    return EssayRound(sitting, plan, codes)
+    plan = assign_essays(essays, pool, policy, existing=existing, needed=needed)
+    return EssayRound(sitting, plan, codes, tuple(held))

@@ -72,6 +72,15 @@ def expire_stale_links(as_of: date) -> int:
 
 
 @task
+def reassign_overdue_essays(as_of: date) -> int:
+    """Essay reviews past their due date go to other reviewers (only the essays affected)."""
+    from tasks.essay_review import expire_overdue_reviews
+
+    cfg = _config(as_of)
+    return expire_overdue_reviews(default_session_factory(), cfg.library, as_of=as_of, secret_key=cfg.secret_key)
+
+
+@task
 def escalate_overdue_ratings(as_of: date) -> int:
     """Overdue ratings surface to the coordinator once."""
     return pipeline.escalate_overdue(default_session_factory(), _config(as_of))

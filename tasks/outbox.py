@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import links
 from endorse.mail import LINK_PLACEHOLDER, render
-from models import Association, OutboxMessage, ReferenceRequest, ReviewAssignment, record_audit, utcnow
+from models import Association, OutboxMessage, ReferenceRequest, ReviewInvitation, record_audit, utcnow
 
 LINK_PURPOSE = {"rating": "rating", "review": "review"}
 BACKOFF_BASE_SECONDS = 30
@@ -83,7 +83,7 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
         row = session.get(ReferenceRequest, msg.link_ref_id)
         path = "/rate/"
     elif msg.link_kind == "review":
-        row = session.get(ReviewAssignment, msg.link_ref_id)
+        row = session.get(ReviewInvitation, msg.link_ref_id)
         path = "/review/"
     else:
         return None

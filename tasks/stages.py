@@ -39,7 +39,7 @@ ALLOWED = {
     EXAM: {DECISION},
     DECISION: {ENDORSED, NOT_ENDORSED, DEFERRED},
     ENDORSED: set(),
-    NOT_ENDORSED: set(),
+    NOT_ENDORSED: {EXAM},  # a retake, started by the coordinator after the waiting period
     # A deferred application comes back when what was missing arrives.
     DEFERRED: {REFERENCES, ELIGIBILITY_REVIEW, DECISION},
 }

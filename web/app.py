@@ -12,12 +12,12 @@ from datetime import date
 from typing import Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.rulebook import RulebookLibrary
-from tasks import ratings
+from tasks import essay_review, ratings
 
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
 _TOKEN_IN_PATH = re.compile(r"(/(?:rate|review)/)[A-Za-z0-9_-]+")
@@ -219,6 +219,98 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
             return not_found(request)
         ctx.on_event(spec.application_id)
         return thanks(request, declined=True)
+
+    # --- reviewers: one link per reviewer and sitting; only their own essays, under codes ---------
+
+    def review_base(token: str) -> str:
+        return f"/review/{token}"
+
+    def render_essay(request: Request, token: str, page: essay_review.EssayPage, values: dict, errors: dict,
+                     status: int = 200) -> HTMLResponse:
+        scale = page.scale
+        options = [(str(v), f"{v} · {scale['labels'].get(str(v), '')}".strip(" ·"))
+                   for v in range(int(scale["min"]), int(scale["max"]) + 1)]
+        return pages.TemplateResponse(request, "review_essay.html", {
+            "page": page, "values": values, "errors": errors, "scale_options": options, "csrf": csrf_for(token),
+            "base": review_base(token)}, status_code=status)
+
+    def empty_review() -> dict:
+        return {"scores": {}, "recommendation": None, "comments": ""}
+
+    @app.get("/review/{token}", response_class=HTMLResponse)
+    async def reviewer_home(request: Request, token: str, notice: str = ""):
+        try:
+            with ctx.sessions() as s:
+                home = essay_review.reviewer_home(s, token, ctx.library, ctx.today())
+        except ratings.LinkNotFound:
+            return not_found(request)
+        notices = {"submitted": "Thank you: your review is recorded.",
+                   "declined": "The essay was given back; it goes to another reviewer."}
+        return pages.TemplateResponse(request, "review_home.html", {
+            "home": home, "base": review_base(token), "notice": notices.get(notice, "")})
+
+    @app.get("/review/{token}/essay/{assignment_id}", response_class=HTMLResponse)
+    async def review_essay(request: Request, token: str, assignment_id: int):
+        try:
+            with ctx.sessions() as s:
+                page = essay_review.essay_page(s, token, assignment_id, ctx.library, ctx.today())
+        except ratings.LinkNotFound:
+            return not_found(request)
+        return render_essay(request, token, page, empty_review(), {})
+
+    async def checked_review_post(request: Request, token: str, assignment_id: int):
+        form = await request.form()
+        try:
+            with ctx.sessions() as s:
+                page = essay_review.essay_page(s, token, assignment_id, ctx.library, ctx.today())
+        except ratings.LinkNotFound:
+            return form, None, not_found(request)
+        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
+            return form, None, message(request, "Please try again", "The form was out of date. Open the link again.",
+                                       status=403)
+        if page.status == "submitted":
+            return form, page, message(request, "Already submitted",
+                                       "Your review of this essay was already submitted. Nothing more is needed.",
+                                       status=409)
+        return form, page, None
+
+    @app.post("/review/{token}/essay/{assignment_id}", response_class=HTMLResponse)
+    async def review_submit(request: Request, token: str, assignment_id: int):
+        form, page, refusal = await checked_review_post(request, token, assignment_id)
+        if refusal is not None:
+            return refusal
+        values = {"scores": {k.removeprefix("score:"): str(v) for k, v in form.multi_items() if k.startswith("score:")},
+                  "recommendation": str(form.get("recommendation", "")),
+                  "comments": str(form.get("comments", ""))[:10_000]}
+        try:
+            state, application_id = essay_review.submit_review(ctx.sessions, token, assignment_id, ctx.library, as_of=ctx.today(),
+                                       secret_key=ctx.secret_key, scores=values["scores"],
+                                       recommendation=values["recommendation"], comments=values["comments"])
+        except essay_review.ReviewInvalid as exc:
+            return render_essay(request, token, page, values, exc.errors, status=422)
+        except ratings.AlreadySubmitted:
+            return message(request, "Already submitted",
+                           "Your review of this essay was already submitted. Nothing more is needed.", status=409)
+        except ratings.LinkNotFound:
+            return not_found(request)
+        if state in ("pass", "fail"):
+            ctx.on_event(application_id)  # the exam may now be settled: reconcile without waiting for the sweep
+        return RedirectResponse(f"{review_base(token)}?notice=submitted", status_code=303)
+
+    @app.post("/review/{token}/essay/{assignment_id}/decline", response_class=HTMLResponse)
+    async def review_decline(request: Request, token: str, assignment_id: int):
+        form, page, refusal = await checked_review_post(request, token, assignment_id)
+        if refusal is not None:
+            return refusal
+        try:
+            essay_review.decline_review(ctx.sessions, token, assignment_id, ctx.library, as_of=ctx.today(),
+                                        secret_key=ctx.secret_key, reason=str(form.get("declined_reason", "")))
+        except ratings.AlreadySubmitted:
+            return message(request, "Already submitted",
+                           "Your review of this essay was already submitted. Nothing more is needed.", status=409)
+        except ratings.LinkNotFound:
+            return not_found(request)
+        return RedirectResponse(f"{review_base(token)}?notice=declined", status_code=303)
 
     return app
 

@@ -77,7 +77,8 @@ def test_a_coordinator_can_ask_for_a_decision_from_references():
     assert decide(ev("IFS", set={"references[2].status": "requested"}))[0] == "deferred"
 
 
-def test_final_stages_have_no_way_out_but_deferred():
-    assert ALLOWED["endorsed"] == set() and ALLOWED["not_endorsed"] == set()
+def test_final_stages_have_no_way_out_but_deferred_and_a_retake():
+    # A failed exam may be retaken: the coordinator reopens not_endorsed → exam (tasks.exam_intake.start_retake).
+    assert ALLOWED["endorsed"] == set() and ALLOWED["not_endorsed"] == {"exam"}
     with pytest.raises(ValueError):
         check_allowed("submitted", "endorsed")

@@ -33,11 +33,16 @@ def rating_link(sessions):
         return links.token_for(req.token_nonce, SECRET, "rating"), doc.id
 
 
-@pytest.fixture
-def web_app(sessions):
+def make_web_app(sessions, secret: str = SECRET, as_of: date = AS_OF):
+    """The web app on a test database; the events it raises are kept in ``app.state.events``."""
     events: list[str] = []
-    ctx = WebContext(sessions=sessions, library=default_library(), secret_key=SECRET, today=lambda: AS_OF,
+    ctx = WebContext(sessions=sessions, library=default_library(), secret_key=secret, today=lambda: as_of,
                      on_event=events.append)
     app = create_app(ctx, str(PROJECT_ROOT / "templates"))
     app.state.events = events
     return app
+
+
+@pytest.fixture
+def web_app(sessions):
+    return make_web_app(sessions)
