@@ -427,6 +427,27 @@ def cmd_review_link(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_add_coordinator(args) -> int:
+    """A coordinator account; the password comes from stdin or a prompt, never from the command line."""
+    import getpass
+    import sys
+
+    from endorse.rulebook import default_library
+    from endorse.db import transaction
+    from tasks.accounts import set_coordinator
+    from tasks.records import ensure_associations
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    sessions = _sessions()
+    with transaction(sessions) as s:
+        ensure_associations(s, default_library())
+    account_id = set_coordinator(sessions, association=args.association, name=args.name, email=args.email,
+                                 password=password, actor=f"coordinator:{args.by}" if args.by else "cli")
+    print(f"coordinator account #{account_id}: {args.email} for {args.association}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record-transcript", help="a coordinator records a transcript received")
     p.add_argument("application")
@@ -570,6 +591,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", required=True)
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_review_link)
+
+    p = sub.add_parser("add-coordinator", help="create a coordinator account (or reset its password)")
+    p.add_argument("--association", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--by", help="who creates it (audit log)")
+    p.set_defaults(func=cmd_add_coordinator)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")

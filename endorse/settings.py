@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Keys tokens and sessions; never logged, never stored.
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     public_base_url: str = "http://127.0.0.1:8000"
+    # Where coordinators open the Prefect dashboard (application pages link to their runs there).
+    prefect_ui_url: str | None = Field(default=None, validation_alias="PREFECT_UI_URL")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025

@@ -54,30 +54,35 @@ def add_rater(sessions: sessionmaker[Session], application_id: str, rater: Propo
               *, actor: str) -> int:
     """Ask one more rater (e.g. after a decline): a request, a link and an email, at once."""
     with transaction(sessions) as s:
-        app = s.get(Application, application_id)
-        if app is None:
-            raise LookupError(f"no application {application_id!r}")
-        person = upsert_person(s, rater.name, rater.email)
-        if person.id == app.applicant_id:
-            raise ValueError("the applicant cannot rate their own application")
-        declare_endorsement(s, person, rater.endorsement)
-        position = len(s.scalars(select(ReferenceRequest.id).where(ReferenceRequest.application_id == app.id)).all())
-        req = ReferenceRequest(application_id=app.id, position=position, rater_id=person.id, role=rater.role,
-                               status="requested", waived_access=rater.waived_access,
-                               rater_endorsement_claimed=rater.endorsement)
-        s.add(req)
-        s.flush()
-        record_audit(s, actor=actor, action="reference.added", entity_type="reference_request", entity_id=req.id,
-                     application_id=app.id, role=rater.role, rater=person.email_normalized)
-        app.needs_reconcile = True
-        if app.stage not in ("submitted", "transcripts"):
-            issue_reference_links(s, app, cfg, _now_for(cfg.as_of))
-        return req.id
+        return _add_rater(s, application_id, rater, cfg, actor=actor)
+
+
+def _add_rater(s: Session, application_id: str, rater: ProposedRater, cfg: PipelineConfig, *, actor: str) -> int:
+    app = s.get(Application, application_id)
+    if app is None:
+        raise LookupError(f"no application {application_id!r}")
+    person = upsert_person(s, rater.name, rater.email)
+    if person.id == app.applicant_id:
+        raise ValueError("the applicant cannot rate their own application")
+    declare_endorsement(s, person, rater.endorsement)
+    position = len(s.scalars(select(ReferenceRequest.id).where(ReferenceRequest.application_id == app.id)).all())
+    req = ReferenceRequest(application_id=app.id, position=position, rater_id=person.id, role=rater.role,
+                           status="requested", waived_access=rater.waived_access,
+                           rater_endorsement_claimed=rater.endorsement)
+    s.add(req)
+    s.flush()
+    record_audit(s, actor=actor, action="reference.added", entity_type="reference_request", entity_id=req.id,
+                 application_id=app.id, role=rater.role, rater=person.email_normalized)
+    app.needs_reconcile = True
+    if app.stage not in ("submitted", "transcripts"):
+        issue_reference_links(s, app, cfg, _now_for(cfg.as_of))
+    return req.id
 
 
 def replace_rater(sessions: sessionmaker[Session], request_id: int, new: ProposedRater, cfg: PipelineConfig,
                   *, actor: str, reason: str) -> int:
-    """Cancel a request (its link dies at once) and ask someone else in its place."""
+    """Cancel a request (its link dies at once) and ask someone else in its place, in one transaction:
+    a failure leaves the old request open."""
     with transaction(sessions) as s:
         old = s.get(ReferenceRequest, request_id)
         if old is None or old.status not in ("requested",):
@@ -85,11 +90,10 @@ def replace_rater(sessions: sessionmaker[Session], request_id: int, new: Propose
         old.status, old.cancelled_reason, old.token_hash = "cancelled", reason, None
         record_audit(s, actor=actor, action="reference.cancelled", entity_type="reference_request", entity_id=old.id,
                      application_id=old.application_id, reason=reason)
-        application_id = old.application_id
-    new_id = add_rater(sessions, application_id, new, cfg, actor=actor)
-    with transaction(sessions) as s:
-        s.get(ReferenceRequest, request_id).replaced_by_id = new_id
-    return new_id
+        s.flush()
+        new_id = _add_rater(s, old.application_id, new, cfg, actor=actor)
+        old.replaced_by_id = new_id
+        return new_id
 
 
 def resend_link(sessions: sessionmaker[Session], request_id: int, cfg: PipelineConfig, *, actor: str) -> None:

@@ -92,12 +92,17 @@ class LimitBody:
         await self.app(scope, receive, send)
 
 
-def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int = 120) -> FastAPI:
+def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int = 120, secure_cookies: bool = False,
+               prefect_ui_url: str | None = None) -> FastAPI:
+    from web.coordinator import add_coordinator_routes
+
     install_log_redaction()
     app = FastAPI(title="endorse", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(LimitBody)
-    app.add_middleware(RateLimit, per_minute=requests_per_minute)
+    app.add_middleware(RateLimit, per_minute=requests_per_minute,
+                       prefixes=("/rate/", "/review/", "/coordinator/login"))
     pages = Jinja2Templates(directory=f"{templates_dir}/pages")  # autoescape is on for .html
+    add_coordinator_routes(app, ctx, pages, secure_cookies=secure_cookies, prefect_ui_url=prefect_ui_url)
 
     def csrf_for(token: str) -> str:
         # Bound to the link: a form posted from elsewhere cannot know it.
@@ -346,7 +351,9 @@ def default_app() -> FastAPI:
     settings = get_settings()
     ctx = WebContext(sessions=default_session_factory(), library=default_library(),
                      secret_key=settings.secret_key.get_secret_value(), on_event=_reconcile_on_prefect)
-    return create_app(ctx, str(settings.templates_dir), requests_per_minute=settings.link_rate_limit_per_minute)
+    return create_app(ctx, str(settings.templates_dir), requests_per_minute=settings.link_rate_limit_per_minute,
+                      secure_cookies=settings.public_base_url.startswith("https://"),
+                      prefect_ui_url=settings.prefect_ui_url)
 
 
 def _reconcile_on_prefect(application_id: str) -> None:
