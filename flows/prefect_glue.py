@@ -33,6 +33,13 @@ def describe(s: Session, application_id: str) -> tuple[str, list[str]]:
     return run_name(app.id, app.stage), run_tags(app)
 
 
+def ui_runs_url(ui_base: str, application_id: str) -> str:
+    """The Prefect dashboard's run list filtered to one application's tag."""
+    from urllib.parse import quote
+
+    return f"{ui_base.rstrip('/')}/runs?tag={quote('application:' + application_id, safe='')}"
+
+
 def parse_as_of(as_of: str | None) -> date:
     return date.fromisoformat(as_of) if as_of else date.today()
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from endorse import auth
 from endorse.db import transaction
+from flows.prefect_glue import ui_runs_url
 from models import Association, CoordinatorAccount, Person, ReferenceRequest, record_audit
 from tasks import dashboard as views
 
@@ -160,7 +161,8 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
         try:
             with ctx.sessions() as s:
                 page = views.application_page(s, application_id, who.association)
-                return render(request, template, who, page=page, today=ctx.today())
+            runs = ui_runs_url(prefect_ui_url, page.app.id) if prefect_ui_url else None
+            return render(request, template, who, page=page, today=ctx.today(), prefect_runs=runs)
         except views.NotYours:
             return not_found(request, who)
 

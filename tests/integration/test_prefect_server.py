@@ -41,7 +41,7 @@ def _wait_http(url: str, timeout: float) -> None:
 def prefect_server(tmp_path: Path):
     port = _free_port()
     env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-server"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "false"}
+           "PREFECT_UI_ENABLED": "true", "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api"}
     env.pop("PREFECT_API_URL", None)
     log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
@@ -106,6 +106,32 @@ def test_a_reconcile_triggered_like_a_web_handler_runs_on_the_server(prefect_ser
     (key, kind, data), = run["artifacts"]
     assert key == "application-ct-2026-102" and kind == "markdown"
     assert "| education | ✅ met |" in data and "decision → endorsed" in data
+    _find_the_run_in_the_prefect_dashboard(prefect_server.removesuffix("/api"), "CT-2026-102", run["name"])
+
+
+def _find_the_run_in_the_prefect_dashboard(ui: str, application_id: str, run_name: str) -> None:
+    """A coordinator follows the application page's link into the Prefect dashboard (a real browser)
+    and finds the application's run by its tag."""
+    from playwright.sync_api import sync_playwright
+
+    from flows.prefect_glue import ui_runs_url
+    from tests.web.test_browser import CHROMIUM_ARGS
+
+    shots = PROJECT_ROOT / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(ui_runs_url(ui, application_id))
+        try:
+            page.get_by_text(run_name).first.wait_for(timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(shots / "prefect-dashboard-FAILED.png"), full_page=True)
+            (shots / "prefect-dashboard-FAILED.html").write_text(page.content())
+            raise
+        page.get_by_text(f"application:{application_id}").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(shots / "prefect-dashboard-runs-by-tag.png"), full_page=True)
+        browser.close()
 
 
 def _wait_for_deployment(api: str, name: str, timeout: float) -> None:
