@@ -448,6 +448,27 @@ def cmd_add_coordinator(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_record_renewal(args) -> int:
+    """Record a renewal document against the endorsement (met, unmet, or reinstated)."""
+    from endorse.db import transaction
+    from endorse.renewals import load_renewal
+    from endorse.rulebook import default_library
+    from tasks.records import ensure_associations
+    from tasks.renewal import record_renewal
+
+    doc = load_renewal(args.path)
+    sessions = _sessions()
+    with transaction(sessions) as s:
+        ensure_associations(s, default_library())
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    out = record_renewal(sessions, doc, default_library(), as_of=as_of, actor=f"coordinator:{args.by}")
+    print(f"{out.endorsement_number} {out.year}: {out.status}; next renewal due {out.renewal_due_on}")
+    for u in out.unmet:
+        print(f"  missing: {u}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("record-transcript", help="a coordinator records a transcript received")
     p.add_argument("application")
@@ -591,6 +612,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", required=True)
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_review_link)
+
+    p = sub.add_parser("record-renewal", help="record a renewal document against its endorsement")
+    p.add_argument("path")
+    p.add_argument("--by", required=True)
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_record_renewal)
 
     p = sub.add_parser("add-coordinator", help="create a coordinator account (or reset its password)")
     p.add_argument("--association", required=True)
