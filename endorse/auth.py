@@ -19,6 +19,12 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}  # ~16 MB, ~50 ms a check: slow for guess
 SESSION_SECONDS = 8 * 3600  # a working day
 
 
+def same_secret(presented: str, expected: str) -> bool:
+    """Constant-time comparison of two strings, whatever characters the presented one holds
+    (``hmac.compare_digest`` refuses non-ASCII ``str``; bytes it compares in constant time)."""
+    return hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
+
+
 def hash_password(password: str) -> str:
     if len(password) < 12:
         raise ValueError("a coordinator password needs at least 12 characters")
@@ -35,7 +41,8 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if kind != "scrypt":
         return False
-    got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), dklen=32, n=int(n), r=int(r), p=int(p))
+    got = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=base64.b64decode(salt), dklen=32,
+                         n=int(n), r=int(r), p=int(p))
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
@@ -65,7 +72,7 @@ def read_session(secret: str, cookie: str | None, *, now: float | None = None) -
     if not cookie or len(cookie) > 200:
         return None
     payload, _, signature = cookie.rpartition(".")
-    if not payload or not hmac.compare_digest(signature, _sign(secret, payload)):
+    if not payload or not same_secret(signature, _sign(secret, payload)):
         return None
     try:
         account, expires, _nonce = payload.split(".", 2)
@@ -81,4 +88,4 @@ def csrf_token(secret: str, bound_to: str) -> str:
 
 
 def csrf_ok(secret: str, bound_to: str | None, presented: str | None) -> bool:
-    return bool(bound_to) and hmac.compare_digest(str(presented or ""), csrf_token(secret, bound_to))
+    return bool(bound_to) and same_secret(str(presented or ""), csrf_token(secret, bound_to))

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
+from endorse.auth import same_secret
 from endorse.rulebook import RulebookLibrary
 from tasks import essay_review, ratings
 
@@ -173,7 +174,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
             spec, values = load(token)
         except ratings.LinkNotFound:
             return None, None, not_found(request)
-        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
+        if not same_secret(str(form.get("csrf", "")), csrf_for(token)):
             return None, None, message(request, "Please try again", "The form was out of date. Open the link again.",
                                        status=403)
         return spec, values, None
@@ -270,7 +271,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
                 page = essay_review.essay_page(s, token, assignment_id, ctx.library, ctx.today())
         except ratings.LinkNotFound:
             return form, None, not_found(request)
-        if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
+        if not same_secret(str(form.get("csrf", "")), csrf_for(token)):
             return form, None, message(request, "Please try again", "The form was out of date. Open the link again.",
                                        status=403)
         if page.status == "submitted":

@@ -98,11 +98,11 @@ def exam_web(sessions):
     return make_web_app(sessions, SECRET, AS_OF)
 
 
-def reviewer_token(sessions, sitting_id: int, reviewer_id: int) -> str:
+def reviewer_token(sessions, sitting_id: int, reviewer_id: int, secret: str = SECRET) -> str:
     from endorse import links
     from models import ReviewInvitation
 
     with sessions() as s:
         inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.sitting_id == sitting_id,
                                                        ReviewInvitation.reviewer_id == reviewer_id)).one()
-        return links.token_for(inv.token_nonce, SECRET, "review")
+        return links.token_for(inv.token_nonce, secret, "review")

@@ -56,8 +56,9 @@ def _open(client, sessions, sitting_id, a: ReviewAssignment) -> tuple[str, str]:
     return token, page.text.split('name="csrf" value="')[1].split('"')[0]
 
 
-def _review(client, sessions, sitting_id, a: ReviewAssignment, recommendation: str, comments: str):
-    token = reviewer_token(sessions, sitting_id, a.reviewer_id)
+def _review(client, sessions, sitting_id, a: ReviewAssignment, recommendation: str, comments: str,
+            secret: str = SECRET):
+    token = reviewer_token(sessions, sitting_id, a.reviewer_id, secret)
     page = client.get(f"/review/{token}/essay/{a.id}")
     assert page.status_code == 200, page.text
     csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
