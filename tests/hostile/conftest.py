@@ -2,3 +2,4 @@
 
 from tests.exam.conftest import exam_web, sitting  # noqa: F401
 from tests.web.conftest import rating_link, web_app  # noqa: F401
+from tests.web.test_coordinator import cohort  # noqa: F401

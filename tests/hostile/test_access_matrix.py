@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from endorse import links
 from models import Application, AuditLog, OutboxMessage, ReferenceRequest
 from tests.web.conftest import make_web_app
-from tests.web.test_coordinator import CT, MI, SECRET, cohort, signed_in  # noqa: F401  (fixture)
+from tests.web.test_coordinator import CT, MI, SECRET, signed_in
 
 COORDINATOR_GETS = ["/coordinator/", "/coordinator/charts/pipeline.png", "/coordinator/charts/reviewer-load.png",
                     "/coordinator/applications/{app}", "/coordinator/applications/{app}/summary",
