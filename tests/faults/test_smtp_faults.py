@@ -7,7 +7,6 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
@@ -72,7 +71,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_smtp_down_then_up_delivers_every_message_exactly_once(sessions, tmp_path: Path):
     _queue(sessions)
     port = _free_port()  # nothing listens yet
@@ -98,7 +96,6 @@ def test_smtp_down_then_up_delivers_every_message_exactly_once(sessions, tmp_pat
     assert _statuses(sessions) == ["sent"] * N
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_backoff_grows_exponentially(sessions, tmp_path: Path):
     _queue(sessions, n=1)
     port = _free_port()
@@ -113,7 +110,6 @@ def test_backoff_grows_exponentially(sessions, tmp_path: Path):
     assert delays[0] < delays[1] < delays[2] and delays[2] > 3 * delays[0]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_server_saying_try_later_gets_a_retry_and_a_hard_refusal_fails_visibly(sessions, tmp_path: Path):
     _queue(sessions, n=2)
     handler = Refusing(tmp_path / "mail", "451 4.3.0 try again later")
@@ -135,7 +131,6 @@ def test_a_server_saying_try_later_gets_a_retry_and_a_hard_refusal_fails_visibly
         assert len(s.scalars(select(AuditLog).where(AuditLog.action == "email.failed")).all()) == 2
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_slow_server_times_out_and_the_message_is_retried_not_lost(sessions, tmp_path: Path):
     _queue(sessions, n=1)
     handler = Slow(tmp_path / "mail", delay=3.0)
@@ -152,7 +147,6 @@ def test_a_slow_server_times_out_and_the_message_is_retried_not_lost(sessions, t
     assert _statuses(sessions) == ["sent"]
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_message_left_sending_by_a_dead_process_is_picked_up_again(sessions, tmp_path: Path):
     _queue(sessions, n=3)
     with transaction(sessions) as s:  # what a process killed after claiming leaves behind

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import string
 
-import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +30,6 @@ def _count(sessions, model) -> int:
         return s.scalar(select(func.count()).select_from(model))
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_fuzzed_rating_forms_never_crash_and_never_half_save(sessions, rating_link):
     token, _ = rating_link
     client = TestClient(make_web_app(sessions), raise_server_exceptions=False)
@@ -54,7 +52,6 @@ def test_fuzzed_rating_forms_never_crash_and_never_half_save(sessions, rating_li
     run()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_fuzzed_review_forms_never_crash_and_store_only_complete_reviews(sessions, sitting):
     from tasks.essay_review import apply_sitting
     from endorse.rulebook import default_library
@@ -88,7 +85,6 @@ def test_fuzzed_review_forms_never_crash_and_store_only_complete_reviews(session
     run()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_fuzzed_sign_ins_never_crash_and_never_sign_in(sessions):
     client = TestClient(make_web_app(sessions), raise_server_exceptions=False)
 
@@ -111,7 +107,6 @@ def test_fuzzed_sign_ins_never_crash_and_never_sign_in(sessions):
     run()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_fuzzed_multiple_choice_files_are_imported_whole_or_not_at_all(sessions, sitting, tmp_path):
     from tasks.exam_intake import ImportRejected, import_multiple_choice
 

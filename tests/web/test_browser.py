@@ -45,7 +45,6 @@ def served(web_app):
     thread.join(10)
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_rater_opens_the_emailed_link_fills_the_form_and_submits(served, rating_link, sessions, tmp_path: Path):
     from playwright.sync_api import sync_playwright
 

@@ -32,7 +32,6 @@ def _serve(app):
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_coordinator_signs_in_reads_the_dashboard_and_acts_on_an_application(cohort):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
