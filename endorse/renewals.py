@@ -20,6 +20,7 @@ from endorse.documents import (
     Training,
     _Strict,
     describe_validation_error,
+    nul_characters,
 )
 
 
@@ -57,7 +58,9 @@ class RenewalDocument(_Strict):
 
 def parse_renewal(raw: bytes | str, path: str = "<input>") -> RenewalDocument:
     try:
-        return RenewalDocument.model_validate_json(raw)
+        document = RenewalDocument.model_validate_json(raw)
+        nul_characters(raw, path)
+        return document
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise DocumentError(path, ["not valid JSON"]) from None

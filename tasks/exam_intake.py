@@ -241,6 +241,8 @@ def import_essays(sessions: sessionmaker[Session], sitting_id: int, path: str | 
                 problems.append(f"line {i}, essay: empty")
             elif len(text) > 100_000:
                 problems.append(f"line {i}, essay: {len(text)} characters, more than 100,000")
+            elif "\x00" in text:  # PostgreSQL cannot store NUL; an essay a person wrote never holds one
+                problems.append(f"line {i}, essay: contains a NUL character")
             else:
                 parsed.append((attempts[code], text))
         if problems:

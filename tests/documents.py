@@ -49,6 +49,9 @@ INVALID_DOCUMENTS: list[tuple[str, bytes, str]] = [
      "field work[0]"),
     ("boolean as text", json.dumps(_mutate(lambda d: d["applicant"].update(is_supervisor="no"))).encode(),
      "field applicant.is_supervisor"),
+    # PostgreSQL cannot store NUL in text; JSON allows it, so this refusal is ours, not the schema's.
+    ("NUL character in a name", json.dumps(_mutate(lambda d: d["references"][1].update(name="Ann\x00 Lee"))).encode(),
+     "field references[1].name"),
 ]
 
 

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.auth import same_secret
+from web.forms import read_form
 from endorse.rulebook import RulebookLibrary
 from tasks import essay_review, ratings
 
@@ -181,13 +182,13 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
 
     @app.post("/rate/{token}", response_class=HTMLResponse)
     async def rating_submit(request: Request, token: str):
-        form = await request.form()
+        form = await read_form(request)
         spec, _, refusal = checked_post(request, token, form)
         if refusal is not None:
             return refusal
         if spec.status in ("submitted", "declined"):
             return thanks(request, declined=spec.status == "declined", status=409)
-        values, errors = _read_form(form)
+        values, errors = _rating_input(form)
         final = form.get("action") == "submit"
         if not errors:
             try:
@@ -210,7 +211,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
 
     @app.post("/rate/{token}/decline", response_class=HTMLResponse)
     async def rating_decline(request: Request, token: str):
-        form = await request.form()
+        form = await read_form(request)
         spec, values, refusal = checked_post(request, token, form)
         if refusal is not None:
             return refusal
@@ -265,7 +266,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
         return render_essay(request, token, page, empty_review(), {})
 
     async def checked_review_post(request: Request, token: str, assignment_id: int):
-        form = await request.form()
+        form = await read_form(request)
         try:
             with ctx.sessions() as s:
                 page = essay_review.essay_page(s, token, assignment_id, ctx.library, ctx.today())
@@ -321,7 +322,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     return app
 
 
-def _read_form(form) -> tuple[ratings.RatingInput, dict[str, str]]:
+def _rating_input(form) -> tuple[ratings.RatingInput, dict[str, str]]:
     """Form fields → RatingInput, keeping whatever the rater typed even when it is wrong."""
     errors: dict[str, str] = {}
     answers = {k.removeprefix("answer:"): str(v) for k, v in form.multi_items() if k.startswith("answer:")}

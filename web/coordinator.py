@@ -24,6 +24,7 @@ from endorse.db import transaction
 from flows.prefect_glue import ui_runs_url
 from models import Association, CoordinatorAccount, Person, ReferenceRequest, record_audit
 from tasks import dashboard as views
+from web.forms import read_form
 
 SESSION_COOKIE = "endorse_session"
 PRE_COOKIE = "endorse_pre"  # binds the sign-in form's CSRF token before there is a session
@@ -75,7 +76,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
         who = current(request)
         if who is None:
             return None, {}, to_login(request)
-        form = await request.form()
+        form = await read_form(request)
         if not auth.csrf_ok(secret, request.cookies.get(SESSION_COOKIE), form.get("csrf")):
             return who, {}, render(request, "message.html", who, status=403, title="Please try again",
                                    text="The form was out of date. Open the page again and repeat the action.")
@@ -97,7 +98,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
 
     @app.post("/coordinator/login", response_class=HTMLResponse)
     async def login(request: Request):
-        form = await request.form()
+        form = await read_form(request)
         pre = request.cookies.get(PRE_COOKIE)
         if not pre or not auth.csrf_ok(secret, "pre:" + pre, form.get("csrf")):
             return login_page(request, "The sign-in form was out of date; please try again.", status=403)

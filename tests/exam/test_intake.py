@@ -95,12 +95,15 @@ def test_good_results_are_recorded_with_percent_signs_and_spaces_tolerated(sessi
     assert _mc(sessions) == {sitting.codes["IMHS"]: 86.5, sitting.codes["IMHM-C"]: 79.99}
 
 
-def test_an_essay_file_with_an_empty_essay_changes_nothing(sessions, sitting, tmp_path):
+@pytest.mark.parametrize("bad_text,problem", [("   ", "line 3, essay: empty"),
+                                               ("Kind\x00words", "line 3, essay: contains a NUL character")],
+                         ids=["empty essay", "NUL character (PostgreSQL cannot store it)"])
+def test_an_essay_file_with_a_bad_essay_changes_nothing(sessions, sitting, tmp_path, bad_text, problem):
     with sessions() as s:
         before = {e.id: e.text for e in s.scalars(select(Essay))}
     path = write_csv(tmp_path / "e.csv", "candidate_code,essay",
-                     [(sitting.codes["IMHS"], "A new text"), (sitting.codes["IMHM-C"], "   ")])
-    with pytest.raises(ImportRejected, match="line 3, essay: empty"):
+                     [(sitting.codes["IMHS"], "A new text"), (sitting.codes["IMHM-C"], bad_text)])
+    with pytest.raises(ImportRejected, match=problem):
         import_essays(sessions, sitting.id, path, LIB, actor="coordinator:test", as_of=AS_OF)
     with sessions() as s:
         assert {e.id: e.text for e in s.scalars(select(Essay))} == before

@@ -33,12 +33,12 @@ def rating_link(sessions):
         return links.token_for(req.token_nonce, SECRET, "rating"), doc.id
 
 
-def make_web_app(sessions, secret: str = SECRET, as_of: date = AS_OF):
+def make_web_app(sessions, secret: str = SECRET, as_of: date = AS_OF, requests_per_minute: int = 120):
     """The web app on a test database; the events it raises are kept in ``app.state.events``."""
     events: list[str] = []
     ctx = WebContext(sessions=sessions, library=default_library(), secret_key=secret, today=lambda: as_of,
                      on_event=events.append)
-    app = create_app(ctx, str(PROJECT_ROOT / "templates"))
+    app = create_app(ctx, str(PROJECT_ROOT / "templates"), requests_per_minute=requests_per_minute)
     app.state.events = events
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -121,13 +122,29 @@ def test_access_logs_never_show_a_link_token(web_app, rating_link, caplog):
     assert token not in record.getMessage() and "/rate/<redacted>" in record.getMessage()
 
 
-def test_link_pages_are_rate_limited_per_client(sessions, rating_link):
+@pytest.mark.parametrize("path", ["/rate/guess-{i}", "/review/guess-{i}", "/coordinator/login?n={i}"],
+                         ids=["rating links", "review links", "coordinator sign-in"])
+def test_link_pages_are_rate_limited_per_client(sessions, path):
     from endorse.settings import PROJECT_ROOT
     from web.app import WebContext, create_app
 
     app = create_app(WebContext(sessions=sessions, library=default_library(), secret_key="x", today=lambda: AS_OF),
                      str(PROJECT_ROOT / "templates"), requests_per_minute=5)
     c = TestClient(app)
-    codes = [c.get(f"/rate/guess-{i}").status_code for i in range(8)]
-    assert codes[:5] == [404] * 5 and codes[5:] == [429] * 3
+    codes = [c.get(path.format(i=i)).status_code for i in range(8)]
+    assert 429 not in codes[:5] and codes[5:] == [429] * 3
     assert c.get("/healthz").status_code == 200  # other pages are not limited
+
+
+def test_control_characters_typed_into_a_form_are_dropped_not_a_server_error(web_app, rating_link, sessions):
+    # PostgreSQL refuses NUL in text: a comment carrying one must not become a 500 (found by fuzzing the sign-in).
+    token, _ = rating_link
+    c = TestClient(web_app, raise_server_exceptions=False)
+    page = c.get(f"/rate/{token}").text
+    data = {"csrf": _csrf(page), "action": "submit", "known_for_months": "30", "relationship": "student\x00",
+            "recommendation": "recommend", "attested": "yes", "comments": "Kind\x00 and\x07 careful.\nReally.\tYes.",
+            **{f"answer:{a}": "3" for a in _areas(page)}}
+    assert c.post(f"/rate/{token}", data=data).status_code == 200
+    with sessions() as s:
+        rating = s.scalars(select(Rating)).one()
+    assert rating.comments == "Kind and careful.\nReally.\tYes." and rating.relationship_to_applicant == "student"
