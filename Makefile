@@ -17,14 +17,19 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+# Prefect creates its home but not the folders above it: a fresh clone has no var/.
+PREFECT_DIR := var/prefect
+$(PREFECT_DIR):
+	@mkdir -p $@
+
+demo: $(STAMP) | $(PREFECT_DIR)
 	$(BIN)/python -m endorse.demo
 
-test: $(STAMP)
+test: $(STAMP) | $(PREFECT_DIR)
 	scripts/ensure-system-deps
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
-bench: $(STAMP)
+bench: $(STAMP) | $(PREFECT_DIR)
 	scripts/ensure-system-deps
 	$(BIN)/python -m bench
 

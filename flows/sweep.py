@@ -12,6 +12,7 @@ from tasks.flow_tasks import (
     list_open_batches,
     publish_pipeline_artifact,
     reassign_overdue_essays,
+    remind_reviewers,
     remind_missing_transcripts,
     send_due_reminders,
 )
@@ -29,5 +30,6 @@ def sweep(batch_size: int = 1000, as_of: str | None = None) -> dict:
     moved["expired_links"] = expire_stale_links(day)
     moved["escalated"] = escalate_overdue_ratings(day)
     moved["essay_reviews_reassigned"] = reassign_overdue_essays(day)
+    moved["reviewer_reminders"] = remind_reviewers(day)
     moved.update(publish_pipeline_artifact(day))
     return moved

@@ -28,6 +28,7 @@ from models import (
     Essay,
     ExamAttempt,
     ExamSitting,
+    OutboxMessage,
     Person,
     Review,
     ReviewAssignment,
@@ -396,6 +397,47 @@ def send_exam_feedback(s: Session, attempt: ExamAttempt) -> bool:
 
 
 # --- the daily check -------------------------------------------------------------------------------------
+
+
+def remind_reviewers(sessions: sessionmaker[Session], library: RulebookLibrary, *, as_of: date) -> int:
+    """A reviewer with essays still to review is reminded on the rulebook's days before the due date:
+    one email per reviewer and sitting however many essays are waiting, through their existing link.
+    Safe to re-run: the outbox key names the invitation, the due date and the day. Returns how many
+    reminders were queued."""
+    sent = 0
+    with transaction(sessions) as s:
+        rows = s.execute(select(ReviewAssignment.reviewer_id, ReviewAssignment.due_on, ExamAttempt.sitting_id,
+                                func.count())
+                         .join(Essay, Essay.id == ReviewAssignment.essay_id)
+                         .join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
+                         .where(ReviewAssignment.status == "assigned", ReviewAssignment.due_on >= as_of)
+                         .group_by(ReviewAssignment.reviewer_id, ReviewAssignment.due_on, ExamAttempt.sitting_id)
+                         .order_by(ExamAttempt.sitting_id, ReviewAssignment.reviewer_id, ReviewAssignment.due_on)).all()
+        now = now_for(as_of)
+        for reviewer_id, due_on, sitting_id, count in rows:
+            sitting = s.get(ExamSitting, sitting_id)
+            days_left = (due_on - as_of).days
+            if days_left not in library.setting(sitting.association_code, "review_reminder_days_before_due", as_of):
+                continue
+            inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.sitting_id == sitting_id,
+                                                           ReviewInvitation.reviewer_id == reviewer_id)).first()
+            if inv is None or _aware(inv.token_expires_at) <= now:
+                continue  # no working link to remind with: the coordinator regenerates it from the dashboard
+            key = f"review.reminder:{inv.id}:{due_on.isoformat()}:d{days_left}"
+            if s.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None:
+                continue  # already reminded today (a re-run)
+            reviewer = s.get(Person, reviewer_id)
+            queue_email(
+                s, role="review.reminder", to_email=reviewer.email, to_name=reviewer.name,
+                association=sitting.association_code, link_kind="review", link_ref_id=inv.id, idempotency_key=key,
+                context={"reviewer_name": reviewer.name, "sitting_name": sitting.name, "count": count,
+                         "due_on": due_on.isoformat(), "days_left": days_left,
+                         "expires_on": _aware(inv.token_expires_at).date().isoformat()})
+            record_audit(s, actor="system", action="exam.reviewer_reminded", entity_type="review_invitation",
+                         entity_id=inv.id, sitting_id=sitting_id, reviewer_id=reviewer_id, essays=count,
+                         due_on=due_on.isoformat(), days_left=days_left)
+            sent += 1
+    return sent
 
 
 def expire_overdue_reviews(sessions: sessionmaker[Session], library: RulebookLibrary, *, as_of: date,

@@ -81,6 +81,14 @@ def reassign_overdue_essays(as_of: date) -> int:
 
 
 @task
+def remind_reviewers(as_of: date) -> int:
+    """Reviewers with essays still to review, on the reminder days before their due date (one email each)."""
+    from tasks.essay_review import remind_reviewers as remind
+
+    return remind(default_session_factory(), _config(as_of).library, as_of=as_of)
+
+
+@task
 def escalate_overdue_ratings(as_of: date) -> int:
     """Overdue ratings surface to the coordinator once."""
     return pipeline.escalate_overdue(default_session_factory(), _config(as_of))

@@ -5,6 +5,7 @@ address, employer and application id."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -69,6 +70,8 @@ def _everything_a_reviewer_can_reach(sessions, sitting, client) -> list[tuple[st
         inv = s.scalars(select(ReviewInvitation)).first()
     essay_review.regenerate_review_link(sessions, sitting.id, inv.reviewer_id, LIB, as_of=AS_OF, secret_key=SECRET,
                                         actor="coordinator:test")
+    # Two days before the due date, whoever still has an essay is reminded.
+    essay_review.remind_reviewers(sessions, LIB, as_of=AS_OF + timedelta(days=19))
     get("/review/" + "A" * 43, "not-found page")
     with sessions() as s:
         reviewer_ids = {a.reviewer_id for a in s.scalars(select(ReviewAssignment))}
@@ -84,7 +87,7 @@ def test_no_page_or_email_a_reviewer_can_reach_names_a_candidate(sessions, sitti
     client = TestClient(exam_web)
     reached = _everything_a_reviewer_can_reach(sessions, sitting, client)
     roles = {w for w, _ in reached if w.startswith("email")}
-    assert {"email review.assigned", "email review.new_link"} <= roles
+    assert {"email review.assigned", "email review.new_link", "email review.reminder"} <= roles
     assert any("third reviewer" in t for w, t in reached if w == "email review.assigned")
     assert any(sitting.codes["IMHS"] in t for _, t in reached)  # the codes are what reviewers do see
     secrets = sitting.identities + list(sitting.apps.values())
@@ -154,6 +157,7 @@ def test_blindness_rule_cases():
 def test_the_templates_reviewers_see_take_no_candidate_fields():
     """Structural guard: the reviewer templates never refer to applicant fields."""
     for f in ["pages/review_home.html", "pages/review_essay.html", "email/review.assigned.txt",
-              "email/review.assigned.html", "email/review.new_link.txt", "email/review.new_link.html"]:
+              "email/review.assigned.html", "email/review.new_link.txt", "email/review.new_link.html",
+              "email/review.reminder.txt", "email/review.reminder.html", "email/review.reminder.subject"]:
         text = (PROJECT_ROOT / "templates" / f).read_text()
         assert "applicant" not in text and "employer" not in text, f

@@ -19,6 +19,7 @@ from models import (
     ExamAttempt,
     OutboxMessage,
     Review,
+    Person,
     ReviewAssignment,
 )
 from tasks import essay_review, pipeline
@@ -161,6 +162,77 @@ def test_a_decline_reassigns_only_that_essay(sessions, sitting, exam_web):
     assert [(a.id, a.reviewer_id, a.status) for a in _assignments(sessions, sitting.codes["IMHS"])] == imhs_before
     # The essay is gone from the decliner's page.
     assert sitting.codes["IMHM-C"] not in client.get(f"/review/{token}").text
+
+
+REMINDER_DAYS = LIB.setting("CT-AIMH", "review_reminder_days_before_due", AS_OF)  # rules/baseline.yaml: [7, 2]
+REVIEW_DAYS = int(LIB.setting("CT-AIMH", "essay_review_days", AS_OF))
+
+
+def _reminders(sessions) -> list[OutboxMessage]:
+    with sessions() as s:
+        return list(s.scalars(select(OutboxMessage).where(OutboxMessage.role == "review.reminder")
+                              .order_by(OutboxMessage.id)))
+
+
+# Each reminder day, the days either side of it, the due date and the day of assignment.
+@pytest.mark.parametrize("days_before_due", sorted({0, REVIEW_DAYS} | {d + k for d in REMINDER_DAYS for k in (-1, 0, 1)}))
+def test_reviewers_are_reminded_only_on_the_rulebooks_days_before_the_due_date(sessions, sitting, days_before_due):
+    # rules/baseline.yaml · review_reminder_days_before_due (issue #5 · reviewers by email)
+    _apply(sessions, sitting.id)
+    day = AS_OF + timedelta(days=REVIEW_DAYS - days_before_due)
+    sent = essay_review.remind_reviewers(sessions, LIB, as_of=day)
+    reviewers = {a.reviewer_id for code in sitting.codes.values() for a in _assignments(sessions, code)}
+    if days_before_due in REMINDER_DAYS:
+        assert sent == len(reviewers) == len(_reminders(sessions))  # one email a reviewer, however many essays
+        assert all(m.link_kind == "review" for m in _reminders(sessions))
+        assert essay_review.remind_reviewers(sessions, LIB, as_of=day) == 0  # a re-run sends nothing twice
+        with sessions() as s:
+            assert s.scalar(select(func.count()).select_from(AuditLog).where(
+                AuditLog.action == "exam.reviewer_reminded")) == len(reviewers)
+    else:
+        assert sent == 0 and not _reminders(sessions)
+
+
+def test_a_reviewer_who_has_finished_is_not_reminded_and_the_reminder_counts_what_is_left(sessions, sitting, exam_web):
+    _apply(sessions, sitting.id)
+    client = TestClient(exam_web)
+    done = _assignments(sessions, sitting.codes["IMHS"])[0]
+    assert _review(client, sessions, sitting.id, done, "pass", "Clear and grounded.").status_code == 303
+    with sessions() as s:
+        left = s.scalar(select(func.count()).select_from(ReviewAssignment).where(
+            ReviewAssignment.reviewer_id == done.reviewer_id, ReviewAssignment.status == "assigned"))
+        others = {a.reviewer_id for a in s.scalars(select(ReviewAssignment).where(
+            ReviewAssignment.status == "assigned"))}
+    essay_review.remind_reviewers(sessions, LIB, as_of=AS_OF + timedelta(days=REVIEW_DAYS - 2))
+    with sessions() as s:
+        reminded = {s.scalars(select(Person).where(Person.email == m.recipient_email)).one().id: m
+                    for m in _reminders(sessions)}
+    assert set(reminded) == others
+    if left:
+        assert f"{left} essay" in reminded[done.reviewer_id].body_text
+    else:
+        assert done.reviewer_id not in reminded
+
+
+def test_the_link_in_a_reminder_opens_the_reviewers_essays(sessions, sitting, exam_web, tmp_path):
+    import asyncio
+
+    from endorse.smtp_sink import SmtpSink
+    from tasks.outbox import SmtpConfig, deliver_due
+
+    _apply(sessions, sitting.id)
+    essay_review.remind_reviewers(sessions, LIB, as_of=AS_OF + timedelta(days=REVIEW_DAYS - 7))
+    with SmtpSink(tmp_path / "mail") as sink:
+        asyncio.run(deliver_due(sessions, SmtpConfig(host="127.0.0.1", port=sink.port), secret_key=SECRET,
+                                base_url="http://testserver"))
+        mails = [m for m in sink.messages() if "Reminder" in m["Subject"]]
+    assert mails
+    client = TestClient(exam_web)
+    for mail in mails:
+        body = mail.get_body(("plain",)).get_content()
+        link = next(w for w in body.split() if w.startswith("http://testserver/review/"))
+        page = client.get(link.removeprefix("http://testserver"))
+        assert page.status_code == 200 and any(code in page.text for code in sitting.codes.values())
 
 
 def test_a_missed_due_date_reassigns_the_essay_to_someone_new(sessions, sitting):
