@@ -280,6 +280,8 @@ def clear_essay_flag(sessions: sessionmaker[Session], essay_id: int, library: Ru
         attempt = s.get(ExamAttempt, essay.attempt_id)
         app = s.get(Application, attempt.application_id)
         if redacted_text is not None:
+            if "\x00" in redacted_text:  # as in import_essays: PostgreSQL cannot store NUL
+                raise ValueError("the redacted text contains a NUL character")
             checks = list(library.setting(app.association_code, "essay_blindness_checks", as_of))
             still = blindness_problems(redacted_text, app.applicant.name, _employers_of(s, app), checks)
             if still:

@@ -17,9 +17,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.auth import same_secret
-from web.forms import read_form
 from endorse.rulebook import RulebookLibrary
 from tasks import essay_review, ratings
+from web.forms import read_form
 
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
 _TOKEN_IN_PATH = re.compile(r"(/(?:rate|review)/)[A-Za-z0-9_-]+")

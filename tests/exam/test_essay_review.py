@@ -385,6 +385,9 @@ def test_clearing_a_flag_with_a_redaction_that_still_names_the_candidate_is_refu
     with pytest.raises(ValueError, match="still fails the blindness check"):
         clear_essay_flag(sessions, essay.id, LIB, actor="coordinator:test", as_of=AS_OF,
                          redacted_text=f"I am {name.split()[-1]}.")
+    with pytest.raises(ValueError, match="contains a NUL character"):
+        clear_essay_flag(sessions, essay.id, LIB, actor="coordinator:test", as_of=AS_OF,
+                         redacted_text="My name is [redacted]\x00.")
     clear_essay_flag(sessions, essay.id, LIB, actor="coordinator:test", as_of=AS_OF,
                      redacted_text="My name is [redacted] and this is my essay.")
     _apply(sessions, sitting.id)
