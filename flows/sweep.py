@@ -18,6 +18,18 @@ from tasks.flow_tasks import (
 )
 
 
+# After the batches, in this order; every step is safe while another sweep runs it too (the
+# database decides which run changes a row, and only that run audits or emails it).
+FOLLOW_UPS = (
+    ("reminders", send_due_reminders),
+    ("transcript_reminders", remind_missing_transcripts),
+    ("expired_links", expire_stale_links),
+    ("escalated", escalate_overdue_ratings),
+    ("essay_reviews_reassigned", reassign_overdue_essays),
+    ("reviewer_reminders", remind_reviewers),
+)
+
+
 @flow(name="sweep", log_prints=True)
 def sweep(batch_size: int = 1000, as_of: str | None = None) -> dict:
     day = parse_as_of(as_of)
@@ -25,11 +37,7 @@ def sweep(batch_size: int = 1000, as_of: str | None = None) -> dict:
     for batch in list_open_batches(batch_size):
         for k, v in advance_application_batch(batch, day).items():
             moved[k] += v
-    moved["reminders"] = send_due_reminders(day)
-    moved["transcript_reminders"] = remind_missing_transcripts(day)
-    moved["expired_links"] = expire_stale_links(day)
-    moved["escalated"] = escalate_overdue_ratings(day)
-    moved["essay_reviews_reassigned"] = reassign_overdue_essays(day)
-    moved["reviewer_reminders"] = remind_reviewers(day)
+    for key, step in FOLLOW_UPS:
+        moved[key] = step(day)
     moved.update(publish_pipeline_artifact(day))
     return moved

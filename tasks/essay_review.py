@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import links
@@ -28,7 +28,6 @@ from models import (
     Essay,
     ExamAttempt,
     ExamSitting,
-    OutboxMessage,
     Person,
     Review,
     ReviewAssignment,
@@ -424,15 +423,15 @@ def remind_reviewers(sessions: sessionmaker[Session], library: RulebookLibrary, 
             if inv is None or _aware(inv.token_expires_at) <= now:
                 continue  # no working link to remind with: the coordinator regenerates it from the dashboard
             key = f"review.reminder:{inv.id}:{due_on.isoformat()}:d{days_left}"
-            if s.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None:
-                continue  # already reminded today (a re-run)
             reviewer = s.get(Person, reviewer_id)
-            queue_email(
+            queued = queue_email(
                 s, role="review.reminder", to_email=reviewer.email, to_name=reviewer.name,
                 association=sitting.association_code, link_kind="review", link_ref_id=inv.id, idempotency_key=key,
                 context={"reviewer_name": reviewer.name, "sitting_name": sitting.name, "count": count,
                          "due_on": due_on.isoformat(), "days_left": days_left,
                          "expires_on": _aware(inv.token_expires_at).date().isoformat()})
+            if not queued.new:
+                continue  # already reminded today (a re-run, or a sweep running alongside)
             record_audit(s, actor="system", action="exam.reviewer_reminded", entity_type="review_invitation",
                          entity_id=inv.id, sitting_id=sitting_id, reviewer_id=reviewer_id, essays=count,
                          due_on=due_on.isoformat(), days_left=days_left)
@@ -445,24 +444,30 @@ def expire_overdue_reviews(sessions: sessionmaker[Session], library: RulebookLib
     """Assignments past their due date are taken back and only those essays are reassigned; one
     transaction per sitting. Returns how many assignments expired."""
     with sessions() as s:
-        overdue = s.execute(select(ReviewAssignment.id, ExamAttempt.sitting_id)
+        overdue = s.execute(select(ReviewAssignment.id, ExamAttempt.sitting_id, ReviewAssignment.due_on)
                             .join(Essay, Essay.id == ReviewAssignment.essay_id)
                             .join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
                             .where(ReviewAssignment.status == "assigned", ReviewAssignment.due_on < as_of)).all()
     by_sitting: dict[int, list[int]] = {}
-    for assignment_id, sitting_id in overdue:
-        by_sitting.setdefault(sitting_id, []).append(assignment_id)
+    for assignment_id, sitting_id, due_on in overdue:
+        by_sitting.setdefault(sitting_id, []).append((assignment_id, due_on))
     expired = 0
     for sitting_id, ids in by_sitting.items():
         with transaction(sessions) as s:
             essays = set()
-            for a in s.scalars(select(ReviewAssignment).where(ReviewAssignment.id.in_(ids),
-                                                              ReviewAssignment.status == "assigned")):
-                a.status, a.ended_reason = "expired", f"not reviewed by the due date {a.due_on.isoformat()}"
-                essays.add(a.essay_id)
-                attempt = s.get(ExamAttempt, s.get(Essay, a.essay_id).attempt_id)
+            for assignment_id, due_on in ids:
+                # Still assigned? A sweep running alongside may have taken it back first: then it reassigns.
+                taken = s.execute(update(ReviewAssignment).where(ReviewAssignment.id == assignment_id,
+                                                                 ReviewAssignment.status == "assigned")
+                                  .values(status="expired", ended_reason=f"not reviewed by the due date {due_on.isoformat()}")
+                                  .returning(ReviewAssignment.essay_id, ReviewAssignment.reviewer_id)).first()
+                if taken is None:
+                    continue
+                essays.add(taken.essay_id)
+                attempt = s.get(ExamAttempt, s.get(Essay, taken.essay_id).attempt_id)
                 record_audit(s, actor="system", action="exam.review_expired", entity_type="review_assignment",
-                             entity_id=a.id, application_id=attempt.application_id, reviewer_id=a.reviewer_id)
+                             entity_id=assignment_id, application_id=attempt.application_id,
+                             reviewer_id=taken.reviewer_id)
                 expired += 1
             s.flush()
             if essays:

@@ -29,30 +29,58 @@ BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
 
 
+@dataclass(frozen=True)
+class QueuedEmail:
+    id: int
+    message_id: str
+    new: bool  # False: the same key was already queued (a re-run, or another run at the same time)
+
+
 def queue_email(session: Session, *, role: str, to_email: str, to_name: str, context: dict, idempotency_key: str,
                 association: str | None, application_id: str | None = None, link_kind: str | None = None,
-                link_ref_id: int | None = None, templates_dir: str | None = None) -> OutboxMessage:
-    """Render and queue one email in the caller's transaction; the same key twice gives the same row."""
-    existing = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)).first()
+                link_ref_id: int | None = None, templates_dir: str | None = None) -> QueuedEmail:
+    """Render and queue one email in the caller's transaction; the same key twice gives the same row.
+
+    ``new`` tells the caller whether this call queued it, so a step audits or counts only its own
+    emails when two runs overlap."""
+    existing = session.execute(select(OutboxMessage.id, OutboxMessage.message_id)
+                               .where(OutboxMessage.idempotency_key == idempotency_key)).first()
     if existing is not None:
-        return existing
+        return QueuedEmail(existing.id, existing.message_id, new=False)
     assoc = session.get(Association, association) if association else None
     ctx = {"association_name": assoc.name if assoc else "Endorsement",
            "coordinator_name": assoc.coordinator_name if assoc else "the coordinator",
            "coordinator_email": assoc.coordinator_email if assoc else "", **context}
     mail = render(role, ctx, association=association, templates_dir=templates_dir)
     domain = (assoc.coordinator_email.split("@")[-1] if assoc else "endorse.localhost")
-    msg = OutboxMessage(
+    return insert_if_absent(session, dict(
         role=role, application_id=application_id, recipient_email=to_email, recipient_name=to_name,
         subject=mail.subject, body_text=mail.text, body_html=mail.html,
         reply_to=assoc.coordinator_email if assoc else None,
         message_id=make_msgid(idstring=hashlib.sha256(idempotency_key.encode()).hexdigest()[:16], domain=domain),
         idempotency_key=idempotency_key, link_kind=link_kind, link_ref_id=link_ref_id, status="queued",
-        next_attempt_at=utcnow(),
-    )
-    session.add(msg)
-    session.flush()
-    return msg
+        attempts=0, next_attempt_at=utcnow(), created_at=utcnow(),
+    ))
+
+
+def insert_if_absent(session: Session, row: dict) -> QueuedEmail:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING: two runs queueing the same email at once
+    leave one row and no error (on PostgreSQL the second waits for the first to commit)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the project supports these two
+        raise RuntimeError(f"no insert-if-absent for {dialect}")
+    stmt = (insert(OutboxMessage).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OutboxMessage.id))
+    new_id = session.execute(stmt).scalar()
+    if new_id is not None:
+        return QueuedEmail(new_id, row["message_id"], new=True)
+    kept = session.execute(select(OutboxMessage.id, OutboxMessage.message_id)
+                           .where(OutboxMessage.idempotency_key == row["idempotency_key"])).one()
+    return QueuedEmail(kept.id, kept.message_id, new=False)
 
 
 # --- delivery -----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -32,7 +32,7 @@ from models import (
 )
 from tasks.evaluation import PENDING, UNMET, Evaluation, evaluate
 from tasks.records import load_documents
-from tasks.outbox import queue_email
+from tasks.outbox import QueuedEmail, queue_email
 from tasks.stages import (
     DEFERRED,
     ELIGIBILITY_REVIEW,
@@ -178,24 +178,33 @@ def issue_reference_links(s: Session, app: Application, cfg: PipelineConfig, now
     requests = s.scalars(select(ReferenceRequest).where(
         ReferenceRequest.application_id == app.id, ReferenceRequest.status == "requested",
         ReferenceRequest.token_hash.is_(None), ReferenceRequest.token_expires_at.is_(None))).all()
+    issued = 0
     for req in requests:
         link = links.issue(cfg.secret_key, "rating")
-        req.token_nonce, req.token_hash = link.nonce, link.token_hash
-        req.token_generation += 1
-        req.token_expires_at = now + timedelta(days=int(settings["reference_link_expiry_days"]))
-        req.due_on = (now + timedelta(days=int(settings["reference_due_days"]))).date()
+        # Still without a link? A run alongside may have issued it since this session read the row.
+        if s.execute(update(ReferenceRequest).where(
+                ReferenceRequest.id == req.id, ReferenceRequest.token_hash.is_(None),
+                ReferenceRequest.token_expires_at.is_(None))
+                .values(token_nonce=link.nonce, token_hash=link.token_hash,
+                        token_generation=ReferenceRequest.token_generation + 1,
+                        token_expires_at=now + timedelta(days=int(settings["reference_link_expiry_days"])),
+                        due_on=(now + timedelta(days=int(settings["reference_due_days"]))).date())
+                .returning(ReferenceRequest.id)).first() is None:
+            continue
+        s.refresh(req)
         queue_reference_email(s, app, req, cfg, "reference.request")
         record_audit(s, actor=cfg.actor, action="reference.link_issued", entity_type="reference_request",
                      entity_id=req.id, application_id=app.id, generation=req.token_generation)
-    return len(requests)
+        issued += 1
+    return issued
 
 
 def queue_reference_email(s: Session, app: Application, req: ReferenceRequest, cfg: PipelineConfig, role: str,
-                          key_suffix: str = "") -> None:
+                          key_suffix: str = "") -> QueuedEmail:
     rater = s.get(Person, req.rater_id)
     info = cfg.library.category_info(app.category)
     wording = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).role_wording
-    queue_email(
+    return queue_email(
         s, role=role, to_email=rater.email, to_name=rater.name, association=app.association_code,
         application_id=app.id, link_kind="rating", link_ref_id=req.id,
         idempotency_key=f"{role}:{req.id}:{req.token_generation}{key_suffix}",
@@ -304,9 +313,12 @@ def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> 
             last = last_by_rater.get(req.rater_id)
             if last is not None and now - last < gap:
                 continue
-            queue_reference_email(s, app, req, cfg, "reference.reminder", key_suffix=f":d{days_left}")
-            req.last_reminded_at, req.reminders_sent = now, req.reminders_sent + 1
             last_by_rater[req.rater_id] = now
+            # Another sweep may have queued this reminder meanwhile: then it also counted it.
+            if not queue_reference_email(s, app, req, cfg, "reference.reminder", key_suffix=f":d{days_left}").new:
+                continue
+            s.execute(update(ReferenceRequest).where(ReferenceRequest.id == req.id)
+                      .values(last_reminded_at=now, reminders_sent=ReferenceRequest.reminders_sent + 1))
             sent += 1
     return sent
 
@@ -315,12 +327,13 @@ def expire_stale_links(sessions: sessionmaker[Session], cfg: PipelineConfig) -> 
     """Links past their expiry stop working; the request stays open for the coordinator to regenerate."""
     now = _now_for(cfg.as_of)
     with transaction(sessions) as s:
-        stale = s.scalars(select(ReferenceRequest).where(
-            ReferenceRequest.token_hash.is_not(None), ReferenceRequest.token_expires_at < now)).all()
-        for req in stale:
-            req.token_hash = None
+        # Only the rows this statement changed are audited: a sweep running alongside gets the others.
+        stale = s.execute(update(ReferenceRequest).where(
+            ReferenceRequest.token_hash.is_not(None), ReferenceRequest.token_expires_at < now)
+            .values(token_hash=None).returning(ReferenceRequest.id, ReferenceRequest.application_id)).all()
+        for req_id, application_id in stale:
             record_audit(s, actor=cfg.actor, action="reference.link_expired", entity_type="reference_request",
-                         entity_id=req.id, application_id=req.application_id)
+                         entity_id=req_id, application_id=application_id)
     return len(stale)
 
 
@@ -328,13 +341,13 @@ def escalate_overdue(sessions: sessionmaker[Session], cfg: PipelineConfig) -> in
     """Ratings past their due date surface to the coordinator once (audit entry + flag for the dashboard)."""
     now = _now_for(cfg.as_of)
     with transaction(sessions) as s:
-        overdue = s.scalars(select(ReferenceRequest).where(
+        overdue = s.execute(update(ReferenceRequest).where(
             ReferenceRequest.status == "requested", ReferenceRequest.due_on < cfg.as_of,
-            ReferenceRequest.escalated_at.is_(None))).all()
-        for req in overdue:
-            req.escalated_at = now
+            ReferenceRequest.escalated_at.is_(None)).values(escalated_at=now)
+            .returning(ReferenceRequest.id, ReferenceRequest.application_id, ReferenceRequest.due_on)).all()
+        for req_id, application_id, due_on in overdue:
             record_audit(s, actor=cfg.actor, action="reference.overdue", entity_type="reference_request",
-                         entity_id=req.id, application_id=req.application_id, due_on=req.due_on.isoformat())
+                         entity_id=req_id, application_id=application_id, due_on=due_on.isoformat())
     return len(overdue)
 
 
@@ -353,12 +366,12 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
             if not missing:
                 continue
             info = cfg.library.category_info(app.category)
-            queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant.name,
+            queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant.name,
                         association=app.association_code, application_id=app.id,
                         idempotency_key=f"transcript.missing:{app.id}:{week[0]}-W{week[1]}",
                         context={"applicant_name": app.applicant.name, "category_name": info["name"],
                                  "application_id": app.id, "missing": missing})
-            count += 1
+            count += queued.new
     return count
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.dates import add_years
@@ -43,13 +43,13 @@ def send_renewal_notices(sessions: sessionmaker[Session], cfg: PipelineConfig) -
             days = (e.renewal_due_on - cfg.as_of).days
             if days not in _settings(cfg, e.association_code)["renewal_notice_days_before"] or _renewed(s, e):
                 continue
-            queue_email(s, role="renewal.notice", to_email=person.email, to_name=person.name,
+            queued = queue_email(s, role="renewal.notice", to_email=person.email, to_name=person.name,
                         association=e.association_code, application_id=None,
                         idempotency_key=f"renewal.notice:{e.id}:{e.renewal_due_on.isoformat()}:{days}",
                         context={"person_name": person.name, "category_name": cfg.library.category_info(e.category)["name"],
                                  "endorsement_number": e.number, "due_on": e.renewal_due_on.isoformat(),
                                  "days": days})
-            sent += 1
+            sent += queued.new  # a renewal run alongside may have queued it first
     return sent
 
 
@@ -65,7 +65,10 @@ def lapse_unrenewed(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int
             grace = int(_settings(cfg, e.association_code)["renewal_grace_days"])
             if cfg.as_of <= e.renewal_due_on + timedelta(days=grace) or _renewed(s, e):
                 continue
-            e.status = "lapsed"
+            # Still active? Only the run whose UPDATE changed the row audits and emails.
+            if s.execute(update(Endorsement).where(Endorsement.id == e.id, Endorsement.status == "active")
+                         .values(status="lapsed").returning(Endorsement.id)).first() is None:
+                continue
             record_audit(s, actor=cfg.actor, action="endorsement.lapsed", entity_type="endorsement", entity_id=e.id,
                          application_id=e.application_id, due_on=e.renewal_due_on.isoformat(), grace_days=grace,
                          at=now.isoformat())

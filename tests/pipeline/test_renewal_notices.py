@@ -36,7 +36,7 @@ def endorsed(sessions) -> int:
 def test_renewal_notice_days_before_the_due_date_once_each(sessions):
     endorsed(sessions)
     assert send_renewal_notices(sessions, cfg(DUE - timedelta(days=60))) == 1
-    assert send_renewal_notices(sessions, cfg(DUE - timedelta(days=60))) == 1  # re-run: same email, not a second
+    assert send_renewal_notices(sessions, cfg(DUE - timedelta(days=60))) == 0  # re-run: queues nothing new
     assert send_renewal_notices(sessions, cfg(DUE - timedelta(days=59))) == 0
     assert send_renewal_notices(sessions, cfg(DUE - timedelta(days=7))) == 1
     with sessions() as s:
