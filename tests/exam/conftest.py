@@ -63,6 +63,10 @@ def write_csv(path: Path, header: str, rows: list[tuple]) -> Path:
 
 @pytest.fixture
 def sitting(sessions, tmp_path) -> Sitting:
+    return build_sitting(sessions, tmp_path)
+
+
+def build_sitting(sessions, tmp_path: Path) -> Sitting:
     lib = default_library()
     apps, identities = {}, []
     with transaction(sessions) as s:
