@@ -20,7 +20,8 @@ def _run_name() -> str:
         return f"application-{app_id}-unknown"
 
 
-@flow(name="reconcile-application", flow_run_name=_run_name, log_prints=True)
+@flow(name="reconcile-application", flow_run_name=_run_name, log_prints=True, timeout_seconds=5 * 60, retries=2,
+      retry_delay_seconds=10)
 def reconcile_application(application_id: str, as_of: str | None = None) -> dict:
     outcome = reconcile_application_state(application_id, parse_as_of(as_of))
     publish_application_artifact(application_id)

@@ -8,7 +8,7 @@ from flows.prefect_glue import parse_as_of
 from tasks.flow_tasks import lapse_unrenewed_endorsements, send_renewal_notices
 
 
-@flow(name="renewal", log_prints=True)
+@flow(name="renewal", log_prints=True, timeout_seconds=30 * 60, retries=2, retry_delay_seconds=300)
 def renewal(as_of: str | None = None) -> dict:
     day = parse_as_of(as_of)
     return {"notices": send_renewal_notices(day), "lapsed": lapse_unrenewed_endorsements(day)}

@@ -30,7 +30,9 @@ FOLLOW_UPS = (
 )
 
 
-@flow(name="sweep", log_prints=True)
+# A sweep of 10 000 applications takes a few minutes; one hung on a lock must not hold the slot
+# of the next 15-minute run. A failed sweep retries once: every step is safe to run again.
+@flow(name="sweep", log_prints=True, timeout_seconds=12 * 60, retries=1, retry_delay_seconds=60)
 def sweep(batch_size: int = 1000, as_of: str | None = None) -> dict:
     day = parse_as_of(as_of)
     moved = {"evaluated": 0, "reconciled": 0, "transitions": 0}
