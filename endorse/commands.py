@@ -68,24 +68,20 @@ def cmd_record_exam(args) -> int:
 
 
 def _after_event(application_id: str, args) -> None:
-    """An event triggers a reconcile: on the Prefect server when one is configured, else here."""
+    """An event triggers a reconcile: on the Prefect server when one is configured, else here. The
+    action has committed already; if Prefect cannot take it, one line says so and the sweep catches up."""
     if getattr(args, "no_reconcile", False):
         return
-    import os
+    from flows.after_event import reconcile_after_event
 
-    if os.environ.get("PREFECT_API_URL"):
-        from flows.prefect_glue import trigger_reconcile
-
-        trigger_reconcile(application_id)
-        print(f"reconcile of {application_id} submitted to Prefect")
-    else:
-        from flows.reconcile import reconcile_in_process
-
-        print(json.dumps(reconcile_in_process(application_id, getattr(args, "as_of", None))))
+    line, outcome = reconcile_after_event(application_id, getattr(args, "as_of", None))
+    print(json.dumps(outcome) if outcome is not None else line)
 
 
 @_lookup
 def cmd_reconcile(args) -> int:
+    if args.as_of:
+        _date(args.as_of)  # a bad date is refused before anything is submitted
     _sessions()
     _after_event(args.application, args)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -262,7 +262,9 @@ def _plain(r) -> str:
 
 
 def open_application_ids(s: Session) -> list[str]:
-    return list(s.scalars(select(Application.id).where(Application.stage.in_(OPEN_STAGES + (DEFERRED,)))
+    """Open applications, and any other one an action marked for a reconcile that has not run yet."""
+    return list(s.scalars(select(Application.id).where(or_(Application.stage.in_(OPEN_STAGES + (DEFERRED,)),
+                                                           Application.needs_reconcile.is_(True)))
                           .order_by(Application.id)))
 
 
@@ -396,6 +398,8 @@ def record_transcript(sessions: sessionmaker[Session], application_id: str, *, i
                 EducationRecord.application_id == app.id))) or "none"
             raise LookupError(f"{application_id} claims no education at {institution!r} (claimed: {known})")
         edu = rows[0]
+        if edu.transcript is not None and (edu.transcript.official, edu.transcript.received_on) == (official, received_on):
+            return edu.institution  # recorded already (a retried command): nothing changes, nothing audited
         if edu.transcript is None:
             edu.transcript = Transcript()
         edu.transcript.official, edu.transcript.received_on, edu.transcript.recorded_by = official, received_on, actor
@@ -411,6 +415,8 @@ def approve_for_exam(sessions: sessionmaker[Session], application_id: str, *, ap
         app = s.get(Application, application_id)
         if app is None:
             raise LookupError(f"no application {application_id!r}")
+        if app.exam_approved_on == approved_on:
+            return  # approved already (a retried command): nothing changes, nothing audited
         if app.stage != "eligibility_review":
             raise ValueError(f"{application_id} is in stage {app.stage}, not eligibility_review")
         app.exam_approved_on, app.exam_approved_by, app.needs_reconcile = approved_on, actor, True
@@ -436,6 +442,11 @@ def record_exam_result(sessions: sessionmaker[Session], application_id: str, *, 
             attempt = ExamAttempt(application_id=app.id, attempt_number=1, approved_on=app.exam_approved_on,
                                   candidate_code="C" + hashlib.sha256(app.id.encode()).hexdigest()[:8].upper())
             s.add(attempt)
+        same = (attempt.taken_on == taken_on
+                and (multiple_choice_percent is None or attempt.multiple_choice_percent == Decimal(str(multiple_choice_percent)))
+                and (essay_result is None or attempt.essay_result == essay_result))
+        if same and attempt.id is not None:
+            return  # recorded already (a retried command): nothing changes, nothing audited
         if multiple_choice_percent is not None:
             attempt.multiple_choice_percent = Decimal(str(multiple_choice_percent))
         if essay_result is not None:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
@@ -358,22 +359,20 @@ def default_app() -> FastAPI:
                       prefect_ui_url=settings.prefect_ui_url)
 
 
-def _reconcile_on_prefect(application_id: str) -> None:
-    """An event triggers a reconcile: on Prefect when a server is configured (else the sweep picks it up)."""
-    import os
-    import threading
-
-    if not os.environ.get("PREFECT_API_URL"):
-        return
+def _reconcile_on_prefect(application_id: str) -> threading.Thread:
+    """An event triggers a reconcile, off the request: on Prefect when a server is configured, else in
+    this process. The event has committed with the application marked, so if Prefect cannot take it
+    the next sweep does; a line in the log says which."""
+    log = logging.getLogger("endorse.web")
 
     def go() -> None:
-        from flows.prefect_glue import trigger_reconcile
+        from flows.after_event import one_line, reconcile_after_event
 
         try:
-            trigger_reconcile(application_id)
-        except Exception:  # the application keeps needs_reconcile: the next sweep catches up
-            import logging
+            log.info(reconcile_after_event(application_id)[0])
+        except Exception as exc:  # noqa: BLE001 - the application stays marked: the next sweep catches up
+            log.warning("reconcile of %s left to the next sweep: %s", application_id, one_line(exc))
 
-            logging.getLogger("endorse.web").exception("could not trigger a reconcile of %s", application_id)
-
-    threading.Thread(target=go, daemon=True).start()
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    return thread
