@@ -11,6 +11,7 @@ from tasks.flow_tasks import (
     expire_stale_links,
     list_open_batches,
     publish_pipeline_artifact,
+    record_completed_run,
     reassign_overdue_essays,
     remind_reviewers,
     remind_missing_transcripts,
@@ -42,4 +43,5 @@ def sweep(batch_size: int = 1000, as_of: str | None = None) -> dict:
     for key, step in FOLLOW_UPS:
         moved[key] = step(day)
     moved.update(publish_pipeline_artifact(day))
+    record_completed_run("sweep", moved)
     return moved

@@ -133,3 +133,13 @@ def lapse_unrenewed_endorsements(as_of: date) -> int:
     from tasks import renewal
 
     return renewal.lapse_unrenewed(default_session_factory(), _config(as_of))
+
+
+@task
+def record_completed_run(flow_name: str, summary: dict) -> None:
+    """A scheduled flow's last step: the dashboard shows when it last completed, without asking Prefect."""
+    from prefect.runtime import flow_run
+
+    from tasks.orchestration import record_completed_run as record
+
+    record(default_session_factory(), flow_name, summary, flow_run_id=flow_run.id)
