@@ -93,4 +93,14 @@ def _comparable(automation) -> dict:
     from prefect.events.schemas.automations import AutomationCore
 
     core = AutomationCore.model_validate(automation.model_dump(exclude={"id"}))
-    return core.model_dump(mode="json", exclude={"owner_resource"})
+    return _sorted_sets(core.model_dump(mode="json", exclude={"owner_resource"}))
+
+
+def _sorted_sets(value):
+    # Prefect keeps `expect`, `after` and `for_each` as sets: their JSON order changes from process to process.
+    if isinstance(value, dict):
+        return {k: _sorted_sets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_sorted_sets(v) for v in value]
+        return sorted(items) if all(isinstance(v, str) for v in items) else items
+    return value
