@@ -19,6 +19,7 @@ POLICY = AssignmentPolicy.from_mapping({
     "eligible_endorsements": {"IMHS": ["IMHS", "IMHM-C"], **{t: IMHM for t in IMHM}},
     "preferred_endorsements": {"IMHS": ["IMHS", "IMHM-C"], **{t: [t] for t in IMHM}},
     "mismatch_cost": 200,
+    "no_preferred_reviewer_cost": 1200,
     "load_cost_per_unit": 10,
 })
 TRACK_SHARES = {"IMHS": 60, "IMHM-C": 25, "IMHM-P": 7, "IMHM-RF": 8}
