@@ -423,6 +423,165 @@ def test_filling_more_slots_comes_before_any_cost():
     assert plan.assignments == {"e1": ("c",), "e2": ("s",)} and not plan.uncovered
 
 
+# --- a preferred reviewer on every essay the pool allows (issue #21) -----------------------------
+
+
+def test_a_second_mismatched_reviewer_on_an_essay_costs_more_than_the_first():
+    # Two IMHM-P essays, two IMHM-P and two IMHM-C reviewers with one place each: with a mismatch
+    # a flat cost, one essay could get both IMHM-C reviewers at the same cost; it costs more now.
+    reviewers = [ReviewerCapacity("p1", "IMHM-P", 1), ReviewerCapacity("p2", "IMHM-P", 1),
+                 ReviewerCapacity("c1", "IMHM-C", 1), ReviewerCapacity("c2", "IMHM-C", 1)]
+    essays = [EssayToReview("e1", "IMHM-P", "x"), EssayToReview("e2", "IMHM-P", "y")]
+    plan = assign_essays(essays, reviewers, POLICY)
+    for e in essays:
+        assert [rid[0] for rid in sorted(plan.assignments[e.essay_id])] == ["c", "p"]
+    assert plan.without_preferred == [] and plan.mismatches == 2
+    both_on_one = dataclasses.replace(plan, assignments={"e1": ("p1", "p2"), "e2": ("c1", "c2")})
+    assert cost_of(both_on_one, essays, reviewers, POLICY) == plan.total_cost + POLICY.no_preferred_reviewer_cost
+
+
+def test_an_essay_the_pool_cannot_fill_still_gets_a_reviewer_of_its_own_track():
+    # Three places for four slots: one essay will be short either way; it keeps its IMHM-P reviewer.
+    reviewers = [ReviewerCapacity("p1", "IMHM-P", 1), ReviewerCapacity("p2", "IMHM-P", 1),
+                 ReviewerCapacity("c1", "IMHM-C", 1)]
+    essays = [EssayToReview("e1", "IMHM-P", "x"), EssayToReview("e2", "IMHM-P", "y")]
+    plan = assign_essays(essays, reviewers, POLICY)
+    assert plan.slots_filled == 3 and plan.without_preferred == []
+    assert {len(rids) for rids in plan.assignments.values()} == {1, 2}
+    assert all(any(r.startswith("p") for r in rids) for rids in plan.assignments.values())
+
+
+def test_a_reviewer_already_on_the_essay_counts_toward_its_preferred_reviewer():
+    # A third reviewer after a disagreement: the essay already has its IMHM-P reviewer, so the
+    # cheaper IMHM-C one is fine; without it, the IMHM-P reviewer is worth the load.
+    reviewers = [ReviewerCapacity("p-busy", "IMHM-P", 10, current_load=9), ReviewerCapacity("c", "IMHM-C", 10),
+                 ReviewerCapacity("p-on", "IMHM-P", 10, 1), ReviewerCapacity("c-on", "IMHM-C", 10, 1),
+                 ReviewerCapacity("c-on2", "IMHM-C", 10, 1)]
+    essay = EssayToReview("e1", "IMHM-P", "x")
+    with_one = assign_essays([essay], reviewers, POLICY, existing={"e1": {"p-on", "c-on"}}, needed={"e1": 3})
+    assert with_one.assignments == {"e1": ("c",)}
+    without = assign_essays([essay], reviewers, POLICY, existing={"e1": {"c-on", "c-on2"}}, needed={"e1": 3})
+    assert set(without.assignments["e1"]) <= {"p-busy", "p-on"} and without.without_preferred == []
+
+
+def test_on_the_benchmark_instance_no_plan_leaves_fewer_essays_without_a_preferred_reviewer():
+    """The 2,000 × 200 instance of ``make bench`` (a pool too short to fill every slot): the plan's
+    count of essays without a preferred reviewer is the least any plan filling as many slots has."""
+    from bench.essay_assignment import POLICY as BENCH_POLICY, instance
+
+    essays, reviewers = instance(2000, 200)
+    plan = assign_essays(essays, reviewers, BENCH_POLICY)
+    assert plan.uncovered, "the instance is one where the pool is short"
+    assert len(plan.without_preferred) == fewest_without_a_preferred_reviewer(essays, reviewers, BENCH_POLICY,
+                                                                              plan)
+
+
+def fewest_without_a_preferred_reviewer(essays, reviewers, policy, plan) -> int:
+    """The integer program (first round, nobody on an essay yet): x (essay, reviewer) pairs, y_i = 1
+    when essay i has no preferred reviewer; most slots, then fewest y. Solved exactly: the slots by
+    LP (the essay/reviewer incidence matrix is totally unimodular, so the LP optimum is the integer
+    one); the fewest y bounded below by its LP relaxation, which proves the minimum when ``plan``
+    (a feasible integer solution) attains it; otherwise by HiGHS's MILP (gap 0). The LPs use
+    HiGHS's interior point: the instance has 2.6·10⁵ pairs, where simplex takes minutes."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    pairs = [(i, j, r.endorsement in policy.preferred_endorsements.get(e.track, ()))
+             for i, e in enumerate(essays) for j, r in enumerate(reviewers) if allowed(e, r, policy, {})]
+    i, j, preferred = (np.array(column) for column in zip(*pairs))
+    n_x, n_e, n_r = len(pairs), len(essays), len(reviewers)
+    k, n = np.arange(n_x), n_x + n_e
+    # x ≤ slots per essay and room per reviewer; −(preferred pairs of i) − y_i ≤ −1.
+    rows = np.concatenate([i, n_e + j, (n_e + n_r + i)[preferred], n_e + n_r + np.arange(n_e)])
+    cols = np.concatenate([k, k, k[preferred], n_x + np.arange(n_e)])
+    values = np.concatenate([np.ones(2 * n_x), -np.ones(int(preferred.sum()) + n_e)])
+    a_ub = coo_matrix((values, (rows, cols)), shape=(2 * n_e + n_r, n)).tocsr()
+    b_ub = np.concatenate([np.full(n_e, policy.reviewers_per_essay), [r.room for r in reviewers], -np.ones(n_e)])
+    slots_row = coo_matrix((np.ones(n_x), (np.zeros(n_x), k)), shape=(1, n)).tocsr()
+    per_pair, per_essay = np.concatenate([np.ones(n_x), np.zeros(n_e)]), np.concatenate([np.zeros(n_x), np.ones(n_e)])
+
+    most = linprog(-per_pair, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method="highs-ipm")
+    assert most.status == 0, most.message
+    filled = int(round(-most.fun))
+    assert plan.slots_filled == filled
+    relaxed = linprog(per_essay, A_ub=a_ub, b_ub=b_ub, A_eq=slots_row, b_eq=[filled], bounds=(0, 1),
+                      method="highs-ipm")
+    assert relaxed.status == 0, relaxed.message
+    if len(plan.without_preferred) == int(np.ceil(relaxed.fun - 1e-6)):
+        return len(plan.without_preferred)  # no integer plan goes below the relaxation, and the plan meets it
+    exact = milp(per_essay, constraints=[LinearConstraint(a_ub, -np.inf, b_ub), LinearConstraint(slots_row, filled, filled)],
+                 integrality=np.ones(n), bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
+    assert exact.success, exact.message
+    return int(round(exact.fun))
+
+
+# --- minimum loads --------------------------------------------------------------------------------
+
+
+def test_a_volunteer_with_a_minimum_load_gets_it_even_against_the_balance():
+    reviewers = [ReviewerCapacity("a", "IMHS", 10), ReviewerCapacity("b", "IMHS", 10)]
+    essays = [EssayToReview(f"e{i}", "IMHS", f"cand{i}") for i in range(4)]
+    one_each = AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1})
+    assert assign_essays(essays, reviewers, one_each).loads == {"a": 2, "b": 2}
+    reviewers[1] = ReviewerCapacity("b", "IMHS", 10, min_load=3)
+    plan = assign_essays(essays, reviewers, one_each)
+    assert plan.loads == {"a": 1, "b": 3} and plan.short_of_minimum == []
+
+
+def test_a_minimum_load_outweighs_a_mismatch_but_never_a_slot():
+    # The IMHM-C volunteer's minimum puts them on an IMHM-P essay though an IMHM-P reviewer is free …
+    reviewers = [ReviewerCapacity("p", "IMHM-P", 5), ReviewerCapacity("c", "IMHM-C", 5, min_load=1)]
+    plan = assign_essays([EssayToReview("e1", "IMHM-P", "x")], reviewers,
+                         AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1}))
+    assert plan.assignments == {"e1": ("c",)}
+    # … but not at the price of a slot: e2 has only the volunteer, so e1 goes to the other reviewer.
+    reviewers = [ReviewerCapacity("s", "IMHS", 1), ReviewerCapacity("v", "IMHS", 1, min_load=1)]
+    essays = [EssayToReview("e1", "IMHS", "x"), EssayToReview("e2", "IMHS", "y", frozenset({"s"}))]
+    plan = assign_essays(essays, reviewers, AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1}))
+    assert plan.assignments == {"e1": ("s",), "e2": ("v",)}
+
+
+def test_a_minimum_load_counts_the_essays_already_on_the_reviewer():
+    reviewers = [ReviewerCapacity("a", "IMHS", 10), ReviewerCapacity("b", "IMHS", 10, current_load=2, min_load=3)]
+    essays = [EssayToReview(f"e{i}", "IMHS", f"cand{i}") for i in range(4)]
+    plan = assign_essays(essays, reviewers, AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1}))
+    assert plan.loads == {"a": 3, "b": 3}  # b needed one more; the balance does the rest
+
+
+@pytest.mark.parametrize("rule, reviewers, essays, expected", [
+    ("no essay of their track in the round",
+     [ReviewerCapacity("v", "IMHM-P", 5, min_load=2)], [EssayToReview("e1", "IMHS", "x")],
+     [("v", 2, NO_ESSAY_TO_REVIEW)]),
+    ("their only essay is one they are in conflict with",
+     [ReviewerCapacity("v", "IMHS", 5, min_load=1), ReviewerCapacity("s", "IMHS", 5)],
+     [EssayToReview("e1", "IMHS", "x", frozenset({"v"}))], [("v", 1, NO_ESSAY_TO_REVIEW)]),
+    ("fewer essays than the minimum asks",
+     [ReviewerCapacity("v", "IMHS", 5, min_load=3)], [EssayToReview("e1", "IMHS", "x")],
+     [("v", 2, "only 1 essay in this round they may review (track and conflicts)")]),
+    ("two volunteers want two each of three single-reviewer essays",
+     [ReviewerCapacity("v", "IMHS", 5, min_load=2), ReviewerCapacity("w", "IMHS", 5, min_load=2)],
+     [EssayToReview(f"e{i}", "IMHS", f"c{i}") for i in range(3)], "one of them, 1, " + ESSAYS_NEEDED_FOR_OTHER_MINIMUMS),
+])
+def test_a_minimum_load_that_cannot_be_met_is_reported_with_its_reason(rule, reviewers, essays, expected):
+    one_each = AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1})
+    plan = assign_essays(essays, reviewers, one_each)
+    assert_hard_constraints(plan, essays, reviewers, one_each)
+    if isinstance(expected, str):
+        assert [(m.missing, m.reason) for m in plan.short_of_minimum] == [(1, ESSAYS_NEEDED_FOR_OTHER_MINIMUMS)]
+        assert sorted(plan.loads.values()) == [1, 2]
+    else:
+        assert plan.short_of_minimum == expected
+
+
+@HYPOTHESIS
+@given(st.randoms(use_true_random=False))
+def test_minimum_loads_keep_every_hard_constraint_and_say_why_when_unmet(rng):
+    essays, reviewers, policy, existing, needed = random_instance(rng, rng.randint(0, 12), rng.randint(0, 10),
+                                                                  minimums=0.6)
+    plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
+    assert_hard_constraints(plan, essays, reviewers, policy, existing, needed)
+
+
 # --- hard constraints on every plan ---------------------------------------------------------------
 
 
