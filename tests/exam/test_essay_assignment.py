@@ -218,7 +218,7 @@ class Milp:
         found = milp(objective, constraints=[self.rows, *self.fixed], integrality=np.ones(self.n),
                      bounds=self.bounds, options={"mip_rel_gap": 0.0})
         assert found.success, found.message
-        value = int(round(found.fun))
+        value = round(found.fun)
         self.fixed.append(LinearConstraint(objective.reshape(1, -1), value, value))
         return value
 
@@ -467,7 +467,8 @@ def test_a_reviewer_already_on_the_essay_counts_toward_its_preferred_reviewer():
 def test_on_the_benchmark_instance_no_plan_leaves_fewer_essays_without_a_preferred_reviewer():
     """The 2,000 × 200 instance of ``make bench`` (a pool too short to fill every slot): the plan's
     count of essays without a preferred reviewer is the least any plan filling as many slots has."""
-    from bench.essay_assignment import POLICY as BENCH_POLICY, instance
+    from bench.essay_assignment import POLICY as BENCH_POLICY
+    from bench.essay_assignment import instance
 
     essays, reviewers = instance(2000, 200)
     plan = assign_essays(essays, reviewers, BENCH_POLICY)
@@ -502,7 +503,7 @@ def fewest_without_a_preferred_reviewer(essays, reviewers, policy, plan) -> int:
 
     most = linprog(-per_pair, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method="highs-ipm")
     assert most.status == 0, most.message
-    filled = int(round(-most.fun))
+    filled = round(-most.fun)
     assert plan.slots_filled == filled
     relaxed = linprog(per_essay, A_ub=a_ub, b_ub=b_ub, A_eq=slots_row, b_eq=[filled], bounds=(0, 1),
                       method="highs-ipm")
@@ -512,7 +513,7 @@ def fewest_without_a_preferred_reviewer(essays, reviewers, policy, plan) -> int:
     exact = milp(per_essay, constraints=[LinearConstraint(a_ub, -np.inf, b_ub), LinearConstraint(slots_row, filled, filled)],
                  integrality=np.ones(n), bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
     assert exact.success, exact.message
-    return int(round(exact.fun))
+    return round(exact.fun)
 
 
 # --- minimum loads --------------------------------------------------------------------------------
