@@ -837,3 +837,17 @@ def test_the_dry_run_csv_says_which_essays_lack_a_preferred_reviewer_or_reviewer
 def test_an_empty_round_is_an_empty_plan():
     plan = assign_essays([], [], POLICY)
     assert (plan.assignments, plan.uncovered, plan.total_cost, plan.load_stats) == ({}, [], 0, (0, 0.0, 0))
+
+
+def test_every_associations_rulebook_weighs_an_essay_without_its_track_above_a_load_step_and_a_mismatch():
+    """rules/baseline.yaml · essay_review_policy (issue #21): no single step of load balance plus a
+    mismatch elsewhere may outweigh an essay left without a reviewer of its own track."""
+    from datetime import date
+
+    from endorse.rulebook import default_library
+    from tasks.exam import policy_for
+
+    library = default_library()
+    for association in library.associations:
+        policy = policy_for(library, association, date(2026, 11, 29))
+        assert policy.no_preferred_reviewer_cost > 100 * policy.load_cost_per_unit + policy.mismatch_cost, association
