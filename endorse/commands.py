@@ -319,6 +319,11 @@ def cmd_assign_essays(args) -> int:
           f"reviewer load min/mean/max {lo}/{mean:.1f}/{hi}")
     for u in plan.uncovered:
         print(f"  not covered: {rnd.candidate_codes[u[0]]} needs {u[1]} more: {u[2]}")
+    print(f"{len(plan.without_preferred)} essays without a preferred reviewer (of their own track)")
+    for w in plan.without_preferred:
+        print(f"  no preferred reviewer: {rnd.candidate_codes[w.essay_id]}: {w.reason}")
+    for m in plan.short_of_minimum:
+        print(f"  below minimum load: reviewer #{m.reviewer_id} gets {m.missing} fewer than their minimum: {m.reason}")
     for h in rnd.held:
         print(f"  held: essay {h.essay_id} ({h.candidate_code}): {h.reason}")
     if args.csv:
@@ -400,6 +405,11 @@ def cmd_add_reviewer(args) -> int:
     from sqlalchemy import select
     from tasks.records import upsert_person
 
+    # Checked before anything is written (the database refuses it too, less readably).
+    if args.max_load < 0:
+        raise ValueError(f"--max-load must be 0 or more, got {args.max_load}")
+    if not 0 <= args.min_load <= args.max_load:
+        raise ValueError(f"--min-load must be from 0 to --max-load ({args.max_load}), got {args.min_load}")
     with transaction(_sessions()) as s:
         person = upsert_person(s, args.name, args.email)
         if args.employer is not None:
@@ -408,18 +418,22 @@ def cmd_add_reviewer(args) -> int:
         if profile is None:
             profile = ReviewerProfile(person_id=person.id)
             s.add(profile)
-        profile.trained, profile.max_load, profile.active = args.trained, args.max_load, True
+        profile.trained, profile.max_load, profile.min_load, profile.active = (args.trained, args.max_load,
+                                                                               args.min_load, True)
         if args.sitting is not None:
             avail = s.scalars(select(ReviewerAvailability).where(ReviewerAvailability.person_id == person.id,
                                                                  ReviewerAvailability.sitting_id == args.sitting)).first()
             if avail is None:
-                s.add(ReviewerAvailability(person_id=person.id, sitting_id=args.sitting, max_load=args.max_load))
+                s.add(ReviewerAvailability(person_id=person.id, sitting_id=args.sitting, max_load=args.max_load,
+                                           min_load=args.min_load))
             else:
-                avail.max_load = args.max_load
+                avail.max_load, avail.min_load = args.max_load, args.min_load
         s.flush()
         record_audit(s, actor=f"coordinator:{args.by}", action="exam.reviewer_registered", entity_type="person",
-                     entity_id=person.id, trained=args.trained, max_load=args.max_load, sitting_id=args.sitting)
+                     entity_id=person.id, trained=args.trained, max_load=args.max_load, min_load=args.min_load,
+                     sitting_id=args.sitting)
         print(f"reviewer #{person.id} {person.name}: trained={args.trained}, max load {args.max_load}"
+              + (f", min load {args.min_load}" if args.min_load else "")
               + (f", available for sitting {args.sitting}" if args.sitting is not None else ""))
     return 0
 
@@ -615,6 +629,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--email", required=True)
     p.add_argument("--employer")
     p.add_argument("--max-load", type=int, default=10)
+    p.add_argument("--min-load", type=int, default=0,
+                   help="essays the reviewer should get at least, when a round allows (default 0: none)")
     p.add_argument("--trained", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--sitting", type=int)
     p.add_argument("--by", required=True)
