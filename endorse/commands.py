@@ -193,6 +193,23 @@ def cmd_vet_rater(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_determine(args) -> int:
+    """Record a coordinator's determination, then reconcile so the requirement waiting on it moves."""
+    from tasks.determinations import record_determination
+    from tasks.pipeline import reconcile_one
+
+    cfg = _pipeline_config(f"coordinator:{args.by}")
+    sessions = _sessions()
+    accepted = args.decision == "accepted"
+    question = record_determination(sessions, cfg.library, args.application, question=args.question,
+                                    decided_by=args.by, decided_on=_date(args.on), accepted=accepted,
+                                    note=args.note, actor=cfg.actor)
+    out = reconcile_one(sessions, args.application, cfg)
+    print(f"{args.application}: {args.question} {args.decision} ({question}); stage {out.stage}")
+    return 0
+
+
 def cmd_outbox(args) -> int:
     from sqlalchemy import select
 
@@ -531,6 +548,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--note")
     p.add_argument("--by", required=True)
     p.set_defaults(func=cmd_vet_rater)
+
+    p = sub.add_parser("determine", help="record a coordinator's determination of a question the rules leave to them")
+    p.add_argument("application")
+    p.add_argument("--question", required=True, help="the question's key in the rulebook, e.g. ifa_volunteer_experience")
+    p.add_argument("--decision", choices=["accepted", "not_accepted"], required=True)
+    p.add_argument("--on", required=True, help="the day it was determined, YYYY-MM-DD")
+    p.add_argument("--note")
+    p.add_argument("--by", required=True, help="the coordinator's email")
+    p.set_defaults(func=cmd_determine)
 
     p = sub.add_parser("outbox", help="emails by status (default: failed and queued)")
     p.add_argument("--status", nargs="+", default=["failed", "queued"],

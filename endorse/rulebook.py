@@ -333,6 +333,22 @@ class CategoryRules:
     questions: Mapping[str, "DeterminationQuestion"] = field(default_factory=dict)
 
 
+def asked_questions(rules: CategoryRules) -> list[str]:
+    """The determination questions the category's rules wait on, in checklist order."""
+    out: list[str] = []
+    for d in rules.order:
+        r = rules.rules.get(d.id)
+        if r is None:
+            continue
+        specs = [*getattr(r, "components", []), *([r.alternative_work] if getattr(r, "alternative_work", None) else [])]
+        named = [getattr(r, "provider_determination", None),
+                 getattr(getattr(r, "provider_exception", None), "determination", None),
+                 *[s.unpaid_counts_if for s in specs],
+                 *[s.internship_credit.determination for s in specs if s.internship_credit is not None]]
+        out += [q for q in named if q and q in rules.questions and q not in out]
+    return out
+
+
 @dataclass
 class _RawBook:
     path: Path
