@@ -366,7 +366,7 @@ def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str, list[str]
     consider it) count once accepted; while a determination that would make the difference is not
     recorded, the result is ``pending`` naming the question.
     """
-    doc, as_of = ctx.doc, ctx.as_of
+    doc = ctx.doc
     unpaid_q = spec.unpaid_counts_if if spec.paid_only else None
     ic = spec.internship_credit
     intern_q = ic.determination if ic is not None else None
