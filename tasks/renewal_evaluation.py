@@ -133,6 +133,10 @@ def renewal_to_dict(ev: Evaluation, year: int) -> dict:
             "as_of": d["as_of"], "eligible": d["eligible"], "requirements": d["requirements"], "warnings": d["warnings"]}
 
 
+def _hours(n: float) -> str:
+    return f"{_h(n)} hour" if abs(n - 1) < 1e-9 else f"{_h(n)} hours"
+
+
 def renewal_asks(rules: CategoryRules, held: int) -> list[str]:
     """What renewing asks of an endorsed professional, in plain words, from the rules in force (the
     renewal notice lists these; nothing here is written in a template)."""
@@ -143,14 +147,14 @@ def renewal_asks(rules: CategoryRules, held: int) -> list[str]:
             continue
         kind = d.kind
         if kind == "renewal_training":
-            line = f"at least {_h(rule.min_hours)} hours of {_TOPIC_WORDS.get(rule.topic, rule.topic)}"
+            line = f"at least {_hours(rule.min_hours)} of {_TOPIC_WORDS.get(rule.topic, rule.topic)}"
             if rule.only_if_provides_rsc:
                 line += " if you provide reflective supervision/consultation to others"
             out.append(line)
         elif kind == "renewal_rsc":
             step = _step(rule, held)
             if step.min_hours > 0:
-                line = f"at least {_h(step.min_hours)} hours of reflective supervision/consultation received"
+                line = f"at least {_hours(step.min_hours)} of reflective supervision/consultation received"
                 if step.peer_consultation_with:
                     line += f" (peer supervision with others endorsed {_or_list(step.peer_consultation_with)} counts)"
                 out.append(line)

@@ -157,7 +157,7 @@ def test_years_held_are_counted_to_the_due_date():
 
 @pytest.mark.parametrize("association,category,held,present,absent", [
     ("VAIMH", "IMHM-P", 1, ["at least 15 hours of relationship-based training",
-                            "at least 1 hours of diversity, equity and inclusion training", "membership in VAIMH"],
+                            "at least 1 hour of diversity, equity and inclusion training", "membership in VAIMH"],
      ["reflective supervision/consultation received"]),
     ("MI-AIMH", "IMHM-C", 4, ["at least 10 hours of reflective supervision/consultation received (peer supervision "
                               "with others endorsed IMHM-C counts)",
