@@ -210,6 +210,18 @@ def cmd_determine(args) -> int:
     return 0
 
 
+def cmd_determinations_queue(args) -> int:
+    from tasks.determinations import awaited_determinations
+
+    cfg = _pipeline_config("system")
+    with _sessions()() as s:
+        items = awaited_determinations(s, cfg.library, cfg.as_of, args.association)
+    for q in items:
+        print(f"{q.application_id:<14} {q.category:<8} {q.association:<12} {q.requirement:<18} {q.question}")
+    print(f"{len(items)} determination(s) awaited")
+    return 0
+
+
 def cmd_outbox(args) -> int:
     from sqlalchemy import select
 
@@ -557,6 +569,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--note")
     p.add_argument("--by", required=True, help="the coordinator's email")
     p.set_defaults(func=cmd_determine)
+
+    p = sub.add_parser("determinations-queue", help="open applications waiting on a coordinator's determination")
+    p.add_argument("--association")
+    p.set_defaults(func=cmd_determinations_queue)
 
     p = sub.add_parser("outbox", help="emails by status (default: failed and queued)")
     p.add_argument("--status", nargs="+", default=["failed", "queued"],

@@ -71,3 +71,35 @@ def application_questions(s: Session, library: RulebookLibrary, app: Application
                          for r in rows if r.question == key)
         out.append(QuestionView(key, q.question, q.requirement, q.source, recorded))
     return out
+
+
+@dataclass(frozen=True)
+class AwaitedDetermination:
+    application_id: str
+    association: str
+    category: str
+    question: str
+    requirement: str
+
+
+def awaited_determinations(s: Session, library: RulebookLibrary, as_of: date,
+                           association: str | None = None) -> list[AwaitedDetermination]:
+    """Open applications whose checklist has a requirement pending on a question nobody has answered yet
+    (the coordinator's queue, like the vetting queue)."""
+    from tasks.stages import OPEN_STAGES
+
+    q = select(Application).where(Application.stage.in_(OPEN_STAGES))
+    if association is not None:
+        q = q.where(Application.association_code == association)
+    answered = {(a, k) for a, k in s.execute(select(CoordinatorDetermination.application_id,
+                                                     CoordinatorDetermination.question)
+                                              .where(CoordinatorDetermination.decided_on <= as_of))}
+    out = []
+    for app in s.scalars(q.order_by(Application.id)):
+        pending = {r["id"] for r in app.last_checklist or [] if r.get("status") == "pending"}
+        rules = library.category_rules(app.association_code, app.category, as_of)
+        for key in asked_questions(rules):
+            req = rules.questions[key].requirement
+            if req in pending and (app.id, key) not in answered:
+                out.append(AwaitedDetermination(app.id, app.association_code, app.category, key, req))
+    return out

@@ -56,3 +56,20 @@ def test_a_question_the_rules_do_not_ask_exits_2_and_writes_nothing(sessions, da
     assert out.returncode == 2 and "rsc_provider_approved" in out.stderr and "ifa_volunteer_experience" in out.stderr
     with sessions() as s:
         assert s.scalars(select(CoordinatorDetermination)).all() == []
+
+
+def test_evaluate_refuses_a_document_naming_a_question_its_association_does_not_ask(tmp_path):
+    raw = json.loads((PROJECT_ROOT / "tests" / "rules" / "bases" / "IFA.json").read_text())
+    raw["determinations"] = [{"question": "rsc_provider_approved", "by": "c@example.org", "decided_on": "2026-11-01",
+                              "accepted": True}]
+    bad = tmp_path / "bad-determination.json"
+    bad.write_text(json.dumps(raw))
+    out = subprocess.run([sys.executable, "-m", "endorse.cli", "evaluate", str(bad), "--as-of", "2026-11-22", "--json"],
+                         capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "bad-determination.json" in out.stderr and "determinations[0].question" in out.stderr
+    raw["association"] = "LEVELS-AIMH"
+    bad.write_text(json.dumps(raw))
+    out = subprocess.run([sys.executable, "-m", "endorse.cli", "evaluate", str(bad), "--as-of", "2026-11-22", "--json"],
+                         capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert out.returncode == 0, out.stderr  # LEVELS-AIMH defines the question (its IMHM-C rules ask it)

@@ -135,3 +135,19 @@ def test_the_applicant_statement_and_paid_work_flag_survive_the_database(session
     app_id = _load(sessions, raw)
     assert _status(sessions, app_id, "references") == "met"
     assert _status(sessions, app_id, "leadership") == "met"
+
+
+def test_the_queue_lists_open_applications_waiting_on_an_unanswered_question(sessions):
+    from tasks.determinations import awaited_determinations
+
+    app_id = _load(sessions, _volunteer_ifa())
+    with sessions() as s:
+        [q] = awaited_determinations(s, default_library(), AS_OF, "MI-AIMH")
+        assert (q.application_id, q.question, q.requirement) == (app_id, "ifa_volunteer_experience", "education")
+        assert awaited_determinations(s, default_library(), AS_OF, "CT-AIMH") == []
+    record_determination(sessions, default_library(), app_id, question="ifa_volunteer_experience",
+                         decided_by="c@example.org", decided_on=AS_OF, accepted=False, note=None,
+                         actor="coordinator:c@example.org")
+    pipeline.reconcile_one(sessions, app_id, CFG)
+    with sessions() as s:
+        assert awaited_determinations(s, default_library(), AS_OF) == []
