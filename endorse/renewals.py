@@ -53,6 +53,7 @@ class RenewalDocument(_Strict):
     due_on: IsoDate | None = None
     provides_rsc: bool = False
     provides_direct_service: bool = False
+    masters_prepared: bool = False  # holds a master's or doctorate (IFS: RS/C training for providers)
     code_of_ethics_signed_on: IsoDate | None = None
     memberships: tuple[Membership, ...] = ()
     training: tuple[Training, ...] = ()

@@ -214,6 +214,7 @@ class RenewalTrainingRule(_Dated):
     min_hours: float = Field(gt=0)
     topic: str | None = None
     only_if_provides_rsc: bool = False
+    only_if_masters_prepared: bool = False  # IFS: only those with a master's who provide RS/C
 
 
 class RscStep(_Params):

@@ -57,6 +57,8 @@ def _year_words(start: date, end: date) -> str:
 def _training(doc, req_id, rule, start, end, warnings) -> RequirementResult:
     if rule.only_if_provides_rsc and not doc.provides_rsc:
         return RequirementResult(req_id, NOT_APPLICABLE, "does not provide RS/C to others", rule.source)
+    if rule.only_if_masters_prepared and not doc.masters_prepared:
+        return RequirementResult(req_id, NOT_APPLICABLE, "not master's-prepared", rule.source)
     hours = sum(t.hours for t in doc.training if start <= t.completed_on <= end
                 and (rule.topic is None or rule.topic in t.topics))
     what = _TOPIC_WORDS.get(rule.topic, rule.topic)
@@ -149,7 +151,9 @@ def renewal_asks(rules: CategoryRules, held: int) -> list[str]:
         if kind == "renewal_training":
             line = f"at least {_hours(rule.min_hours)} of {_TOPIC_WORDS.get(rule.topic, rule.topic)}"
             if rule.only_if_provides_rsc:
-                line += " if you provide reflective supervision/consultation to others"
+                line += (" if you are master's-prepared and provide reflective supervision/consultation to others"
+                         if rule.only_if_masters_prepared else
+                         " if you provide reflective supervision/consultation to others")
             out.append(line)
         elif kind == "renewal_rsc":
             step = _step(rule, held)

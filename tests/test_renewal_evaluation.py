@@ -182,3 +182,13 @@ def test_the_renewal_notice_templates_hold_no_hours():
     for suffix in ("txt", "html"):
         body = (PROJECT_ROOT / "templates" / "email" / f"renewal.notice.{suffix}").read_text()
         assert not re.search(r"\d+ ?(h\b|hours)", body), suffix
+
+
+@pytest.mark.parametrize("masters,provides,status", [(True, True, "unmet"), (False, True, "not_applicable"),
+                                                      (True, False, "not_applicable")])
+def test_ifs_rsc_training_only_for_the_masters_prepared_who_provide_rsc(masters, provides, status):
+    """004 · IFS · Endorsement renewal requirements · Education and training: "for those who are Master's
+    prepared ... and provide reflective supervision/consultation to others, at least three of the hours"."""
+    doc = _doc("vaimh-imhm-p-renewed.json", category="IFS", association="ALLIANCE", masters_prepared=masters,
+               provides_rsc=provides, training=[{"title": "Conference", "hours": 16, "completed_on": "2027-05-02"}])
+    assert evaluate_renewal(doc, default_library(), 2027).status_of("renewal_rsc_training_hours") == status
