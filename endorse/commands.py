@@ -268,6 +268,17 @@ def cmd_show(args) -> int:
         doc = load_documents(s, [app.id])[app.id]
         print(format_table(evaluate(doc, default_library(), as_of).to_dict()))
         print(f"\nstage: {app.stage} since {app.stage_entered_at:%Y-%m-%d}")
+        from tasks.determinations import application_questions
+
+        questions = application_questions(s, default_library(), app, as_of)
+        if questions:
+            print("\ncoordinator determinations:")
+        for q in questions:
+            d = q.latest
+            said = "awaited" if d is None else \
+                f"{'accepted' if d['accepted'] else 'not accepted'} by {d['by']} on {d['on']}" + \
+                (f": {d['note']}" if d["note"] else "")
+            print(f"  {q.key} ({q.requirement}): {said}  [{q.source}]")
         print("\nraters:")
         for req, person in s.execute(select(ReferenceRequest, Person).join(Person, Person.id == ReferenceRequest.rater_id)
                                      .where(ReferenceRequest.application_id == app.id).order_by(ReferenceRequest.position)):

@@ -47,6 +47,10 @@ def test_a_determination_recorded_from_the_cli_is_audited_and_reconciled(session
         assert s.scalars(select(AuditLog).where(AuditLog.action == "determination.recorded")).one()
         checklist = {r["id"]: r for r in s.get(Application, app_id).last_checklist}
     assert checklist["education"]["status"] == "met"  # reconciled at once
+    shown = _run(database_url, "show", app_id, "--as-of", "2026-11-22")
+    assert shown.returncode == 0, shown.stderr
+    assert "ifa_volunteer_experience (education): accepted by coord@mi-aimh.example on 2026-11-20: CASA volunteer" \
+        in shown.stdout
 
 
 def test_a_question_the_rules_do_not_ask_exits_2_and_writes_nothing(sessions, database_url):
