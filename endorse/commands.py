@@ -213,6 +213,35 @@ def cmd_vet_rater(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_determine(args) -> int:
+    """Record a coordinator's determination, then reconcile so the requirement waiting on it moves."""
+    from tasks.determinations import record_determination
+    from tasks.pipeline import reconcile_one
+
+    cfg = _pipeline_config(f"coordinator:{args.by}")
+    sessions = _sessions()
+    accepted = args.decision == "accepted"
+    question = record_determination(sessions, cfg.library, args.application, question=args.question,
+                                    decided_by=args.by, decided_on=_date(args.on), accepted=accepted,
+                                    note=args.note, actor=cfg.actor)
+    out = reconcile_one(sessions, args.application, cfg)
+    print(f"{args.application}: {args.question} {args.decision} ({question}); stage {out.stage}")
+    return 0
+
+
+def cmd_determinations_queue(args) -> int:
+    from tasks.determinations import awaited_determinations
+
+    cfg = _pipeline_config("system")
+    with _sessions()() as s:
+        items = awaited_determinations(s, cfg.library, cfg.as_of, args.association)
+    for q in items:
+        print(f"{q.application_id:<14} {q.category:<8} {q.association:<12} {q.requirement:<18} {q.question}")
+    print(f"{len(items)} determination(s) awaited")
+    return 0
+
+
 def cmd_outbox(args) -> int:
     from sqlalchemy import select
 
@@ -259,6 +288,17 @@ def cmd_show(args) -> int:
         doc = load_documents(s, [app.id])[app.id]
         print(format_table(evaluate(doc, default_library(), as_of).to_dict()))
         print(f"\nstage: {app.stage} since {app.stage_entered_at:%Y-%m-%d}")
+        from tasks.determinations import application_questions
+
+        questions = application_questions(s, default_library(), app, as_of)
+        if questions:
+            print("\ncoordinator determinations:")
+        for q in questions:
+            d = q.latest
+            said = "awaited" if d is None else \
+                f"{'accepted' if d['accepted'] else 'not accepted'} by {d['by']} on {d['on']}" + \
+                (f": {d['note']}" if d["note"] else "")
+            print(f"  {q.key} ({q.requirement}): {said}  [{q.source}]")
         print("\nraters:")
         for req, person in s.execute(select(ReferenceRequest, Person).join(Person, Person.id == ReferenceRequest.rater_id)
                                      .where(ReferenceRequest.application_id == app.id).order_by(ReferenceRequest.position)):
@@ -565,6 +605,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--note")
     p.add_argument("--by", required=True)
     p.set_defaults(func=cmd_vet_rater)
+
+    p = sub.add_parser("determine", help="record a coordinator's determination of a question the rules leave to them")
+    p.add_argument("application")
+    p.add_argument("--question", required=True, help="the question's key in the rulebook, e.g. ifa_volunteer_experience")
+    p.add_argument("--decision", choices=["accepted", "not_accepted"], required=True)
+    p.add_argument("--on", required=True, help="the day it was determined, YYYY-MM-DD")
+    p.add_argument("--note")
+    p.add_argument("--by", required=True, help="the coordinator's email")
+    p.set_defaults(func=cmd_determine)
+
+    p = sub.add_parser("determinations-queue", help="open applications waiting on a coordinator's determination")
+    p.add_argument("--association")
+    p.set_defaults(func=cmd_determinations_queue)
 
     p = sub.add_parser("outbox", help="emails by status (default: failed and queued)")
     p.add_argument("--status", nargs="+", default=["failed", "queued"],
