@@ -132,6 +132,11 @@ class LocalPrefectServer:
         return env
 
     def start(self) -> "LocalPrefectServer":
+        # Another server on the port would answer the health check in this one's place.
+        with socket.socket() as s:
+            if s.connect_ex((self.host, self.port)) == 0:
+                raise PrefectServerError(f"{self.host}:{self.port} is already in use: cannot start the Prefect "
+                                         f"server there (log {self.log_path})")
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(

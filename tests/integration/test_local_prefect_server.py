@@ -1,0 +1,113 @@
+"""Issue 11, item 4: the first command never times out, and stops promptly.
+
+A fresh local Prefect server (its first start creates its database) comes up on a machine kept busy
+by two CPU-burning processes, says how long it has waited while it waits, and stops within seconds
+leaving no process behind. SQLite's write-ahead log is folded back into the database file on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from endorse.prefect_server import LocalPrefectServer, PrefectServerError, api_is_healthy
+
+pytestmark = pytest.mark.prefect_server
+
+BURN = "while True: pass"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes (only its parent's wait is missing).
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def _group_members(pgid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_a_fresh_server_starts_on_a_busy_machine_and_stops_promptly(tmp_path: Path):
+    burners = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(2)]
+    heard: list[str] = []
+    try:
+        server = LocalPrefectServer(tmp_path / "prefect-home", say=heard.append, start_deadline=900)
+        started = time.monotonic()
+        server.start()
+        took = time.monotonic() - started
+        try:
+            assert api_is_healthy(server.api_url)
+            assert server.proc.poll() is None
+        finally:
+            pgid = server.proc.pid
+            before_stop = time.monotonic()
+            server.stop()
+            stop_took = time.monotonic() - before_stop
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+    assert (tmp_path / "prefect-home" / "prefect.db").exists()  # its own PREFECT_HOME, not the developer's
+    assert heard[-1].startswith("Prefect server ready at ")
+    if took > 10:  # progress every few seconds while it waits
+        assert any(h.startswith("waiting for the Prefect server") for h in heard), heard
+    assert stop_took < 25, f"stopping took {stop_took:.1f} s"
+    assert not _group_members(pgid), "a process of the server outlived it"
+    assert not api_is_healthy(server.api_url)
+
+
+def test_a_port_already_taken_is_refused_naming_it(tmp_path: Path):
+    """Another server on the port would answer the health check in this one's place."""
+    home = tmp_path / "prefect-home"
+    with LocalPrefectServer(home / "first") as busy:
+        with pytest.raises(PrefectServerError, match=f"127.0.0.1:{busy.port} is already in use"):
+            LocalPrefectServer(home / "second", port=busy.port).start()
+
+
+def test_a_server_that_dies_while_starting_says_so_with_its_log(tmp_path: Path):
+    from endorse.prefect_server import free_port
+
+    nowhere = f"postgresql+asyncpg://prefect@127.0.0.1:{free_port()}/prefect"  # nothing listens there
+    server = LocalPrefectServer(tmp_path / "prefect-home", database_url=nowhere, start_deadline=600)
+    with pytest.raises(PrefectServerError) as failed:
+        server.start()
+    assert "exited" in str(failed.value) and str(server.log_path) in str(failed.value)
+    assert server.proc.poll() is not None
+
+
+def test_closing_the_databases_leaves_the_final_state_in_the_database_file(database_url, tmp_path: Path):
+    from endorse.db import close_databases, default_session_factory, transaction
+    from models import Person
+    from tasks.records import upsert_person
+
+    sessions = default_session_factory(database_url)
+    with transaction(sessions) as s:
+        upsert_person(s, "Ana Ruiz", "aruiz@example.org")
+    close_databases()
+    if database_url.startswith("sqlite"):
+        db = Path(database_url.split("///", 1)[1])
+        assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0
+        copy = tmp_path / "copy.sqlite3"  # the file alone, as a backup tool or a person would copy it
+        shutil.copy(db, copy)
+        database_url = f"sqlite:///{copy}"
+    with default_session_factory(database_url)() as s:
+        assert s.scalars(select(Person.email)).all() == ["aruiz@example.org"]
+    close_databases()
