@@ -165,6 +165,32 @@ def cmd_up(args) -> int:
     return run(config, say=lambda msg: print(f"[up] {msg}", flush=True))
 
 
+def _backup_command(fn):
+    def run(args) -> int:
+        from endorse.backup import BackupError
+        from endorse.cli import UsageError
+        from endorse.settings import get_settings
+
+        try:
+            print(fn(get_settings().sqlalchemy_url, Path(args.path), force=args.force))
+        except BackupError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
+    return run
+
+
+def cmd_backup(args) -> int:
+    from endorse.backup import backup
+
+    return _backup_command(backup)(args)
+
+
+def cmd_restore(args) -> int:
+    from endorse.backup import restore
+
+    return _backup_command(restore)(args)
+
+
 def _pipeline_config(actor: str):
     from endorse.rulebook import default_library
     from endorse.settings import get_settings
@@ -687,6 +713,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prefect-file", default=None,
                    help="the deployments and their schedules (default: the project's prefect.yaml)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("backup", help="back up the application database to a file (SQLite online backup; "
+                                      "PostgreSQL: pg_dump custom format)")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore the application database from a backup file (refuses a database "
+                                       "that holds rows unless --force)")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace what the database holds")
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("up", help="the production stack on this host: Prefect server and workers, the web app "
                                   "(PostgreSQL for both databases; stops cleanly on SIGTERM / Ctrl-C)")
