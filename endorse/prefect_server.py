@@ -105,12 +105,17 @@ class LocalPrefectServer:
         self.proc: subprocess.Popen | None = None
 
     @property
+    def _connect_host(self) -> str:
+        # Listening on every interface: this host's own processes still connect over loopback.
+        return "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+
+    @property
     def api_url(self) -> str:
-        return f"http://{self.host}:{self.port}/api"
+        return f"http://{self._connect_host}:{self.port}/api"
 
     @property
     def ui_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self._connect_host}:{self.port}"
 
     def client_env(self) -> dict[str, str]:
         """Environment for a process that talks to this server (its own PREFECT_HOME is up to it)."""
@@ -122,7 +127,7 @@ class LocalPrefectServer:
     def server_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
         env.update(quiet_prefect_env(self.home))
-        env["PREFECT_UI_API_URL"] = self.api_url
+        env.setdefault("PREFECT_UI_API_URL", self.api_url)  # behind a proxy or another name: the operator's
         if self.database_url:
             env["PREFECT_API_DATABASE_CONNECTION_URL"] = self.database_url
         else:
@@ -134,7 +139,7 @@ class LocalPrefectServer:
     def start(self) -> "LocalPrefectServer":
         # Another server on the port would answer the health check in this one's place.
         with socket.socket() as s:
-            if s.connect_ex((self.host, self.port)) == 0:
+            if s.connect_ex((self._connect_host, self.port)) == 0:
                 raise PrefectServerError(f"{self.host}:{self.port} is already in use: cannot start the Prefect "
                                          f"server there (log {self.log_path})")
         self.home.mkdir(parents=True, exist_ok=True)

@@ -71,24 +71,41 @@ def prefect_cli(args: list[str], env: dict[str, str], what: str, timeout: float 
     return done.stdout
 
 
-def create_work_pool(env: dict[str, str]) -> None:
+# The arguments of each piece, as `endorse up` runs them and deploy/systemd/ spells them out
+# (tests/test_deploy_units.py keeps the two the same).
+def work_pool_args() -> list[str]:
     """The process work pool; --overwrite keeps a re-run (after a crash, an upgrade) harmless."""
-    prefect_cli(["work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"], env, "creating the work pool")
+    return ["work-pool", "create", WORK_POOL, "--type", "process", "--overwrite"]
+
+
+def deploy_args(prefect_file: Path) -> list[str]:
+    """Every deployment of prefect.yaml to the work pool (again on every start: it is an upsert)."""
+    return ["--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file)]
+
+
+def worker_args(name: str) -> list[str]:
+    return ["worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", name]
+
+
+def web_args(host: str, port: int, workers: int) -> list[str]:
+    return ["web.app:default_app", "--factory", "--host", host, "--port", str(port), "--workers", str(workers),
+            "--proxy-headers"]
+
+
+def create_work_pool(env: dict[str, str]) -> None:
+    prefect_cli(work_pool_args(), env, "creating the work pool")
 
 
 def deploy_all(env: dict[str, str], prefect_file: Path) -> None:
-    """Every deployment of prefect.yaml to the work pool (again on every start: it is an upsert)."""
-    prefect_cli(["--no-prompt", "deploy", "--all", "--prefect-file", str(prefect_file)], env, "deploying prefect.yaml")
+    prefect_cli(deploy_args(prefect_file), env, "deploying prefect.yaml")
 
 
 def worker_command(name: str) -> list[str]:
-    return [sys.executable, "-m", "prefect", "worker", "start", "--pool", WORK_POOL, "--type", "process",
-            "--name", name]
+    return [sys.executable, "-m", "prefect", *worker_args(name)]
 
 
 def web_command(host: str, port: int, workers: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "web.app:default_app", "--factory", "--host", host, "--port", str(port),
-            "--workers", str(workers), "--proxy-headers"]
+    return [sys.executable, "-m", "uvicorn", *web_args(host, port, workers)]
 
 
 def http_ok(url: str, timeout: float = 3.0) -> bool:
