@@ -16,8 +16,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 START_DEADLINE_SECONDS = 600.0
 PROGRESS_EVERY_SECONDS = 5.0
@@ -136,7 +136,7 @@ class LocalPrefectServer:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> "LocalPrefectServer":
+    def start(self) -> LocalPrefectServer:
         # Another server on the port would answer the health check in this one's place.
         with socket.socket() as s:
             if s.connect_ex((self._connect_host, self.port)) == 0:
@@ -177,7 +177,7 @@ class LocalPrefectServer:
         if self.proc is not None:
             stop_process_group(self.proc, grace)
 
-    def __enter__(self) -> "LocalPrefectServer":
+    def __enter__(self) -> LocalPrefectServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

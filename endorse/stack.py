@@ -25,8 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from endorse.prefect_server import (LocalPrefectServer, api_is_healthy, log_tail, quiet_prefect_env,
-                                    stop_process_group)
+from endorse.prefect_server import LocalPrefectServer, api_is_healthy, log_tail, quiet_prefect_env, stop_process_group
 from endorse.settings import PROJECT_ROOT
 
 WORK_POOL = "endorse"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import MetaData, select

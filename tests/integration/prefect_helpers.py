@@ -11,8 +11,8 @@ import json
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 

@@ -25,8 +25,14 @@ import pytest
 from endorse.prefect_server import free_port, log_tail
 from endorse.settings import PROJECT_ROOT
 from endorse.smtp_sink import SmtpSink
-from tests.integration.prefect_helpers import (all_logs, api, deployment_ids, logs_on_failure, short_schedules,
-                                               wait_for_completed_runs)
+from tests.integration.prefect_helpers import (
+    all_logs,
+    api,
+    deployment_ids,
+    logs_on_failure,
+    short_schedules,
+    wait_for_completed_runs,
+)
 
 pytestmark = [pytest.mark.prefect_server, pytest.mark.postgres]
 
