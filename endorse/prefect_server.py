@@ -23,14 +23,14 @@ START_DEADLINE_SECONDS = 600.0
 PROGRESS_EVERY_SECONDS = 5.0
 STOP_GRACE_SECONDS = 20.0
 
-# On the SQLite dev server a burst of runs meets "database is locked", which Prefect answers with a
-# 503 that its clients retry: more, slower retries ride out a burst (the production profile runs
-# Prefect on PostgreSQL instead). Applied to the server and to the clients we start.
-SQLITE_DEV_SETTINGS = {
-    "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
-    "PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT": "30",
-    "PREFECT_CLIENT_MAX_RETRIES": "12",
-}
+# On a SQLite Prefect server a burst of runs meets "database is locked": creating a flow run reads,
+# then writes, in one deferred transaction, and SQLite refuses the upgrade at once when another
+# writer got in first (no busy timeout waits that out; Prefect takes the write lock up front only
+# for its with_for_update transactions: prefect/server/database/configurations.py). The server
+# answers 503 and its clients retry with backoff; a burst of 12 reconciles met 10 to 12 such 503s
+# and every run completed. More retries than Prefect's 5 give a busier machine room. Beyond a
+# development machine Prefect runs on PostgreSQL (`endorse up`).
+SQLITE_DEV_SETTINGS = {"PREFECT_CLIENT_MAX_RETRIES": "12"}
 
 
 class PrefectServerError(RuntimeError):
@@ -121,7 +121,7 @@ class LocalPrefectServer:
         """Environment for a process that talks to this server (its own PREFECT_HOME is up to it)."""
         env = {"PREFECT_API_URL": self.api_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
         if not self.database_url:
-            env["PREFECT_CLIENT_MAX_RETRIES"] = SQLITE_DEV_SETTINGS["PREFECT_CLIENT_MAX_RETRIES"]
+            env.update(SQLITE_DEV_SETTINGS)
         return env
 
     def server_env(self) -> dict[str, str]:
