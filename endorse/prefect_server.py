@@ -70,6 +70,15 @@ def stop_process_group(proc: subprocess.Popen, grace: float = STOP_GRACE_SECONDS
     proc.wait()
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` of every child we start: Linux sends it SIGTERM when its parent dies, so a
+    supervisor killed with SIGKILL (or the OOM killer) leaves no server, worker or web app behind."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _kill_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
@@ -147,7 +156,7 @@ class LocalPrefectServer:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "prefect", "server", "start", "--host", self.host, "--port", str(self.port)],
                 env=self.server_env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=die_with_parent)
         try:
             self.wait_healthy()
         except BaseException:

@@ -25,7 +25,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from endorse.prefect_server import LocalPrefectServer, api_is_healthy, log_tail, quiet_prefect_env, stop_process_group
+from endorse.prefect_server import (
+    LocalPrefectServer,
+    api_is_healthy,
+    die_with_parent,
+    log_tail,
+    quiet_prefect_env,
+    stop_process_group,
+)
 from endorse.settings import PROJECT_ROOT
 
 WORK_POOL = "endorse"
@@ -127,7 +134,7 @@ class Child:
         with open(self.log, "ab") as fh:
             # A process group of its own: stopping it stops what it started (flow-run subprocesses).
             self.proc = subprocess.Popen(self.command, env=env, cwd=PROJECT_ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -74,6 +74,32 @@ def test_a_fresh_server_starts_on_a_busy_machine_and_stops_promptly(tmp_path: Pa
     assert not api_is_healthy(server.api_url)
 
 
+KILLED_PARENT = r"""
+import sys, time
+from pathlib import Path
+from endorse.prefect_server import LocalPrefectServer
+server = LocalPrefectServer(Path(sys.argv[1]), say=lambda m: None).start()
+print(server.proc.pid, server.api_url, flush=True)
+time.sleep(3600)
+"""
+
+
+def test_a_server_does_not_outlive_a_parent_killed_with_sigkill(tmp_path: Path):
+    """A demo, `endorse serve` or `endorse up` killed outright leaves no Prefect server behind."""
+    parent = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(tmp_path / "prefect-home")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        pid, api_url = parent.stdout.readline().split()
+        assert _alive(int(pid)) and api_is_healthy(api_url)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while _alive(int(pid)):
+        assert time.monotonic() < deadline, "the server outlived its parent"
+        time.sleep(0.5)
+
+
 def test_a_port_already_taken_is_refused_naming_it(tmp_path: Path):
     """Another server on the port would answer the health check in this one's place."""
     home = tmp_path / "prefect-home"

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from endorse.prefect_server import free_port, log_tail
+from endorse.prefect_server import free_port, log_tail, stop_process_group
 from endorse.settings import PROJECT_ROOT
 from endorse.smtp_sink import SmtpSink
 from tests.integration.prefect_helpers import (
@@ -141,8 +141,7 @@ def test_endorse_up_runs_the_whole_stack_and_takes_it_down(postgres_cluster_url,
             running = _descendants(up.pid) | {up.pid}
             assert len(running) >= 5  # server, two workers, the web app and its uvicorn workers
         except BaseException:
-            if up.poll() is None:
-                os.killpg(up.pid, signal.SIGKILL)
+            stop_process_group(up, grace=60)  # the supervisor takes its children down
             raise
 
         started = time.monotonic()
@@ -150,7 +149,7 @@ def test_endorse_up_runs_the_whole_stack_and_takes_it_down(postgres_cluster_url,
         try:
             code = up.wait(120)
         except subprocess.TimeoutExpired:
-            os.killpg(up.pid, signal.SIGKILL)
+            stop_process_group(up, grace=0)
             raise AssertionError("endorse up did not stop within 120 s of SIGTERM" + all_logs(logs)) from None
         took = time.monotonic() - started
     assert code == 0, log_tail(up_log)
