@@ -7,7 +7,8 @@ workers start; the web app starts under uvicorn with several worker processes. T
 seconds each child must still run and the Prefect API and the web app must answer their health
 checks; when one does not, or on SIGTERM / Ctrl-C, everything is stopped in reverse order (each
 child's process group: SIGTERM, then SIGKILL after a grace period) and nothing is left behind.
-A failed health check exits 1 so a service manager restarts the stack.
+A piece that stops, or fails its health check three times in a row, exits 1 so a service manager
+restarts the stack.
 
 Each piece is also a command of its own (deploy/systemd/ has one unit per process).
 """
@@ -22,11 +23,13 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from endorse.prefect_server import (
     LocalPrefectServer,
+    PrefectServerError,
     api_is_healthy,
     die_with_parent,
     log_tail,
@@ -37,6 +40,9 @@ from endorse.settings import PROJECT_ROOT
 
 WORK_POOL = "endorse"
 HEALTH_EVERY_SECONDS = 5.0
+# A busy host may answer a health check slowly now and then: only this many failures in a row count.
+HEALTH_STRIKES = 3
+HEALTH_TIMEOUT_SECONDS = 10.0
 START_DEADLINE_SECONDS = 600.0
 
 
@@ -143,7 +149,7 @@ class Child:
 @dataclass
 class Stack:
     config: StackConfig
-    say: object = print
+    say: Callable[[str], None] = print
     server: LocalPrefectServer | None = None
     children: list[Child] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -223,19 +229,20 @@ class Stack:
         for child in self.children:
             if not child.alive():
                 return f"stopped: {child.name} (exit {child.proc.returncode}; log {child.log}):\n{log_tail(child.log, 2000)}"
-        if not api_is_healthy(self.server.api_url):
+        if not api_is_healthy(self.server.api_url, HEALTH_TIMEOUT_SECONDS):
             return f"the Prefect API at {self.server.api_url}/health"
-        if not http_ok(f"{self.web_url}/healthz"):
+        if not http_ok(f"{self.web_url}/healthz", HEALTH_TIMEOUT_SECONDS):
             return f"the web app at {self.web_url}/healthz"
         return None
 
     def supervise(self) -> int:
-        """Until SIGTERM / Ctrl-C (exit 0) or a piece fails its health check twice in a row (exit 1)."""
+        """Until SIGTERM / Ctrl-C (exit 0), a piece stops, or one fails its health check HEALTH_STRIKES
+        times in a row (exit 1)."""
         strikes = 0
         while not self.stopping.wait(HEALTH_EVERY_SECONDS):
             problem = self.problem()
             strikes = strikes + 1 if problem else 0
-            if problem and (strikes >= 2 or problem.startswith("stopped")):
+            if problem and (strikes >= HEALTH_STRIKES or problem.startswith("stopped")):
                 self.say(f"unhealthy: {problem}; stopping everything")
                 return 1
         return 0
@@ -269,7 +276,7 @@ def run(config: StackConfig, say=print) -> int:
     try:
         stack.start()
         return stack.supervise()
-    except StackError as exc:
+    except (StackError, PrefectServerError) as exc:
         say(f"endorse up: {exc}")
         return 1
     finally:

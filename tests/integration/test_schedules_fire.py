@@ -10,6 +10,7 @@ email no longer waits for ever.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,3 +102,26 @@ def test_endorse_serve_schedules_in_the_time_zone_of_prefect_yaml():
                 assert s.timezone == want["timezone"] == "America/New_York", name
             else:
                 assert s.interval.total_seconds() == want["interval"], name
+
+
+def test_a_concurrency_limit_in_prefect_yaml_reaches_endorse_serve(tmp_path: Path):
+    import yaml
+
+    from flows.deployments import build_deployments
+
+    doc = yaml.safe_load((PROJECT_ROOT / "prefect.yaml").read_text())
+    for spec in doc["deployments"]:
+        if spec["name"] == "sweep":
+            spec["concurrency_limit"] = {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+    (tmp_path / "prefect.yaml").write_text(yaml.safe_dump(doc))
+    sweep = {d.name: d for d in build_deployments(tmp_path / "prefect.yaml")}["sweep"]
+    assert sweep.concurrency_limit == 1
+    assert sweep.concurrency_options.collision_strategy == "CANCEL_NEW"
+
+
+def test_a_prefect_yaml_without_deployments_is_refused_naming_it(tmp_path: Path):
+    from flows.deployments import build_deployments
+
+    (tmp_path / "prefect.yaml").write_text("name: endorse\n")
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'prefect.yaml'}: not a prefect.yaml")):
+        build_deployments(tmp_path / "prefect.yaml")

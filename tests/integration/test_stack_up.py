@@ -91,71 +91,108 @@ def _record_transcript_as_a_coordinator(web: str, application_id: str) -> None:
         assert r.status_code == 303, r.text[-500:]
 
 
-def test_endorse_up_runs_the_whole_stack_and_takes_it_down(postgres_cluster_url, tmp_path: Path):
-    from tests.pg_cluster import create_database
+class Stack:
+    """`endorse up` as a child of the test, on two fresh databases of the throwaway cluster."""
 
-    suffix = f"{os.getpid()}"
-    app_url = create_database(postgres_cluster_url, f"stack_app_{suffix}")
-    prefect_url = create_database(postgres_cluster_url, f"stack_prefect_{suffix}").replace("+psycopg", "+asyncpg")
-    home, web_port, prefect_port = tmp_path / "stack", free_port(), free_port()
-    prefect_file = short_schedules(tmp_path / "prefect.yaml", 20)
-    up_log = tmp_path / "up.log"
-    logs = [up_log, home / "prefect-server" / "server.log", home / "logs" / "worker-1.log",
-            home / "logs" / "worker-2.log", home / "logs" / "web.log"]
+    def __init__(self, cluster_url: str, tmp_path: Path, smtp_port: int, name: str):
+        from tests.pg_cluster import create_database
 
-    with SmtpSink(tmp_path / "mail") as sink, logs_on_failure(*logs):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-        env.update({"DATABASE_URL": app_url, "PREFECT_API_DATABASE_CONNECTION_URL": prefect_url,
-                    "ENDORSE_DATA_DIR": str(tmp_path / "var"), "ENDORSE_SMTP_PORT": str(sink.port),
-                    "ENDORSE_PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}", "PREFECT_HOME": str(tmp_path / "cli")})
-        _endorse(env, "import", str(PROJECT_ROOT / "cohort" / TRANSCRIPT_AWAITED))
-        application_id = json.loads((PROJECT_ROOT / "cohort" / TRANSCRIPT_AWAITED).read_text())["id"]
-        _endorse(env, "add-coordinator", "--association", "CT-AIMH", "--name", "Casey Coordinator", "--email",
-                 COORDINATOR, "--password-stdin", "--by", "test", stdin=PASSWORD + "\n")
+        suffix = f"{name}_{os.getpid()}"
+        self.home, self.web_port, self.prefect_port = tmp_path / "stack", free_port(), free_port()
+        self.log = tmp_path / "up.log"
+        self.logs = [self.log, self.home / "prefect-server" / "server.log", self.home / "logs" / "worker-1.log",
+                     self.home / "logs" / "worker-2.log", self.home / "logs" / "web.log"]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+        self.env.update({
+            "DATABASE_URL": create_database(cluster_url, f"app_{suffix}"),
+            "PREFECT_API_DATABASE_CONNECTION_URL":
+                create_database(cluster_url, f"prefect_{suffix}").replace("+psycopg", "+asyncpg"),
+            "ENDORSE_DATA_DIR": str(tmp_path / "var"), "ENDORSE_SMTP_PORT": str(smtp_port),
+            "ENDORSE_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.web_port}", "PREFECT_HOME": str(tmp_path / "cli")})
+        self.prefect_file = short_schedules(tmp_path / "prefect.yaml", 20)
+        self.proc: subprocess.Popen | None = None
 
-        with open(up_log, "wb") as out:
-            up = subprocess.Popen([sys.executable, "-m", "endorse.cli", "up", "--home", str(home), "--port",
-                                   str(web_port), "--prefect-port", str(prefect_port), "--prefect-file",
-                                   str(prefect_file)], env=env, cwd=PROJECT_ROOT, stdout=out,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+    def up(self) -> dict:
+        """Start it and wait until it says it is ready; its status (URLs, process ids)."""
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "endorse.cli", "up", "--home", str(self.home), "--port", str(self.web_port),
+                 "--prefect-port", str(self.prefect_port), "--prefect-file", str(self.prefect_file)],
+                env=self.env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + READY_DEADLINE_SECONDS
+        while not (self.home / "stack.json").exists():
+            assert self.proc.poll() is None, f"endorse up exited with {self.proc.returncode}" + all_logs(self.logs)
+            assert time.monotonic() < deadline, "endorse up was not ready in time" + all_logs(self.logs)
+            time.sleep(1)
+        return json.loads((self.home / "stack.json").read_text())
+
+    def wait_exit(self, within: float) -> int:
         try:
-            deadline = time.monotonic() + READY_DEADLINE_SECONDS
-            while not (home / "stack.json").exists():
-                assert up.poll() is None, f"endorse up exited with {up.returncode}" + all_logs(logs)
-                assert time.monotonic() < deadline, "endorse up was not ready in time" + all_logs(logs)
-                time.sleep(1)
-            status = json.loads((home / "stack.json").read_text())
-            api_url, web = status["prefect_api"], status["web"]
-            assert httpx.get(f"{web}/healthz").status_code == 200
-            workers = api(api_url, "/work_pools/endorse/workers/filter")
-            assert len([w for w in workers if w["status"] == "ONLINE"]) == 2
-            assert set(deployment_ids(api_url)) == {"sweep", "deliver-outbox", "reconcile-application", "renewal"}
-
-            wait_for_completed_runs(api_url, ["sweep", "deliver-outbox"], auto_scheduled=True, logs=logs)
-            _record_transcript_as_a_coordinator(web, application_id)
-            run = wait_for_completed_runs(api_url, ["reconcile-application"], auto_scheduled=False,
-                                          logs=logs)["reconcile-application"]
-            assert run["name"].startswith(f"application-{application_id}-")
-            assert run["parameters"] == {"application_id": application_id}
-            assert f"application:{application_id}" in run["tags"]
-            running = _descendants(up.pid) | {up.pid}
-            assert len(running) >= 5  # server, two workers, the web app and its uvicorn workers
-        except BaseException:
-            stop_process_group(up, grace=60)  # the supervisor takes its children down
-            raise
-
-        started = time.monotonic()
-        up.send_signal(signal.SIGTERM)
-        try:
-            code = up.wait(120)
+            return self.proc.wait(within)
         except subprocess.TimeoutExpired:
-            stop_process_group(up, grace=0)
-            raise AssertionError("endorse up did not stop within 120 s of SIGTERM" + all_logs(logs)) from None
-        took = time.monotonic() - started
-    assert code == 0, log_tail(up_log)
-    assert "stopped" in up_log.read_text()
-    left = sorted(p for p in running if _running(p))
-    assert not left, f"left behind: {[Path(f'/proc/{p}/cmdline').read_text() for p in left]}"
-    assert not _listening(web_port) and not _listening(prefect_port)
-    assert not (home / "stack.json").exists()
+            stop_process_group(self.proc, grace=0)
+            raise AssertionError(f"endorse up did not stop within {within:.0f} s" + all_logs(self.logs)) from None
+
+    def assert_nothing_left(self, running: set[int]) -> None:
+        left = sorted(p for p in running if _running(p))
+        assert not left, f"left behind: {[Path(f'/proc/{p}/cmdline').read_text() for p in left]}"
+        assert not _listening(self.web_port) and not _listening(self.prefect_port)
+        assert not (self.home / "stack.json").exists()
+
+
+def test_endorse_up_runs_the_whole_stack_and_takes_it_down(postgres_cluster_url, tmp_path: Path):
+    with SmtpSink(tmp_path / "mail") as sink:
+        stack = Stack(postgres_cluster_url, tmp_path, sink.port, "whole")
+        with logs_on_failure(*stack.logs):
+            _endorse(stack.env, "import", str(PROJECT_ROOT / "cohort" / TRANSCRIPT_AWAITED))
+            application_id = json.loads((PROJECT_ROOT / "cohort" / TRANSCRIPT_AWAITED).read_text())["id"]
+            _endorse(stack.env, "add-coordinator", "--association", "CT-AIMH", "--name", "Casey Coordinator",
+                     "--email", COORDINATOR, "--password-stdin", "--by", "test", stdin=PASSWORD + "\n")
+            try:
+                status = stack.up()
+                api_url, web = status["prefect_api"], status["web"]
+                assert httpx.get(f"{web}/healthz").status_code == 200
+                workers = api(api_url, "/work_pools/endorse/workers/filter")
+                assert len([w for w in workers if w["status"] == "ONLINE"]) == 2
+                assert set(deployment_ids(api_url)) == {"sweep", "deliver-outbox", "reconcile-application", "renewal"}
+
+                wait_for_completed_runs(api_url, ["sweep", "deliver-outbox"], auto_scheduled=True, logs=stack.logs)
+                _record_transcript_as_a_coordinator(web, application_id)
+                run = wait_for_completed_runs(api_url, ["reconcile-application"], auto_scheduled=False,
+                                              logs=stack.logs)["reconcile-application"]
+                assert run["name"].startswith(f"application-{application_id}-")
+                assert run["parameters"] == {"application_id": application_id}
+                assert f"application:{application_id}" in run["tags"]
+                running = _descendants(stack.proc.pid) | {stack.proc.pid}
+                assert len(running) >= 5  # server, two workers, the web app and its uvicorn workers
+            except BaseException:
+                if stack.proc is not None:
+                    stop_process_group(stack.proc, grace=60)  # the supervisor takes its children down
+                raise
+            started = time.monotonic()
+            stack.proc.send_signal(signal.SIGTERM)
+            code = stack.wait_exit(120)
+            took = time.monotonic() - started
+    assert code == 0, log_tail(stack.log)
+    assert "stopped" in stack.log.read_text()
+    stack.assert_nothing_left(running)
     print(f"endorse up stopped in {took:.1f} s")
+
+
+def test_a_worker_that_dies_takes_the_stack_down_with_exit_1(postgres_cluster_url, tmp_path: Path):
+    """A service manager restarts what exits 1: the supervisor must not stay up with a piece missing."""
+    with SmtpSink(tmp_path / "mail") as sink:
+        stack = Stack(postgres_cluster_url, tmp_path, sink.port, "dies")
+        with logs_on_failure(*stack.logs):
+            try:
+                status = stack.up()
+                running = _descendants(stack.proc.pid) | {stack.proc.pid}
+                os.kill(status["pids"]["worker-1"], signal.SIGKILL)
+                code = stack.wait_exit(120)
+            except BaseException:
+                if stack.proc is not None:
+                    stop_process_group(stack.proc, grace=60)
+                raise
+    assert code == 1
+    assert "unhealthy: stopped: worker-1" in stack.log.read_text()
+    stack.assert_nothing_left(running)
