@@ -137,3 +137,48 @@ def test_closing_the_databases_leaves_the_final_state_in_the_database_file(datab
     with default_session_factory(database_url)() as s:
         assert s.scalars(select(Person.email)).all() == ["aruiz@example.org"]
     close_databases()
+
+
+def test_endorse_serve_without_a_prefect_api_url_runs_its_own_server_and_stops_it(tmp_path: Path):
+    import re
+    import signal
+
+    from tests.integration.prefect_helpers import deployment_ids, logs_on_failure
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "DATABASE_URL")}
+    env.update({"ENDORSE_DATA_DIR": str(tmp_path / "var"), "PREFECT_HOME": str(tmp_path / "cli")})
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "endorse.cli", "serve", "--port", "0"], env=env,
+                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    with logs_on_failure(log, tmp_path / "var" / "prefect-server" / "server.log"):
+        try:
+            deadline = time.monotonic() + 600
+            while not (ready := re.search(r"Prefect server ready at (\S+)", log.read_text())):
+                assert serve.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(1)
+            api_url = ready.group(1) + "/api"
+            while "sweep" not in deployment_ids(api_url):
+                assert serve.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(1)
+            server_pid = next(int(pid) for pid in _children_of(serve.pid))
+        finally:
+            serve.send_signal(signal.SIGTERM)
+            serve.wait(120)
+    deadline = time.monotonic() + 30
+    while _alive(server_pid):
+        assert time.monotonic() < deadline, "the Prefect server outlived endorse serve"
+        time.sleep(0.5)
+    assert not api_is_healthy(api_url)
+
+
+def _children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (the server `endorse serve` started)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
