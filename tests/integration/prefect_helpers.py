@@ -100,3 +100,45 @@ def logs_on_failure(*paths: Path) -> Iterator[None]:
     except BaseException:
         print(all_logs(paths), flush=True)
         raise
+
+
+# --- processes (read from /proc: what is left behind after a stop) ---------------------------------------
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """State, parent, process group… of a process (the fields after its name), or None if it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie only waits for its parent to read its exit status)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def _processes() -> list[tuple[int, list[str]]]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(entry.name)) is not None:
+            out.append((int(entry.name), fields))
+    return out
+
+
+def children_of(pid: int) -> list[int]:
+    return [p for p, fields in _processes() if int(fields[1]) == pid]
+
+
+def descendants(pid: int) -> set[int]:
+    out, todo = set(), [pid]
+    while todo:
+        for child in children_of(todo.pop()):
+            out.add(child)
+            todo.append(child)
+    return out
+
+
+def group_members(pgid: int) -> list[int]:
+    return [p for p, fields in _processes() if int(fields[2]) == pgid and fields[0] != "Z"]

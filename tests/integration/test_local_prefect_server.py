@@ -18,31 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from endorse.prefect_server import LocalPrefectServer, PrefectServerError, api_is_healthy
+from tests.integration.prefect_helpers import children_of, group_members, running
 
 pytestmark = pytest.mark.prefect_server
 
 BURN = "while True: pass"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for our purposes (only its parent's wait is missing).
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
-def _group_members(pgid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            out.append(int(stat.parent.name))
-    return out
 
 
 def test_a_fresh_server_starts_on_a_busy_machine_and_stops_promptly(tmp_path: Path):
@@ -70,7 +50,7 @@ def test_a_fresh_server_starts_on_a_busy_machine_and_stops_promptly(tmp_path: Pa
     if took > 10:  # progress every few seconds while it waits
         assert any(h.startswith("waiting for the Prefect server") for h in heard), heard
     assert stop_took < 25, f"stopping took {stop_took:.1f} s"
-    assert not _group_members(pgid), "a process of the server outlived it"
+    assert not group_members(pgid), "a process of the server outlived it"
     assert not api_is_healthy(server.api_url)
 
 
@@ -90,12 +70,12 @@ def test_a_server_does_not_outlive_a_parent_killed_with_sigkill(tmp_path: Path):
                               stdout=subprocess.PIPE, text=True)
     try:
         pid, api_url = parent.stdout.readline().split()
-        assert _alive(int(pid)) and api_is_healthy(api_url)
+        assert running(int(pid)) and api_is_healthy(api_url)
     finally:
         parent.kill()
         parent.wait()
     deadline = time.monotonic() + 30
-    while _alive(int(pid)):
+    while running(int(pid)):
         assert time.monotonic() < deadline, "the server outlived its parent"
         time.sleep(0.5)
 
@@ -161,24 +141,13 @@ def test_endorse_serve_without_a_prefect_api_url_runs_its_own_server_and_stops_i
             while "sweep" not in deployment_ids(api_url):
                 assert serve.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
                 time.sleep(1)
-            server_pid = next(int(pid) for pid in _children_of(serve.pid))
+            server_pid = next(int(pid) for pid in children_of(serve.pid))
         finally:
             serve.send_signal(signal.SIGTERM)
             serve.wait(120)
     deadline = time.monotonic() + 30
-    while _alive(server_pid):
+    while running(server_pid):
         assert time.monotonic() < deadline, "the Prefect server outlived endorse serve"
         time.sleep(0.5)
     assert not api_is_healthy(api_url)
 
-
-def _children_of(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (the server `endorse serve` started)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return out

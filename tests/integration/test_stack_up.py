@@ -29,7 +29,9 @@ from tests.integration.prefect_helpers import (
     all_logs,
     api,
     deployment_ids,
+    descendants,
     logs_on_failure,
+    running,
     short_schedules,
     wait_for_completed_runs,
 )
@@ -39,29 +41,6 @@ pytestmark = [pytest.mark.prefect_server, pytest.mark.postgres]
 COORDINATOR, PASSWORD = "coordinator@ct-aimh.example.org", "a long enough test password"
 TRANSCRIPT_AWAITED = "ct-aimh-imhs-transcript-awaited.json"
 READY_DEADLINE_SECONDS = 600
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    out, todo = set(), [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return out
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _listening(port: int) -> bool:
@@ -133,8 +112,8 @@ class Stack:
             stop_process_group(self.proc, grace=0)
             raise AssertionError(f"endorse up did not stop within {within:.0f} s" + all_logs(self.logs)) from None
 
-    def assert_nothing_left(self, running: set[int]) -> None:
-        left = sorted(p for p in running if _running(p))
+    def assert_nothing_left(self, started: set[int]) -> None:
+        left = sorted(p for p in started if running(p))
         assert not left, f"left behind: {[Path(f'/proc/{p}/cmdline').read_text() for p in left]}"
         assert not _listening(self.web_port) and not _listening(self.prefect_port)
         assert not (self.home / "stack.json").exists()
@@ -163,19 +142,19 @@ def test_endorse_up_runs_the_whole_stack_and_takes_it_down(postgres_cluster_url,
                 assert run["name"].startswith(f"application-{application_id}-")
                 assert run["parameters"] == {"application_id": application_id}
                 assert f"application:{application_id}" in run["tags"]
-                running = _descendants(stack.proc.pid) | {stack.proc.pid}
-                assert len(running) >= 5  # server, two workers, the web app and its uvicorn workers
+                started = descendants(stack.proc.pid) | {stack.proc.pid}
+                assert len(started) >= 5  # server, two workers, the web app and its uvicorn workers
             except BaseException:
                 if stack.proc is not None:
                     stop_process_group(stack.proc, grace=60)  # the supervisor takes its children down
                 raise
-            started = time.monotonic()
+            stopping = time.monotonic()
             stack.proc.send_signal(signal.SIGTERM)
             code = stack.wait_exit(120)
-            took = time.monotonic() - started
+            took = time.monotonic() - stopping
     assert code == 0, log_tail(stack.log)
     assert "stopped" in stack.log.read_text()
-    stack.assert_nothing_left(running)
+    stack.assert_nothing_left(started)
     print(f"endorse up stopped in {took:.1f} s")
 
 
@@ -186,7 +165,7 @@ def test_a_worker_that_dies_takes_the_stack_down_with_exit_1(postgres_cluster_ur
         with logs_on_failure(*stack.logs):
             try:
                 status = stack.up()
-                running = _descendants(stack.proc.pid) | {stack.proc.pid}
+                started = descendants(stack.proc.pid) | {stack.proc.pid}
                 os.kill(status["pids"]["worker-1"], signal.SIGKILL)
                 code = stack.wait_exit(120)
             except BaseException:
@@ -195,4 +174,4 @@ def test_a_worker_that_dies_takes_the_stack_down_with_exit_1(postgres_cluster_ur
                 raise
     assert code == 1
     assert "unhealthy: stopped: worker-1" in stack.log.read_text()
-    stack.assert_nothing_left(running)
+    stack.assert_nothing_left(started)
