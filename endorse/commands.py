@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date
+from pathlib import Path
 
 
 def _date(value: str) -> date:
@@ -104,7 +105,12 @@ def cmd_deliver(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    """The web app (rating links) on a thread, and the Prefect deployments in the foreground."""
+    """The web app (rating links) on a thread, and the Prefect deployments in the foreground.
+
+    Without PREFECT_API_URL a local Prefect server is started as a child process (and stopped on exit).
+    """
+    import contextlib
+    import os
     import threading
 
     import uvicorn
@@ -113,11 +119,18 @@ def cmd_serve(args) -> int:
     from flows.deployments import serve_deployments
     from web.app import default_app
 
-    server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info"))
-    threading.Thread(target=server.run, daemon=True).start()
-    if args.web_only:
-        threading.Event().wait()
-    serve_deployments()
+    with contextlib.ExitStack() as stack:
+        if not args.web_only and not os.environ.get("PREFECT_API_URL"):
+            from endorse.prefect_server import LocalPrefectServer
+            from endorse.settings import get_settings
+
+            local = stack.enter_context(LocalPrefectServer(get_settings().data_dir / "prefect-server"))
+            os.environ.update(local.client_env())
+        server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info"))
+        threading.Thread(target=server.run, daemon=True).start()
+        if args.web_only:
+            threading.Event().wait()
+        serve_deployments(**({"prefect_yaml": Path(args.prefect_file)} if args.prefect_file else {}))
     return 0
 
 
@@ -143,6 +156,59 @@ def cmd_automations_apply(args) -> int:
     for name, what in results:
         print(f"{what:<9} {name}")
     return 0
+
+
+def cmd_up(args) -> int:
+    """The production stack on one host (endorse/stack.py), until SIGTERM or Ctrl-C."""
+    import os
+
+    from endorse.settings import get_settings
+    from endorse.stack import StackConfig, StackError, run
+
+    settings = get_settings()
+    if not settings.database_url:
+        from endorse.cli import UsageError
+
+        raise UsageError("endorse up: set DATABASE_URL to the application's PostgreSQL database")
+    config = StackConfig(home=Path(args.home) if args.home else settings.data_dir / "stack",
+                         database_url=settings.sqlalchemy_url,
+                         prefect_database_url=os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL", ""),
+                         host=args.host, prefect_port=args.prefect_port, web_port=args.port, workers=args.workers,
+                         web_workers=args.web_workers,
+                         **({"prefect_file": Path(args.prefect_file)} if args.prefect_file else {}))
+    try:
+        config.check()
+    except StackError as exc:
+        from endorse.cli import UsageError
+
+        raise UsageError(f"endorse up: {exc}") from None
+    return run(config, say=lambda msg: print(f"[up] {msg}", flush=True))
+
+
+def _backup_command(fn):
+    def run(args) -> int:
+        from endorse.backup import BackupError
+        from endorse.cli import UsageError
+        from endorse.settings import get_settings
+
+        try:
+            print(fn(get_settings().sqlalchemy_url, Path(args.path), force=args.force))
+        except BackupError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
+    return run
+
+
+def cmd_backup(args) -> int:
+    from endorse.backup import backup
+
+    return _backup_command(backup)(args)
+
+
+def cmd_restore(args) -> int:
+    from endorse.backup import restore
+
+    return _backup_command(restore)(args)
 
 
 def _pipeline_config(actor: str):
@@ -739,4 +805,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--web-only", action="store_true", help="only the web app (deployments served elsewhere)")
+    p.add_argument("--prefect-file", default=None,
+                   help="the deployments and their schedules (default: the project's prefect.yaml)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("backup", help="back up the application database to a file (SQLite online backup; "
+                                      "PostgreSQL: pg_dump custom format)")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore the application database from a backup file (refuses a database "
+                                       "that holds rows unless --force)")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace what the database holds")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("up", help="the production stack on this host: Prefect server and workers, the web app "
+                                  "(PostgreSQL for both databases; stops cleanly on SIGTERM / Ctrl-C)")
+    p.add_argument("--host", default="127.0.0.1", help="address the web app and the Prefect server listen on")
+    p.add_argument("--port", type=int, default=8000, help="the web app's port")
+    p.add_argument("--prefect-port", type=int, default=4200)
+    p.add_argument("--workers", type=int, default=2, help="Prefect workers on the process work pool 'endorse'")
+    p.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes of the web app")
+    p.add_argument("--prefect-file", default=None, help="the deployments (default: the project's prefect.yaml)")
+    p.add_argument("--home", default=None, help="logs and state (default: ENDORSE_DATA_DIR/stack)")
+    p.set_defaults(func=cmd_up)
