@@ -23,7 +23,7 @@ $(PREFECT_DIR):
 	@mkdir -p $@
 
 demo: $(STAMP) | $(PREFECT_DIR)
-	$(BIN)/python -m endorse.demo
+	$(BIN)/python -m endorse_cli.demo
 
 test: $(STAMP) | $(PREFECT_DIR)
 	scripts/ensure-system-deps

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import time
 
-from tasks.essay_assignment import AssignmentPolicy, EssayToReview, ReviewerCapacity, assign_essays
+from tasks.exam.assignment import AssignmentPolicy, EssayToReview, ReviewerCapacity, assign_essays
 
 IMHM = ["IMHM-C", "IMHM-P", "IMHM-RF"]
 POLICY = AssignmentPolicy.from_mapping({

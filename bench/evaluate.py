@@ -9,7 +9,7 @@ from datetime import date
 from bench.generate import applications
 from endorse.documents import ApplicationDocument
 from endorse.rulebook import default_library
-from tasks.evaluation import evaluate
+from tasks.eligibility.evaluation import evaluate
 
 
 def run(n: int = 10_000) -> list[dict]:

@@ -13,8 +13,8 @@ from pathlib import Path
 def _fill(sessions, n: int, tag: str) -> None:
     from endorse.db import transaction
     from endorse.rulebook import default_library
-    from tasks.outbox import queue_email
-    from tasks.records import ensure_associations
+    from tasks.mail.outbox import queue_email
+    from tasks.intake.records import ensure_associations
 
     with transaction(sessions) as s:
         ensure_associations(s, default_library())
@@ -27,7 +27,7 @@ def _fill(sessions, n: int, tag: str) -> None:
 
 def run(n: int = 1000) -> list[dict]:
     from endorse.db import make_engine, session_factory, upgrade_database
-    from tasks.outbox import SmtpConfig, deliver_due
+    from tasks.mail.outbox import SmtpConfig, deliver_due
 
     tmp = Path(tempfile.mkdtemp(prefix="endorse-bench-outbox-"))
     url = f"sqlite:///{tmp / 'outbox.sqlite3'}"
@@ -36,7 +36,7 @@ def run(n: int = 1000) -> list[dict]:
     rows = []
     # The SMTP server runs in its own process, as a real one would: it must not share our CPU time.
     port = _free_port()
-    sink = subprocess.Popen([sys.executable, "-m", "endorse.smtp_sink", "--port", str(port), "--folder",
+    sink = subprocess.Popen([sys.executable, "-m", "endorse_cli.smtp_sink", "--port", str(port), "--folder",
                              str(tmp / "mail")], stdout=subprocess.PIPE, text=True)
     try:
         sink.stdout.readline()

@@ -25,7 +25,7 @@ def _prepare(url: str, secret: str, n_links: int) -> list[str]:
     from endorse.documents import ApplicationDocument
     from endorse.rulebook import default_library
     from models import ReferenceRequest
-    from tasks.records import ensure_associations, save_document
+    from tasks.intake.records import ensure_associations, save_document
 
     upgrade_database(url)
     sessions = session_factory(make_engine(url))

@@ -19,7 +19,7 @@ def _load(url: str, n: int) -> None:
     from endorse.db import make_engine, session_factory, transaction, upgrade_database
     from endorse.documents import ApplicationDocument
     from endorse.rulebook import default_library
-    from tasks.records import ensure_associations, save_document
+    from tasks.intake.records import ensure_associations, save_document
 
     upgrade_database(url)
     sessions = session_factory(make_engine(url))
@@ -79,7 +79,7 @@ def run(n: int = 10_000, naive_n: int = 100) -> list[dict]:
                          "notes": f"{first['transitions']} transitions, each its own transaction; import took {load_s:.0f} s"})
             if label == "SQLite":
                 from endorse.db import default_session_factory
-                from tasks.pipeline import open_application_ids
+                from tasks.pipeline.reconcile import open_application_ids
 
                 with default_session_factory()() as s:
                     ids = open_application_ids(s)[:naive_n]

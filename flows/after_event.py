@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from endorse.health import one_line
+from endorse.errors import one_line
 
 HEALTH_TIMEOUT_SECONDS = 5.0
 
@@ -53,8 +53,8 @@ def reconcile_after_event(application_id: str, as_of: str | None = None) -> tupl
     raises because Prefect is down: the application stays marked and the sweep catches up."""
     api = prefect_api_url()
     if not api:
-        from flows.prefect_glue import parse_as_of
-        from tasks.flow_tasks import reconcile_application_state
+        from tasks.pipeline import parse_as_of
+        from tasks.pipeline import reconcile_application_state
 
         # The flow's own task function, run without Prefect (the artifact is the sweep's to publish).
         outcome = reconcile_application_state.fn(application_id, parse_as_of(as_of))
@@ -63,7 +63,7 @@ def reconcile_after_event(application_id: str, as_of: str | None = None) -> tupl
     if problem is None:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from flows.prefect_glue import trigger_reconcile
+        from tasks.pipeline import trigger_reconcile
 
         try:
             with temporary_settings({PREFECT_API_URL: api}):  # the URL read above, whatever Prefect loaded at import

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.flow_tasks import queue_orchestration_alert
+from tasks.pipeline import queue_orchestration_alert
 
 
 @flow(name="alert-coordinators", log_prints=True, timeout_seconds=2 * 60, retries=2, retry_delay_seconds=30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.flow_tasks import deliver_queued_email, record_completed_run
+from tasks.pipeline import deliver_queued_email, record_completed_run
 
 
 # SMTP retries are the task's (with backoff); the flow retries once more after a crash of its own,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from prefect import flow, tags
 
 from endorse.db import default_session_factory
-from flows.prefect_glue import describe, parse_as_of
-from tasks.flow_tasks import publish_application_artifact, reconcile_application_state
+from tasks.pipeline import describe, parse_as_of, publish_application_artifact, reconcile_application_state
 
 
 def _run_name() -> str:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.prefect_glue import parse_as_of
-from tasks.flow_tasks import lapse_unrenewed_endorsements, record_completed_run, send_renewal_notices
+from tasks.pipeline import lapse_unrenewed_endorsements, parse_as_of, record_completed_run, send_renewal_notices
 
 
 @flow(name="renewal", log_prints=True, timeout_seconds=30 * 60, retries=2, retry_delay_seconds=300)

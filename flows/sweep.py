@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.prefect_glue import parse_as_of
-from tasks.flow_tasks import (
+from tasks.pipeline import (
     advance_application_batch,
     escalate_overdue_ratings,
     expire_stale_links,
     list_open_batches,
+    parse_as_of,
     publish_pipeline_artifact,
-    record_completed_run,
     reassign_overdue_essays,
-    remind_reviewers,
+    record_completed_run,
     remind_missing_transcripts,
+    remind_reviewers,
     send_due_reminders,
 )
-
 
 # After the batches, in this order; every step is safe while another sweep runs it too (the
 # database decides which run changes a row, and only that run audits or emails it).

@@ -15,12 +15,12 @@ from endorse.documents import parse_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, AuditLog, CoordinatorDetermination
-from tasks.records import ensure_associations, save_document
+from tasks.intake.records import ensure_associations, save_document
 
 
 def _run(database_url: str, *args: str):
     env = {**os.environ, "DATABASE_URL": database_url, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    return subprocess.run([sys.executable, "-m", "endorse.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "endorse_cli.main", *args], capture_output=True, text=True,
                           cwd=PROJECT_ROOT, env=env)
 
 
@@ -68,12 +68,12 @@ def test_evaluate_refuses_a_document_naming_a_question_its_association_does_not_
                               "accepted": True}]
     bad = tmp_path / "bad-determination.json"
     bad.write_text(json.dumps(raw))
-    out = subprocess.run([sys.executable, "-m", "endorse.cli", "evaluate", str(bad), "--as-of", "2026-11-22", "--json"],
+    out = subprocess.run([sys.executable, "-m", "endorse_cli.main", "evaluate", str(bad), "--as-of", "2026-11-22", "--json"],
                          capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert out.returncode == 2 and out.stdout == ""
     assert "bad-determination.json" in out.stderr and "determinations[0].question" in out.stderr
     raw["association"] = "LEVELS-AIMH"
     bad.write_text(json.dumps(raw))
-    out = subprocess.run([sys.executable, "-m", "endorse.cli", "evaluate", str(bad), "--as-of", "2026-11-22", "--json"],
+    out = subprocess.run([sys.executable, "-m", "endorse_cli.main", "evaluate", str(bad), "--as-of", "2026-11-22", "--json"],
                          capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert out.returncode == 0, out.stderr  # LEVELS-AIMH defines the question (its IMHM-C rules ask it)

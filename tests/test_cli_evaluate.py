@@ -13,7 +13,7 @@ from endorse.settings import PROJECT_ROOT
 
 from .documents import EXAMPLE_PATH, INVALID_DOCUMENTS
 
-ENDORSE = [sys.executable, "-m", "endorse.cli"]
+ENDORSE = [sys.executable, "-m", "endorse_cli.main"]
 REQUIREMENT_IDS = ["education", "transcripts", "training_hours", "rsc_training_hours", "dei_training_hours",
                    "work_experience", "leadership", "rsc_hours", "rsc_about_providing_hours", "references",
                    "endorsed_rater", "code_of_ethics", "endorsement_agreement", "membership", "exam"]
@@ -85,7 +85,7 @@ def test_bad_as_of_date_exits_2():
 
 def test_evaluate_starts_without_prefect_the_web_stack_or_the_database():
     code = ("import sys, runpy; sys.argv=['endorse','evaluate',%r,'--as-of','2026-11-22','--json'];"
-            "from endorse.cli import main; import io, contextlib\n"
+            "from endorse_cli.main import main; import io, contextlib\n"
             "with contextlib.redirect_stdout(io.StringIO()): main()\n"
             "heavy=[m for m in ('prefect','fastapi','sqlalchemy','pandas','uvicorn') if m in sys.modules]\n"
             "print(','.join(heavy))") % str(EXAMPLE_PATH)

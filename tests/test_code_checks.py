@@ -10,6 +10,6 @@ from endorse.settings import PROJECT_ROOT
 
 def test_ruff_finds_no_unused_names_or_syntax_errors():
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "F,E9", "--output-format", "concise",
-                          "endorse", "tasks", "flows", "models", "web", "bench", "scripts", "tests"],
+                          "endorse", "endorse_cli", "tasks", "flows", "models", "web", "bench", "scripts", "tests"],
                          capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert out.returncode == 0, out.stdout + out.stderr

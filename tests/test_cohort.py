@@ -10,7 +10,7 @@ import yaml
 from endorse.documents import load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
-from tasks.evaluation import evaluate
+from tasks.eligibility.evaluation import evaluate
 
 EXPECTED = yaml.safe_load((PROJECT_ROOT / "cohort" / "EXPECTED.yaml").read_text())
 AS_OF = date.fromisoformat(str(EXPECTED["as_of"]))

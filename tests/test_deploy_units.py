@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from endorse.settings import PROJECT_ROOT
-from endorse.stack import deploy_args, web_args, work_pool_args, worker_args
+from endorse_cli.stack import deploy_args, web_args, work_pool_args, worker_args
 
 UNITS = PROJECT_ROOT / "deploy" / "systemd"
 INSTALL = "/opt/endorse"

@@ -16,9 +16,9 @@ from endorse.documents import load_document, parse_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, AuditLog, Person, ReferenceRequest, TrainingRecord
-from tasks.evaluation import evaluate
-from tasks.importing import import_documents
-from tasks.records import load_documents
+from tasks.eligibility.evaluation import evaluate
+from tasks.intake.importing import import_documents
+from tasks.intake.records import load_documents
 
 from .documents import EXAMPLE_PATH, INVALID_DOCUMENTS, cohort_paths
 
@@ -73,7 +73,7 @@ def test_invalid_document_is_refused_by_import_and_nothing_is_written(tmp_path, 
     bad.write_bytes(raw)
     good = tmp_path / "good.json"
     good.write_text(EXAMPLE_PATH.read_text())
-    out = subprocess.run([sys.executable, "-m", "endorse.cli", "import", str(tmp_path)], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "endorse_cli.main", "import", str(tmp_path)], capture_output=True,
                          text=True, cwd=PROJECT_ROOT, env={**__import__("os").environ, "ENDORSE_DATA_DIR": str(data_dir)})
     assert out.returncode == 2, out.stderr
     assert "bad-application.json" in out.stderr and field in out.stderr
@@ -82,7 +82,7 @@ def test_invalid_document_is_refused_by_import_and_nothing_is_written(tmp_path, 
 
 def test_import_from_the_command_line_reports_each_file(tmp_path):
     env = {**__import__("os").environ, "ENDORSE_DATA_DIR": str(tmp_path / "var")}
-    out = subprocess.run([sys.executable, "-m", "endorse.cli", "import", str(EXAMPLE_PATH)], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "endorse_cli.main", "import", str(EXAMPLE_PATH)], capture_output=True,
                          text=True, cwd=PROJECT_ROOT, env=env)
     assert out.returncode == 0, out.stderr
     assert "created   CT-2026-014" in out.stdout

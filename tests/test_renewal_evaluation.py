@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from endorse.renewals import load_renewal
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
-from tasks.renewal_evaluation import evaluate_renewal
+from tasks.renewal.evaluation import evaluate_renewal
 
 RENEWALS = PROJECT_ROOT / "cohort" / "renewals"
 CASES = [
@@ -56,7 +56,7 @@ def test_every_sample_is_valid_under_the_renewal_schema():
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "endorse.cli", *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    return subprocess.run([sys.executable, "-m", "endorse_cli.main", *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
 
 
 def test_cli_prints_the_same_contract_shape_as_evaluate():
@@ -83,7 +83,7 @@ def test_an_invalid_renewal_document_exits_2_naming_the_field(tmp_path: Path):
 # --- issue 12, items 11 and 13: the renewal year, peer supervision, the IMHM-C advice, the notice -------------
 
 from endorse.renewals import parse_renewal  # noqa: E402
-from tasks.renewal_evaluation import renewal_asks, years_held  # noqa: E402
+from tasks.renewal.evaluation import renewal_asks, years_held  # noqa: E402
 
 
 def _doc(file: str, **changes):

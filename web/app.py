@@ -1,5 +1,5 @@
 """The web app: the rater's form behind a secure link. Handlers only translate HTTP to the rating
-service (``tasks.ratings``) and render templates; they hold no business logic."""
+service (``tasks.references.ratings``) and render templates; they hold no business logic."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.auth import same_secret
-from endorse.health import Check, database_check, readiness
+from web.health import Check, database_check, readiness
 from endorse.rulebook import RulebookLibrary
-from tasks import essay_review, ratings
+from tasks.exam import review as essay_review
+from tasks.references import ratings
 from web.forms import read_form
 
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
@@ -359,7 +360,7 @@ def default_app() -> FastAPI:
     from endorse.rulebook import default_library
     from endorse.settings import get_settings
 
-    from endorse.health import prefect_check, smtp_check
+    from web.health import prefect_check, smtp_check
     from flows.after_event import prefect_api_url
 
     settings = get_settings()
@@ -379,7 +380,7 @@ def _reconcile_on_prefect(application_id: str) -> threading.Thread:
     log = logging.getLogger("endorse.web")
 
     def go() -> None:
-        from endorse.health import one_line
+        from endorse.errors import one_line
         from flows.after_event import reconcile_after_event
 
         try:

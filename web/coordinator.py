@@ -1,6 +1,6 @@
 """The coordinator's pages: sign-in, the dashboard, an application, exports, and the actions.
 
-Handlers translate HTTP into calls on ``tasks.dashboard`` (reading) and the pipeline, rater and exam
+Handlers translate HTTP into calls on ``tasks.coordination.dashboard`` (reading) and the pipeline, rater and exam
 services (writing, each in one transaction with its audit entry); they hold no business logic.
 Every page and action needs a signed-in coordinator and is scoped to their association; every POST
 carries a CSRF token bound to the session.
@@ -21,9 +21,9 @@ from sqlalchemy import select
 
 from endorse import auth
 from endorse.db import transaction
-from flows.prefect_glue import ui_runs_url
+from tasks.pipeline.prefect_glue import ui_runs_url
 from models import Association, CoordinatorAccount, Person, ReferenceRequest, record_audit
-from tasks import dashboard as views
+from tasks.coordination import dashboard as views
 from web.forms import read_form
 
 SESSION_COOKIE = "endorse_session"
@@ -143,7 +143,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
 
     @app.get("/coordinator/charts/{name}.png")
     async def chart(request: Request, name: str):
-        from tasks import charts
+        from tasks.coordination import charts
 
         who = current(request)
         if who is None:
@@ -160,7 +160,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
 
     def application_or_404(request: Request, who: Coordinator, application_id: str, template: str):
         try:
-            from tasks.determinations import application_questions
+            from tasks.eligibility.determinations import application_questions
 
             with ctx.sessions() as s:
                 page = views.application_page(s, application_id, who.association)
@@ -187,7 +187,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
 
     @app.get("/coordinator/exports/{what}.{fmt}")
     async def export(request: Request, what: str, fmt: str):
-        from tasks.exports import to_csv_bytes, to_xlsx_bytes
+        from tasks.coordination.exports import to_csv_bytes, to_xlsx_bytes
 
         who = current(request)
         if who is None:
@@ -232,7 +232,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
                       text=message, back=f"/coordinator/applications/{application_id}")
 
     def pipeline_cfg(who: Coordinator):
-        from tasks.pipeline import PipelineConfig
+        from tasks.config import PipelineConfig
 
         return PipelineConfig(library=ctx.library, as_of=ctx.today(), secret_key=secret,
                               actor=f"coordinator:{who.email}")
@@ -277,7 +277,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
             raise ValueError(f"{key.replace('_', ' ')}: write a date as YYYY-MM-DD") from None
 
     def record_transcript(who: Coordinator, application_id: str, form: dict) -> str:
-        from tasks.pipeline import record_transcript as record
+        from tasks.transcripts.transcripts import record_transcript as record
 
         institution = form.get("institution", "").strip()
         if not institution:
@@ -288,19 +288,19 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
         return f"Transcript from {name} recorded."
 
     def approve_exam(who: Coordinator, application_id: str, form: dict) -> str:
-        from tasks.pipeline import approve_for_exam
+        from tasks.exam.results import approve_for_exam
 
         approve_for_exam(ctx.sessions, application_id, approved_on=ctx.today(), actor=f"coordinator:{who.email}")
         return "Approved to sit the exam."
 
     def request_decision(who: Coordinator, application_id: str, form: dict) -> str:
-        from tasks.pipeline import request_decision as ask
+        from tasks.decision.decisions import request_decision as ask
 
         ask(ctx.sessions, application_id, actor=f"coordinator:{who.email}")
         return "Decision requested: it is recorded at the next reconcile."
 
     def determine(who: Coordinator, application_id: str, form: dict) -> str:
-        from tasks.determinations import record_determination
+        from tasks.eligibility.determinations import record_determination
 
         if form.get("decision") not in ("accepted", "not_accepted"):
             raise ValueError("decision: choose accepted or not accepted")
@@ -311,7 +311,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
         return f"Determination recorded: {form['decision'].replace('_', ' ')}."
 
     def vet(who: Coordinator, request_id: int, form: dict) -> str:
-        from tasks.raters import vet_rater
+        from tasks.references.raters import vet_rater
 
         if form.get("decision") not in ("accepted", "rejected"):
             raise ValueError("decision: choose accept or reject")
@@ -320,7 +320,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
         return f"Rater vetting recorded: {form['decision']}."
 
     def resend(who: Coordinator, request_id: int, form: dict) -> str:
-        from tasks.raters import regenerate_link, resend_link
+        from tasks.references.raters import regenerate_link, resend_link
 
         if form.get("regenerate") == "yes":
             regenerate_link(ctx.sessions, request_id, pipeline_cfg(who), actor=f"coordinator:{who.email}")
@@ -329,7 +329,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
         return "The link was sent again."
 
     def replace(who: Coordinator, request_id: int, form: dict) -> str:
-        from tasks.raters import ProposedRater, replace_rater
+        from tasks.references.raters import ProposedRater, replace_rater
 
         name, email = form.get("name", "").strip(), form.get("email", "").strip()
         if not name or "@" not in email:

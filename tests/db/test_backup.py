@@ -16,13 +16,13 @@ from datetime import date
 import pytest
 from sqlalchemy import MetaData, select
 
-from endorse.backup import BackupError, backup, restore, rows_in
+from endorse_cli.backup import BackupError, backup, restore, rows_in
 from endorse.db import close_databases, default_session_factory, make_engine, transaction, upgrade_database
 from endorse.documents import load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT, get_settings
-from tasks import pipeline
-from tasks.records import ensure_associations, save_document
+from tasks.pipeline import reconcile as pipeline
+from tasks.intake.records import ensure_associations, save_document
 
 pytestmark = pytest.mark.postgres
 
@@ -71,7 +71,7 @@ def fresh_url(database_url, request, tmp_path):
 @pytest.fixture
 def cli(monkeypatch):
     """`endorse …` in this process against a given database (DATABASE_URL, as an operator sets it)."""
-    from endorse.cli import main
+    from endorse_cli.main import main
 
     def run(url: str, *argv: str) -> int:
         monkeypatch.setenv("DATABASE_URL", url)
@@ -86,7 +86,7 @@ def cli(monkeypatch):
 def test_a_backup_restored_into_a_fresh_database_holds_every_row_of_every_table(database_url, fresh_url, tmp_path,
                                                                                  cli, capsys):
     _fill(database_url)
-    file = tmp_path / "endorse.backup"
+    file = tmp_path / "endorse_cli.backup"
     assert cli(database_url, "backup", str(file)) == 0
     assert cli(fresh_url, "restore", str(file)) == 0
     assert "restored" in capsys.readouterr().out
@@ -100,7 +100,7 @@ def test_a_backup_restored_into_a_fresh_database_holds_every_row_of_every_table(
 
 
 def test_a_backup_is_not_written_over_an_existing_file_unless_forced(database_url, tmp_path):
-    file = tmp_path / "endorse.backup"
+    file = tmp_path / "endorse_cli.backup"
     file.write_text("yesterday's backup")
     with pytest.raises(BackupError, match=re.escape(f"{file}: already exists")):
         backup(database_url, file)
@@ -111,7 +111,7 @@ def test_a_backup_is_not_written_over_an_existing_file_unless_forced(database_ur
 
 def test_a_restore_over_a_database_that_holds_rows_is_refused_unless_forced(database_url, tmp_path):
     _fill(database_url)
-    file = tmp_path / "endorse.backup"
+    file = tmp_path / "endorse_cli.backup"
     backup(database_url, file)
     before = _every_row(database_url)
     with pytest.raises(BackupError, match="is not empty .* --force"):
@@ -144,7 +144,7 @@ def test_a_missing_backup_file_is_named(database_url, tmp_path, cli, capsys):
 def test_a_restored_backup_of_the_current_schema_needs_no_migration(database_url, fresh_url, tmp_path):
     upgrade_database(fresh_url)  # a target already migrated (e.g. by `endorse up`) but empty
     _fill(database_url)
-    file = tmp_path / "endorse.backup"
+    file = tmp_path / "endorse_cli.backup"
     backup(database_url, file)
     restore(fresh_url, file)
     assert _every_row(fresh_url) == _every_row(database_url)

@@ -15,8 +15,8 @@ from endorse.documents import load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, Endorsement, ReviewerAvailability, ReviewerProfile
-from tasks.exam_intake import enrol_candidates, import_essays, open_sitting
-from tasks.records import ensure_associations, save_document, upsert_person
+from tasks.exam.intake import enrol_candidates, import_essays, open_sitting
+from tasks.intake.records import ensure_associations, save_document, upsert_person
 
 AS_OF = date(2026, 11, 22)
 SECRET = "exam-test-secret"

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, Essay, ExamAttempt, OutboxMessage, ReviewAssignment, ReviewInvitation
-from tasks import essay_review
-from tasks.exam_intake import import_essays
+from tasks.exam import review as essay_review
+from tasks.exam.intake import import_essays
 from tests.exam.conftest import AS_OF, SECRET, reviewer_token, write_csv
 
 LIB = default_library()
@@ -139,7 +139,7 @@ def test_a_reviewer_cannot_open_another_reviewers_essay_with_their_own_link(sess
 
 def test_blindness_rule_cases():
     """The pure check behind the flag: whole words, any letter case; surnames too."""
-    from tasks.exam_intake import blindness_problems
+    from tasks.exam.intake import blindness_problems
 
     checks = ["applicant_name", "applicant_surname", "employer"]
     cases = [

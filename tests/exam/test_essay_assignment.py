@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
-from tasks.essay_assignment import (
+from tasks.exam.assignment import (
     ALL_AT_MAXIMUM_LOAD,
     ESSAYS_NEEDED_FOR_OTHER_MINIMUMS,
     MAX_COST,
@@ -845,7 +845,7 @@ def test_every_associations_rulebook_weighs_an_essay_without_its_track_above_a_l
     from datetime import date
 
     from endorse.rulebook import default_library
-    from tasks.exam import policy_for
+    from tasks.exam.sitting_plan import policy_for
 
     library = default_library()
     for association in library.associations:

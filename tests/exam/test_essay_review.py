@@ -22,8 +22,9 @@ from models import (
     Person,
     ReviewAssignment,
 )
-from tasks import essay_review, pipeline
-from tasks.exam_intake import import_multiple_choice
+from tasks.exam import review as essay_review
+from tasks.pipeline import reconcile as pipeline
+from tasks.exam.intake import import_multiple_choice
 from tests.exam.conftest import AS_OF, SECRET, reviewer_token, write_csv
 
 LIB = default_library()
@@ -217,8 +218,8 @@ def test_a_reviewer_who_has_finished_is_not_reminded_and_the_reminder_counts_wha
 def test_the_link_in_a_reminder_opens_the_reviewers_essays(sessions, sitting, exam_web, tmp_path):
     import asyncio
 
-    from endorse.smtp_sink import SmtpSink
-    from tasks.outbox import SmtpConfig, deliver_due
+    from endorse_cli.smtp_sink import SmtpSink
+    from tasks.mail.outbox import SmtpConfig, deliver_due
 
     _apply(sessions, sitting.id)
     essay_review.remind_reviewers(sessions, LIB, as_of=AS_OF + timedelta(days=REVIEW_DAYS - 7))
@@ -272,7 +273,7 @@ def test_when_nobody_is_left_the_coordinator_is_told_which_essay_and_why(session
 
 def test_applying_a_round_records_essays_without_a_preferred_reviewer_and_minimum_loads_not_met(sessions, sitting):
     from models import ReviewerAvailability
-    from tasks.essay_assignment import PREFERRED_AT_MAXIMUM_LOAD
+    from tasks.exam.assignment import PREFERRED_AT_MAXIMUM_LOAD
 
     with transaction(sessions) as s:
         for name, (max_load, min_load) in {"Mona Mentor": (0, 0), "Mark Mentor": (0, 0), "Mila Mentor": (0, 0),
@@ -337,7 +338,7 @@ def test_a_regenerated_review_link_replaces_the_old_one(sessions, sitting, exam_
 
 def test_retake_waits_for_the_associations_period(sessions, sitting, tmp_path):
     """issue #5 · retake after the association's waiting period (rules: exam_retake_wait_days)."""
-    from tasks.exam_intake import start_retake
+    from tasks.exam.intake import start_retake
 
     code = sitting.codes["IMHS"]
     import_multiple_choice(sessions, sitting.id, write_csv(tmp_path / "mc.csv", "candidate_code,percent",
@@ -390,7 +391,7 @@ def test_every_exam_change_is_in_the_audit_log(sessions, sitting, exam_web):
 
 
 def test_clearing_a_flag_with_a_redaction_that_still_names_the_candidate_is_refused(sessions, sitting, tmp_path):
-    from tasks.exam_intake import clear_essay_flag, import_essays
+    from tasks.exam.intake import clear_essay_flag, import_essays
 
     with sessions() as s:
         name = s.get(Application, sitting.apps["IMHS"]).applicant.name

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from endorse.rulebook import default_library
 from models import AuditLog, Essay, ExamAttempt, ExamSitting
-from tasks.exam_intake import ImportRejected, enrol_candidates, import_essays, import_multiple_choice
+from tasks.exam.intake import ImportRejected, enrol_candidates, import_essays, import_multiple_choice
 from tests.exam.conftest import AS_OF, write_csv
 
 LIB = default_library()

@@ -22,8 +22,8 @@ from models import (
     ReviewerAvailability,
     ReviewerProfile,
 )
-from tasks.exam import plan_sitting
-from tasks.records import ensure_associations, save_document, upsert_person
+from tasks.exam.sitting_plan import plan_sitting
+from tasks.intake.records import ensure_associations, save_document, upsert_person
 
 AS_OF = date(2026, 11, 22)
 
@@ -99,7 +99,7 @@ def test_the_dry_run_writes_nothing(sessions):
 
 def test_each_kind_of_conflict_is_found(sessions):
     from models import Application
-    from tasks.exam import conflicts_of, policy_for, reviewer_pool
+    from tasks.exam.sitting_plan import conflicts_of, policy_for, reviewer_pool
 
     ids = _setup(sessions)
     with sessions() as s:
@@ -121,14 +121,14 @@ def _cli(database_url, *args):
     import sys
 
     env = {**os.environ, "DATABASE_URL": database_url}
-    # The installed script, as a coordinator runs it (under `python -m endorse.cli` a usage error
+    # The installed script, as a coordinator runs it (under `python -m endorse_cli.main` a usage error
     # escapes main as a traceback: the module runs as __main__ with its own UsageError class).
     endorse = Path(sys.executable).parent / "endorse"
     return subprocess.run([str(endorse), *args], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False)
 
 
 def test_a_minimum_load_entered_with_the_availability_is_met_or_reported(sessions):
-    from tasks.essay_assignment import NO_ESSAY_TO_REVIEW
+    from tasks.exam.assignment import NO_ESSAY_TO_REVIEW
 
     ids = _setup(sessions)
     with transaction(sessions) as s:

@@ -19,16 +19,16 @@ from sqlalchemy import select, update
 
 from endorse.db import make_engine, session_factory
 from endorse.settings import PROJECT_ROOT
-from endorse.smtp_sink import read_eml
+from endorse_cli.smtp_sink import read_eml
 from models import OutboxMessage, utcnow
-from tasks.outbox import STALE_SENDING, SmtpConfig, deliver_due
+from tasks.mail.outbox import STALE_SENDING, SmtpConfig, deliver_due
 from tests.faults.test_smtp_faults import Slow, _free_port, _queue
 
 N, CONCURRENCY = 200, 4
 DELIVER = """
 import asyncio, sys
 from endorse.db import make_engine, session_factory
-from tasks.outbox import SmtpConfig, deliver_due
+from tasks.mail.outbox import SmtpConfig, deliver_due
 sessions = session_factory(make_engine(sys.argv[1]))
 print("started", flush=True)
 asyncio.run(deliver_due(sessions, SmtpConfig("127.0.0.1", int(sys.argv[2])), secret_key="k", base_url="http://x",

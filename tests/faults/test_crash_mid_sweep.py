@@ -19,8 +19,8 @@ from endorse.documents import ApplicationDocument
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, AuditLog, Decision, OutboxMessage
-from tasks import pipeline
-from tasks.records import ensure_associations, save_document
+from tasks.pipeline import reconcile as pipeline
+from tasks.intake.records import ensure_associations, save_document
 
 AS_OF = date(2026, 11, 22)
 SWEEP = """
@@ -28,7 +28,7 @@ import sys
 from datetime import date
 from endorse.db import make_engine, session_factory
 from endorse.rulebook import default_library
-from tasks import pipeline
+from tasks.pipeline import reconcile as pipeline
 sessions = session_factory(make_engine(sys.argv[1]))
 cfg = pipeline.PipelineConfig(library=default_library(), as_of=date(2026, 11, 22), secret_key="k")
 with sessions() as s:

@@ -31,8 +31,8 @@ from models import (
     ReferenceRequest,
     ReviewAssignment,
 )
-from tasks.essay_review import apply_sitting
-from tasks.records import ensure_associations, save_document
+from tasks.exam.review import apply_sitting
+from tasks.intake.records import ensure_associations, save_document
 from tests.exam.conftest import SECRET, build_sitting
 
 IMPORT_DAY = date(2026, 11, 22)
@@ -47,7 +47,7 @@ STABLE_IDS = {"application", "reference_request", "endorsement", "review_invitat
 def _steps() -> list:
     """The sweep flow's steps and the renewal flow's, as plain functions (what the flows call)."""
     from flows.sweep import FOLLOW_UPS
-    from tasks.flow_tasks import (
+    from tasks.pipeline.prefect_tasks import (
         advance_application_batch,
         lapse_unrenewed_endorsements,
         list_open_batches,

@@ -14,8 +14,8 @@ from endorse.documents import load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, AuditLog, Decision, OutboxMessage
-from tasks import pipeline
-from tasks.records import ensure_associations, save_document
+from tasks.pipeline import reconcile as pipeline
+from tasks.intake.records import ensure_associations, save_document
 
 AS_OF = date(2026, 11, 22)
 

@@ -12,10 +12,10 @@ from sqlalchemy import select, update
 
 from endorse.db import transaction
 from endorse.rulebook import default_library
-from endorse.smtp_sink import SaveToFolder
+from endorse_cli.smtp_sink import SaveToFolder
 from models import AuditLog, OutboxMessage, utcnow
-from tasks.outbox import SmtpConfig, deliver_due, queue_email
-from tasks.records import ensure_associations
+from tasks.mail.outbox import SmtpConfig, deliver_due, queue_email
+from tasks.intake.records import ensure_associations
 
 N = 12
 

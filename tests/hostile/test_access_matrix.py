@@ -129,8 +129,9 @@ def test_a_changed_character_in_a_link_is_just_not_found(cohort):
 
 def test_an_applicant_never_receives_the_contents_of_a_waived_rating(cohort):
     """No page serves applicants; and no email to an applicant quotes a rating (waived or not)."""
-    from tasks import pipeline
-    from tasks.ratings import RatingInput, save_rating
+    from tasks.pipeline import reconcile as pipeline
+    from tasks.decision.decisions import request_decision
+    from tasks.references.ratings import RatingInput, save_rating
     from endorse.rulebook import default_library
 
     lib = default_library()
@@ -145,7 +146,7 @@ def test_an_applicant_never_receives_the_contents_of_a_waived_rating(cohort):
 
     with cohort.begin() as s:
         s.execute(update(ReferenceRequest).where(ReferenceRequest.id == req_id).values(waived_access=True))
-    from tasks.ratings import form_spec, find_request
+    from tasks.references.ratings import form_spec, find_request
 
     with cohort() as s:
         spec = form_spec(s, find_request(s, token, date(2026, 11, 22)), lib, date(2026, 11, 22))
@@ -154,7 +155,7 @@ def test_an_applicant_never_receives_the_contents_of_a_waived_rating(cohort):
                                            recommendation="recommend", comments=secret_text, attested=True),
                 library=lib, as_of=date(2026, 11, 22), submit=True)
     pipeline.reconcile_one(cohort, app_id, pipeline.PipelineConfig(lib, date(2026, 11, 22), SECRET))
-    pipeline.request_decision(cohort, app_id, actor="test")
+    request_decision(cohort, app_id, actor="test")
     pipeline.reconcile_one(cohort, app_id, pipeline.PipelineConfig(lib, date(2026, 11, 22), SECRET))
     with cohort() as s:
         applicant_email = s.get(Application, app_id).applicant.email

@@ -58,7 +58,7 @@ def test_fuzzed_rating_forms_never_crash_and_never_half_save(sessions, rating_li
 
 
 def test_fuzzed_review_forms_never_crash_and_store_only_complete_reviews(sessions, sitting):
-    from tasks.essay_review import apply_sitting
+    from tasks.exam.review import apply_sitting
     from endorse.rulebook import default_library
     from tests.exam.conftest import AS_OF, SECRET, reviewer_token
     from models import ReviewAssignment
@@ -105,7 +105,7 @@ def test_fuzzed_sign_ins_never_crash_and_never_sign_in(sessions):
 
     from endorse.db import transaction
     from endorse.rulebook import default_library
-    from tasks.records import ensure_associations
+    from tasks.intake.records import ensure_associations
 
     with transaction(sessions) as s:
         ensure_associations(s, default_library())
@@ -113,7 +113,7 @@ def test_fuzzed_sign_ins_never_crash_and_never_sign_in(sessions):
 
 
 def test_fuzzed_multiple_choice_files_are_imported_whole_or_not_at_all(sessions, sitting, tmp_path):
-    from tasks.exam_intake import ImportRejected, import_multiple_choice
+    from tasks.exam.intake import ImportRejected, import_multiple_choice
 
     codes = list(sitting.codes.values())
     cell = st.one_of(st.sampled_from(codes + ["", "X", "85", "100", "101", "-3", "NaN", "8O", "=1+1", "½"]), text)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from endorse import auth, links
 from endorse.rulebook import default_library
 from models import ReviewInvitation
-from tasks import essay_review
+from tasks.exam import review as essay_review
 from tests.exam.conftest import AS_OF, SECRET
 from tests.web.conftest import make_web_app
 

@@ -17,9 +17,9 @@ from endorse.documents import ApplicationDocument
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, OutboxMessage, ReferenceRequest
-from tasks import pipeline
-from tasks.accounts import set_coordinator
-from tasks.records import ensure_associations, save_document
+from tasks.pipeline import reconcile as pipeline
+from tasks.coordination.accounts import set_coordinator
+from tasks.intake.records import ensure_associations, save_document
 from tests.web.conftest import make_web_app
 
 AS_OF = date(2026, 11, 22)
@@ -96,8 +96,8 @@ def test_markup_in_every_field_is_escaped_on_every_page_and_in_every_html_email(
 
 
 def test_markup_in_essays_and_review_comments_is_escaped_for_reviewers_and_in_the_feedback_letter(sessions, tmp_path):
-    from tasks.essay_review import apply_sitting
-    from tasks.exam_intake import import_essays, import_multiple_choice
+    from tasks.exam.review import apply_sitting
+    from tasks.exam.intake import import_essays, import_multiple_choice
     from tests.exam.conftest import add_reviewer, write_csv
     from tests.exam.test_essay_review import _review
 
@@ -109,7 +109,7 @@ def test_markup_in_essays_and_review_comments_is_escaped_for_reviewers_and_in_th
         ensure_associations(s, lib)
         save_document(s, ApplicationDocument.model_validate_json(json.dumps(doc)), actor="test")
         s.get(Application, doc["id"]).stage = "exam"
-    from tasks.exam_intake import enrol_candidates, open_sitting
+    from tasks.exam.intake import enrol_candidates, open_sitting
 
     sitting = open_sitting(sessions, lib, association="MI-AIMH", name="S " + PAYLOAD, opens_on=AS_OF,
                            closes_on=AS_OF, actor="test")

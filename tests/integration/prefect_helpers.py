@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from endorse.prefect_server import log_tail
+from endorse_cli.prefect_server import log_tail
 from endorse.settings import PROJECT_ROOT
 
 RUN_DEADLINE_SECONDS = 600.0

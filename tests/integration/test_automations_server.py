@@ -47,7 +47,7 @@ def _endorse(api: str, tmp_path: Path, *args: str, database_url: str | None = No
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     if database_url:
         env["DATABASE_URL"] = database_url
-    return subprocess.run([sys.executable, "-m", "endorse.cli", *args], env=env, cwd=PROJECT_ROOT,
+    return subprocess.run([sys.executable, "-m", "endorse_cli.main", *args], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=300)
 
 

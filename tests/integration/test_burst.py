@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from endorse.prefect_server import LocalPrefectServer, stop_process_group
+from endorse_cli.prefect_server import LocalPrefectServer, stop_process_group
 from endorse.settings import PROJECT_ROOT
 from tests.integration.prefect_helpers import all_logs, deployment_ids, logs_on_failure, runs_of
 
@@ -28,7 +28,7 @@ BURST = 12
 
 TRIGGER_AT_ONCE = r"""
 import json, sys, threading
-from flows.prefect_glue import trigger_reconcile
+from tasks.pipeline.prefect_glue import trigger_reconcile
 
 errors = []
 
@@ -54,11 +54,11 @@ def test_a_burst_of_twelve_runs_on_the_sqlite_prefect_server_all_complete(tmp_pa
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env.update({**server.client_env(), "PREFECT_HOME": str(tmp_path / "client"),
                     "ENDORSE_DATA_DIR": str(tmp_path / "var")})
-        subprocess.run([sys.executable, "-m", "endorse.cli", "import", str(PROJECT_ROOT / "cohort")], env=env,
+        subprocess.run([sys.executable, "-m", "endorse_cli.main", "import", str(PROJECT_ROOT / "cohort")], env=env,
                        check=True, capture_output=True, cwd=PROJECT_ROOT)
         ids = sorted(json.loads(p.read_text())["id"] for p in (PROJECT_ROOT / "cohort").glob("*.json"))[:BURST]
         with open(serve_log, "wb") as out:
-            serve = subprocess.Popen([sys.executable, "-m", "endorse.cli", "serve", "--port", "0"], env=env,
+            serve = subprocess.Popen([sys.executable, "-m", "endorse_cli.main", "serve", "--port", "0"], env=env,
                                      cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + 300

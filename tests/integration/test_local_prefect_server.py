@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from endorse.prefect_server import LocalPrefectServer, PrefectServerError, api_is_healthy
+from endorse_cli.prefect_server import LocalPrefectServer, PrefectServerError, api_is_healthy
 from tests.integration.prefect_helpers import children_of, group_members, running
 
 pytestmark = pytest.mark.prefect_server
@@ -57,7 +57,7 @@ def test_a_fresh_server_starts_on_a_busy_machine_and_stops_promptly(tmp_path: Pa
 KILLED_PARENT = r"""
 import sys, time
 from pathlib import Path
-from endorse.prefect_server import LocalPrefectServer
+from endorse_cli.prefect_server import LocalPrefectServer
 server = LocalPrefectServer(Path(sys.argv[1]), say=lambda m: None).start()
 print(server.proc.pid, server.api_url, flush=True)
 time.sleep(3600)
@@ -89,7 +89,7 @@ def test_a_port_already_taken_is_refused_naming_it(tmp_path: Path):
 
 
 def test_a_server_that_dies_while_starting_says_so_with_its_log(tmp_path: Path):
-    from endorse.prefect_server import free_port
+    from endorse_cli.prefect_server import free_port
 
     nowhere = f"postgresql+asyncpg://prefect@127.0.0.1:{free_port()}/prefect"  # nothing listens there
     server = LocalPrefectServer(tmp_path / "prefect-home", database_url=nowhere, start_deadline=600)
@@ -102,7 +102,7 @@ def test_a_server_that_dies_while_starting_says_so_with_its_log(tmp_path: Path):
 def test_closing_the_databases_leaves_the_final_state_in_the_database_file(database_url, tmp_path: Path):
     from endorse.db import close_databases, default_session_factory, transaction
     from models import Person
-    from tasks.records import upsert_person
+    from tasks.intake.records import upsert_person
 
     sessions = default_session_factory(database_url)
     with transaction(sessions) as s:
@@ -129,7 +129,7 @@ def test_endorse_serve_without_a_prefect_api_url_runs_its_own_server_and_stops_i
     env.update({"ENDORSE_DATA_DIR": str(tmp_path / "var"), "PREFECT_HOME": str(tmp_path / "cli")})
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
-        serve = subprocess.Popen([sys.executable, "-m", "endorse.cli", "serve", "--port", "0"], env=env,
+        serve = subprocess.Popen([sys.executable, "-m", "endorse_cli.main", "serve", "--port", "0"], env=env,
                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     with logs_on_failure(log, tmp_path / "var" / "prefect-server" / "server.log"):
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from endorse.prefect_server import LocalPrefectServer, stop_process_group
+from endorse_cli.prefect_server import LocalPrefectServer, stop_process_group
 from endorse.settings import PROJECT_ROOT
 from tests.integration.prefect_helpers import deployment_ids
 
@@ -27,7 +27,7 @@ def prefect_server(tmp_path: Path):
 
 CHECK = r"""
 import asyncio, json, sys
-from flows.prefect_glue import trigger_reconcile, artifact_key
+from tasks.pipeline.prefect_glue import trigger_reconcile, artifact_key
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -48,10 +48,10 @@ def test_a_reconcile_triggered_like_a_web_handler_runs_on_the_server(prefect_ser
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "ENDORSE_DATA_DIR": str(tmp_path / "var")}
     env.pop("DATABASE_URL", None)
     cohort_file = PROJECT_ROOT / "cohort" / "ct-aimh-ifs-eligible-01.json"
-    subprocess.run([sys.executable, "-m", "endorse.cli", "import", str(cohort_file)], env=env, check=True,
+    subprocess.run([sys.executable, "-m", "endorse_cli.main", "import", str(cohort_file)], env=env, check=True,
                    cwd=PROJECT_ROOT, capture_output=True)
     serve_log = open(tmp_path / "serve.log", "w")
-    served = subprocess.Popen([sys.executable, "-m", "endorse.cli", "serve"], env=env, cwd=PROJECT_ROOT,
+    served = subprocess.Popen([sys.executable, "-m", "endorse_cli.main", "serve"], env=env, cwd=PROJECT_ROOT,
                               stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_deployment(prefect_server, "reconcile-application", 120)
@@ -77,7 +77,7 @@ def _find_the_run_in_the_prefect_dashboard(ui: str, application_id: str, run_nam
     and finds the application's run by its tag."""
     from playwright.sync_api import sync_playwright
 
-    from flows.prefect_glue import ui_runs_url
+    from tasks.pipeline.prefect_glue import ui_runs_url
     from tests.web.test_browser import CHROMIUM_ARGS
 
     shots = PROJECT_ROOT / "var" / "screenshots"

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from endorse.prefect_server import LocalPrefectServer, stop_process_group
+from endorse_cli.prefect_server import LocalPrefectServer, stop_process_group
 from endorse.settings import PROJECT_ROOT
-from endorse.smtp_sink import SmtpSink
-from endorse.stack import Child, create_work_pool, deploy_all, worker_command
+from endorse_cli.smtp_sink import SmtpSink
+from endorse_cli.stack import Child, create_work_pool, deploy_all, worker_command
 from tests.integration.prefect_helpers import api, logs_on_failure, short_schedules, wait_for_completed_runs
 
 pytestmark = pytest.mark.prefect_server
@@ -35,7 +35,7 @@ def _environment(tmp_path: Path, server: LocalPrefectServer, smtp_port: int) -> 
     env.update(server.client_env())
     env.update({"PREFECT_HOME": str(tmp_path / "prefect-client"), "ENDORSE_DATA_DIR": str(tmp_path / "var"),
                 "ENDORSE_SMTP_HOST": "127.0.0.1", "ENDORSE_SMTP_PORT": str(smtp_port)})
-    subprocess.run([sys.executable, "-m", "endorse.cli", "import", str(RATER_ASKED)], env=env, cwd=PROJECT_ROOT,
+    subprocess.run([sys.executable, "-m", "endorse_cli.main", "import", str(RATER_ASKED)], env=env, cwd=PROJECT_ROOT,
                    check=True, capture_output=True)
     return env
 
@@ -73,7 +73,7 @@ def test_the_scheduler_runs_sweep_and_outbox_on_a_process_work_pool(tmp_path: Pa
 def test_endorse_serve_runs_the_scheduled_sweep_and_outbox(tmp_path: Path):
     prefect_file = short_schedules(tmp_path / "prefect.yaml", INTERVAL_SECONDS)
     server = LocalPrefectServer(tmp_path / "prefect-server")
-    serve = Child("serve", [sys.executable, "-m", "endorse.cli", "serve", "--port", "0", "--prefect-file",
+    serve = Child("serve", [sys.executable, "-m", "endorse_cli.main", "serve", "--port", "0", "--prefect-file",
                             str(prefect_file)], tmp_path / "serve.log")
     with SmtpSink(tmp_path / "mail") as sink, logs_on_failure(server.log_path, serve.log), server:
         env = _environment(tmp_path, server, sink.port)

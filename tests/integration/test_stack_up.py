@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from endorse.prefect_server import free_port, log_tail, stop_process_group
+from endorse_cli.prefect_server import free_port, log_tail, stop_process_group
 from endorse.settings import PROJECT_ROOT
-from endorse.smtp_sink import SmtpSink
+from endorse_cli.smtp_sink import SmtpSink
 from tests.integration.prefect_helpers import (
     all_logs,
     api,
@@ -49,7 +49,7 @@ def _listening(port: int) -> bool:
 
 
 def _endorse(env: dict[str, str], *argv: str, stdin: str | None = None) -> str:
-    done = subprocess.run([sys.executable, "-m", "endorse.cli", *argv], env=env, cwd=PROJECT_ROOT, input=stdin,
+    done = subprocess.run([sys.executable, "-m", "endorse_cli.main", *argv], env=env, cwd=PROJECT_ROOT, input=stdin,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"endorse {' '.join(argv)}: {done.stdout}{done.stderr}"
     return done.stdout
@@ -95,7 +95,7 @@ class Stack:
         """Start it and wait until it says it is ready; its status (URLs, process ids)."""
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "endorse.cli", "up", "--home", str(self.home), "--port", str(self.web_port),
+                [sys.executable, "-m", "endorse_cli.main", "up", "--home", str(self.home), "--port", str(self.web_port),
                  "--prefect-port", str(self.prefect_port), "--prefect-file", str(self.prefect_file)],
                 env=self.env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + READY_DEADLINE_SECONDS

@@ -24,8 +24,9 @@ from endorse.documents import load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, AuditLog
-from tasks import pipeline
-from tasks.records import ensure_associations, save_document
+from tasks.pipeline import reconcile as pipeline
+from tasks.transcripts.transcripts import record_transcript
+from tasks.intake.records import ensure_associations, save_document
 
 APPLICATION = "CT-2026-107"  # its transcript from the University of Michigan is awaited
 RECORD_TRANSCRIPT = ["record-transcript", APPLICATION, "--institution", "University of Michigan",
@@ -33,7 +34,7 @@ RECORD_TRANSCRIPT = ["record-transcript", APPLICATION, "--institution", "Univers
 # Runs the CLI, then says whether any part of Prefect's server (the temporary one included) was loaded.
 CLI = """
 import sys
-from endorse.cli import main
+from endorse_cli.main import main
 rc = main(sys.argv[1:])
 loaded = sorted(m for m in sys.modules if m.startswith("prefect.server"))
 print("prefect server modules: " + (", ".join(loaded) or "none"))
@@ -118,7 +119,7 @@ def test_without_a_prefect_api_the_action_reconciles_here_and_starts_no_prefect_
 def test_reconcile_as_of_travels_to_the_flow_parameters(monkeypatch, database_url, transcript_awaited):
     import prefect.deployments
 
-    from endorse.cli import main
+    from endorse_cli.main import main
     from endorse.settings import get_settings
     from flows import after_event
 
@@ -158,7 +159,7 @@ def test_a_web_event_without_a_prefect_api_reconciles_in_the_web_process(monkeyp
     from endorse.settings import get_settings
     from web.app import _reconcile_on_prefect
 
-    pipeline.record_transcript(transcript_awaited, APPLICATION, institution="University of Michigan", official=True,
+    record_transcript(transcript_awaited, APPLICATION, institution="University of Michigan", official=True,
                                received_on=date(2026, 11, 20), actor="coordinator:coordinator@example.org")
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url)

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from endorse.db import transaction
 from endorse.rulebook import default_library
 from models import Association, AuditLog, OutboxMessage
-from tasks.alerts import BadAlert, checked_alert, queue_coordinator_alert
-from tasks.records import ensure_associations
+from tasks.coordination.alerts import BadAlert, checked_alert, queue_coordinator_alert
+from tasks.intake.records import ensure_associations
 
 RUN_ID = str(uuid.uuid4())
 FAILED_SWEEP = dict(flow_name="sweep", event="prefect.flow-run.Crashed", flow_run_name="brave-otter", flow_run_id=RUN_ID)

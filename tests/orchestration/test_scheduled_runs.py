@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from endorse.db import transaction
 from endorse.rulebook import default_library
 from models import ScheduledRun
-from tasks.accounts import set_coordinator
-from tasks.orchestration import record_completed_run, scheduled_runs_view
-from tasks.records import ensure_associations
+from tasks.coordination.accounts import set_coordinator
+from tasks.coordination.runs import record_completed_run, scheduled_runs_view
+from tasks.intake.records import ensure_associations
 from tests.web.test_coordinator import MI, PASSWORD, signed_in
 
 NOW = datetime(2026, 11, 29, 17, 0, tzinfo=timezone.utc)

@@ -12,9 +12,10 @@ from endorse.documents import load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, EducationRecord, Person, ReferenceRequest, WorkRecord
-from tasks import pipeline
-from tasks.records import ensure_associations, save_document
-from tasks.reports import application_markdown, pipeline_frame, pipeline_summary
+from tasks.pipeline import reconcile as pipeline
+from tasks.transcripts.transcripts import record_transcript
+from tasks.intake.records import ensure_associations, save_document
+from tasks.coordination.reports import application_markdown, pipeline_frame, pipeline_summary
 
 AS_OF = date(2026, 11, 22)
 FILES = ("mi-aimh-ifs-rater-declined.json", "ct-aimh-imhs-transcript-awaited.json", "orimha-ifa-vetted-rater.json")
@@ -31,7 +32,7 @@ def _cohort(sessions) -> list[str]:
     cfg = pipeline.PipelineConfig(library=default_library(), as_of=AS_OF, secret_key="k", actor="system:test")
     for app_id in ids:
         pipeline.reconcile_one(sessions, app_id, cfg)
-    pipeline.record_transcript(sessions, "CT-2026-107", institution="University of Michigan", official=True,
+    record_transcript(sessions, "CT-2026-107", institution="University of Michigan", official=True,
                                received_on=AS_OF, actor="coordinator:mia.lopez@mi-aimh.example.org")
     pipeline.reconcile_one(sessions, "CT-2026-107", cfg)
     return ids

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from endorse.db import transaction
 from endorse.rulebook import default_library
 from models import AuditLog, OutboxMessage
-from tasks.bounces import parse_bounce, record_bounce
-from tasks.outbox import queue_email
-from tasks.records import ensure_associations
+from tasks.mail.bounces import parse_bounce, record_bounce
+from tasks.mail.outbox import queue_email
+from tasks.intake.records import ensure_associations
 
 DSN = """From: MAILER-DAEMON@mx.example.org
 To: endorsement@mi-aimh.example.org

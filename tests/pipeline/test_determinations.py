@@ -14,10 +14,10 @@ from endorse.documents import parse_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import AuditLog, CoordinatorDetermination
-from tasks import pipeline
-from tasks.determinations import application_questions, record_determination
-from tasks.evaluation import evaluate
-from tasks.records import ensure_associations, load_documents, save_document
+from tasks.pipeline import reconcile as pipeline
+from tasks.eligibility.determinations import application_questions, record_determination
+from tasks.eligibility.evaluation import evaluate
+from tasks.intake.records import ensure_associations, load_documents, save_document
 
 AS_OF = date(2026, 11, 22)
 CFG = pipeline.PipelineConfig(library=default_library(), as_of=AS_OF, secret_key="k", actor="coordinator:c@example.org")
@@ -138,7 +138,7 @@ def test_the_applicant_statement_and_paid_work_flag_survive_the_database(session
 
 
 def test_the_queue_lists_open_applications_waiting_on_an_unanswered_question(sessions):
-    from tasks.determinations import awaited_determinations
+    from tasks.eligibility.determinations import awaited_determinations
 
     app_id = _load(sessions, _volunteer_ifa())
     with sessions() as s:

@@ -14,9 +14,9 @@ from endorse.documents import load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import AuditLog, OutboxMessage, ReferenceRequest
-from tasks import pipeline
-from tasks.evaluation import evaluate
-from tasks.raters import (
+from tasks.pipeline import reconcile as pipeline
+from tasks.eligibility.evaluation import evaluate
+from tasks.references.raters import (
     ProposedRater,
     add_rater,
     check_rater_list,
@@ -26,8 +26,8 @@ from tasks.raters import (
     vet_rater,
     vetting_queue,
 )
-from tasks.ratings import LinkNotFound, find_request
-from tasks.records import ensure_associations, load_documents, save_document
+from tasks.references.ratings import LinkNotFound, find_request
+from tasks.intake.records import ensure_associations, load_documents, save_document
 
 AS_OF = date(2026, 11, 22)
 CFG = pipeline.PipelineConfig(library=default_library(), as_of=AS_OF, secret_key="k", actor="coordinator:c@example.org")

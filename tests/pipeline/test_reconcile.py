@@ -12,13 +12,15 @@ from endorse.db import transaction
 from endorse.documents import load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
-from endorse.smtp_sink import SmtpSink
+from endorse_cli.smtp_sink import SmtpSink
 from models import Application, AuditLog, Decision, Endorsement, OutboxMessage, ReferenceRequest
-from tasks import pipeline
-from tasks.evaluation import evaluate
-from tasks.outbox import SmtpConfig, deliver_due
-from tasks.ratings import LinkNotFound, RatingInput, find_request, save_rating
-from tasks.records import ensure_associations, load_documents, save_document
+from tasks.pipeline import reconcile as pipeline
+from tasks.transcripts.transcripts import record_transcript
+from tasks.references.requests import send_due_reminders
+from tasks.eligibility.evaluation import evaluate
+from tasks.mail.outbox import SmtpConfig, deliver_due
+from tasks.references.ratings import LinkNotFound, RatingInput, find_request, save_rating
+from tasks.intake.records import ensure_associations, load_documents, save_document
 
 AS_OF = date(2026, 11, 22)
 COHORT = PROJECT_ROOT / "cohort"
@@ -90,7 +92,7 @@ def test_sweep_moves_a_batch_and_a_second_sweep_does_nothing(sessions):
 def test_a_transcript_recorded_moves_the_application_on(sessions):
     (app_id,) = load(sessions, "ct-aimh-imhs-transcript-awaited.json")
     assert pipeline.reconcile_one(sessions, app_id, cfg()).stage == "transcripts"
-    pipeline.record_transcript(sessions, app_id, institution="University of Michigan", official=True,
+    record_transcript(sessions, app_id, institution="University of Michigan", official=True,
                                received_on=AS_OF, actor="coordinator:c@example.org")
     out = pipeline.reconcile_one(sessions, app_id, cfg())
     # Its exam result is already on file (imported), so it goes all the way.
@@ -117,7 +119,7 @@ def test_rating_requested_email_link_opens_the_form_and_the_rating_updates_the_c
     library = default_library()
     with sessions() as s:
         req = find_request(s, token, AS_OF)
-        from tasks.ratings import form_spec
+        from tasks.references.ratings import form_spec
 
         spec = form_spec(s, req, library, AS_OF)
     answers = {a.key: "3" for d in spec.domains for a in d.areas}
@@ -147,7 +149,7 @@ def test_six_not_enough_information_answers_ask_for_another_rater_without_showin
         from endorse import links
 
         token = links.token_for(req.token_nonce, SECRET, "rating")
-        from tasks.ratings import form_spec
+        from tasks.references.ratings import form_spec
 
         spec = form_spec(s, req, default_library(), AS_OF)
     keys = [a.key for d in spec.domains for a in d.areas]
@@ -180,4 +182,4 @@ def test_one_reminder_per_rater_within_the_gap_even_for_several_applicants(sessi
         due = s.scalars(select(ReferenceRequest.due_on).where(ReferenceRequest.status == "requested")).first()
     day = due - timedelta(days=7)
     later = pipeline.PipelineConfig(library=default_library(), as_of=day, secret_key=SECRET, actor="system:test")
-    assert pipeline.send_due_reminders(sessions, later) == 1  # same rater, two requests: one reminder
+    assert send_due_reminders(sessions, later) == 1  # same rater, two requests: one reminder

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from endorse.db import transaction
 from endorse.rulebook import default_library
 from models import AuditLog, Endorsement, OutboxMessage, Person, Renewal
-from tasks.pipeline import PipelineConfig
-from tasks.records import ensure_associations
-from tasks.renewal import lapse_unrenewed, send_renewal_notices
+from tasks.config import PipelineConfig
+from tasks.intake.records import ensure_associations
+from tasks.renewal.renewals import lapse_unrenewed, send_renewal_notices
 
 DUE = date(2027, 3, 1)
 

@@ -14,8 +14,8 @@ from endorse.renewals import load_renewal
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import AuditLog, Endorsement, OutboxMessage, Person, Renewal
-from tasks.records import ensure_associations
-from tasks.renewal import record_renewal
+from tasks.intake.records import ensure_associations
+from tasks.renewal.renewals import record_renewal
 
 LIB = default_library()
 RENEWED = PROJECT_ROOT / "cohort" / "renewals" / "mi-aimh-imhm-c-renewed.json"

@@ -10,8 +10,8 @@ import pytest
 from endorse.documents import parse_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
-from tasks.evaluation import evaluate
-from tasks.stages import ALLOWED, StageFacts, check_allowed, decide, next_transition
+from tasks.eligibility.evaluation import evaluate
+from tasks.eligibility.stages import ALLOWED, StageFacts, check_allowed, decide, next_transition
 
 from tests.rules.casefiles import apply_changes
 
@@ -78,7 +78,7 @@ def test_a_coordinator_can_ask_for_a_decision_from_references():
 
 
 def test_final_stages_have_no_way_out_but_deferred_and_a_retake():
-    # A failed exam may be retaken: the coordinator reopens not_endorsed → exam (tasks.exam_intake.start_retake).
+    # A failed exam may be retaken: the coordinator reopens not_endorsed → exam (tasks.exam.intake.start_retake).
     assert ALLOWED["endorsed"] == set() and ALLOWED["not_endorsed"] == {"exam"}
     with pytest.raises(ValueError):
         check_allowed("submitted", "endorsed")

@@ -15,7 +15,7 @@ from endorse.dates import (
     days_inclusive,
     spans_at_least_months,
 )
-from tasks.evaluation import _RscPiece, best_rsc_window
+from tasks.eligibility.evaluation import _RscPiece, best_rsc_window
 
 days = st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 12, 31))
 periods = st.lists(st.tuples(days, st.integers(0, 2000)).map(lambda t: (t[0], t[0] + timedelta(days=t[1]))),

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from endorse.documents import parse_document
-from tasks.evaluation import evaluate
+from tasks.eligibility.evaluation import evaluate
 
 from .casefiles import BASES_DIR, load_cases
 

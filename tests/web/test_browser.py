@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 
 from endorse.settings import PROJECT_ROOT
-from endorse.smtp_sink import SmtpSink
-from tasks.outbox import SmtpConfig, deliver_due
+from endorse_cli.smtp_sink import SmtpSink
+from tasks.mail.outbox import SmtpConfig, deliver_due
 
 from .conftest import SECRET
 

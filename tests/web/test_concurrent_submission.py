@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from endorse.rulebook import default_library
 from models import AuditLog, Rating
-from tasks.ratings import AlreadySubmitted, RatingInput, find_request, form_spec, save_rating
+from tasks.references.ratings import AlreadySubmitted, RatingInput, find_request, form_spec, save_rating
 
 from .conftest import AS_OF
 

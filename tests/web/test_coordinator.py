@@ -26,9 +26,9 @@ from models import (
     ReferenceRequest,
     Transcript,
 )
-from tasks import pipeline
-from tasks.accounts import set_coordinator
-from tasks.records import ensure_associations, save_document
+from tasks.pipeline import reconcile as pipeline
+from tasks.coordination.accounts import set_coordinator
+from tasks.intake.records import ensure_associations, save_document
 from tests.web.conftest import make_web_app
 
 AS_OF = date(2026, 11, 22)

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from endorse.db import make_engine, session_factory
-from endorse.health import database_check, prefect_check, smtp_check
-from endorse.smtp_sink import SmtpSink
+from web.health import database_check, prefect_check, smtp_check
+from endorse_cli.smtp_sink import SmtpSink
 from tests.web.conftest import make_web_app
 
 

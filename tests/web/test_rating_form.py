@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from endorse.rulebook import default_library
 from models import Rating
-from tasks.evaluation import evaluate
-from tasks.records import load_documents
+from tasks.eligibility.evaluation import evaluate
+from tasks.intake.records import load_documents
 
 from .conftest import AS_OF
 

@@ -1,0 +1,143 @@
+"""The stage machine of an application, as a pure function of its checklist.
+
+submitted → transcripts → references → eligibility_review → exam → decision → endorsed |
+not_endorsed | deferred. Categories without an exam rule (IFA, IFS) go from references straight to
+decision. ``next_transition`` never touches the database: the pipeline applies what it returns,
+one transition per transaction, each with an audit entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from tasks.eligibility.evaluation import MET, NOT_APPLICABLE, PENDING, UNMET, Evaluation
+
+SUBMITTED = "submitted"
+TRANSCRIPTS = "transcripts"
+REFERENCES = "references"
+ELIGIBILITY_REVIEW = "eligibility_review"
+EXAM = "exam"
+DECISION = "decision"
+ENDORSED = "endorsed"
+NOT_ENDORSED = "not_endorsed"
+DEFERRED = "deferred"
+
+STAGES = (SUBMITTED, TRANSCRIPTS, REFERENCES, ELIGIBILITY_REVIEW, EXAM, DECISION, ENDORSED, NOT_ENDORSED, DEFERRED)
+OPEN_STAGES = (SUBMITTED, TRANSCRIPTS, REFERENCES, ELIGIBILITY_REVIEW, EXAM, DECISION)
+FINAL_STAGES = (ENDORSED, NOT_ENDORSED, DEFERRED)
+
+# Which requirements each waiting stage is waiting for.
+TRANSCRIPT_REQUIREMENTS = ("education", "transcripts")
+REFERENCE_REQUIREMENTS = ("references", "endorsed_rater")
+
+ALLOWED = {
+    SUBMITTED: {TRANSCRIPTS},
+    TRANSCRIPTS: {REFERENCES},
+    REFERENCES: {ELIGIBILITY_REVIEW, DECISION},
+    ELIGIBILITY_REVIEW: {EXAM, DECISION},
+    EXAM: {DECISION},
+    DECISION: {ENDORSED, NOT_ENDORSED, DEFERRED},
+    ENDORSED: set(),
+    NOT_ENDORSED: {EXAM},  # a retake, started by the coordinator after the waiting period
+    # A deferred application comes back when what was missing arrives.
+    DEFERRED: {REFERENCES, ELIGIBILITY_REVIEW, DECISION},
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_stage: str
+    to_stage: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StageFacts:
+    """What the stage machine needs besides the checklist."""
+
+    stage: str
+    has_exam: bool
+    exam_approved_on: date | None
+    exam_approval_validity_days: int
+    decision_requested: bool = False  # a coordinator asked to decide now (e.g. to defer)
+
+
+def _all_done(ev: Evaluation, ids: tuple[str, ...]) -> bool:
+    return all(ev.status_of(i) in (MET, NOT_APPLICABLE) for i in ids)
+
+
+def _open_items(ev: Evaluation, *, exclude: tuple[str, ...] = ()) -> list[str]:
+    return [f"{r.id}: {r.detail}" for r in ev.requirements if r.status in (UNMET, PENDING) and r.id not in exclude]
+
+
+def approval_is_current(facts: StageFacts, as_of: date) -> bool:
+    return facts.exam_approved_on is not None and \
+        as_of <= facts.exam_approved_on + timedelta(days=facts.exam_approval_validity_days)
+
+
+def next_transition(ev: Evaluation, facts: StageFacts) -> Transition | None:
+    """The one transition the application is due for now, or None if it must wait."""
+    s = facts.stage
+    if s == SUBMITTED:
+        return Transition(s, TRANSCRIPTS, "application received; transcripts checked next")
+    if s == TRANSCRIPTS:
+        if _all_done(ev, TRANSCRIPT_REQUIREMENTS):
+            return Transition(s, REFERENCES, "education and official transcripts are in")
+        return None
+    if s == DEFERRED:
+        # Back into the pipeline only when what was missing has arrived.
+        if ev.eligible or (ev.status_of("exam") in (MET, UNMET) and not _open_items(ev, exclude=("exam",))):
+            return Transition(s, DECISION, "what was missing has arrived")
+        if facts.has_exam and not _open_items(ev, exclude=("exam",)) and ev.status_of("exam") == PENDING:
+            return Transition(s, ELIGIBILITY_REVIEW, "every requirement but the exam is met")
+        return None
+    if s == REFERENCES:
+        if _all_done(ev, REFERENCE_REQUIREMENTS):
+            if facts.has_exam:
+                return Transition(s, ELIGIBILITY_REVIEW, "three valid ratings including an endorsed rater")
+            return Transition(s, DECISION, "three valid ratings including an endorsed rater")
+        if facts.decision_requested:
+            return Transition(s, DECISION, "a coordinator asked for a decision")
+        return None
+    if s == ELIGIBILITY_REVIEW:
+        ready = not _open_items(ev, exclude=("exam",))
+        if ready and approval_is_current(facts, ev.as_of):
+            return Transition(s, EXAM, f"approved to sit the exam on {facts.exam_approved_on.isoformat()}")
+        if ev.status_of("exam") in (MET, UNMET) and ready:
+            # An exam result already on file (e.g. imported) settles it.
+            return Transition(s, DECISION, "exam result on file")
+        if facts.decision_requested:
+            return Transition(s, DECISION, "a coordinator asked for a decision")
+        return None
+    if s == EXAM:
+        if ev.status_of("exam") in (MET, UNMET):
+            return Transition(s, DECISION, f"exam settled: {ev.status_of('exam')}")
+        return None
+    if s == DECISION:
+        outcome, _ = decide(ev)
+        return Transition(s, outcome, "; ".join(decision_reasons(ev)) or "every requirement met")
+    return None
+
+
+def decide(ev: Evaluation) -> tuple[str, list[str]]:
+    """The final decision computed from the checklist, with its reasons.
+
+    Endorsed when every requirement is met; not endorsed when the exam was failed (a retake starts a
+    new attempt after the association's waiting period); otherwise deferred with what is missing.
+    """
+    reasons = decision_reasons(ev)
+    if ev.eligible:
+        return ENDORSED, reasons
+    if ev.status_of("exam") == UNMET:
+        return NOT_ENDORSED, reasons
+    return DEFERRED, reasons
+
+
+def decision_reasons(ev: Evaluation) -> list[str]:
+    return [f"{r.id} {r.status}: {r.detail}" for r in ev.requirements if r.status in (UNMET, PENDING)]
+
+
+def check_allowed(from_stage: str, to_stage: str) -> None:
+    if to_stage not in ALLOWED.get(from_stage, set()):
+        raise ValueError(f"an application cannot move from {from_stage} to {to_stage}")

@@ -1,0 +1,160 @@
+"""Prefect tasks: thin wrappers over the pipeline's plain functions (only I/O tasks retry)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from endorse.db import default_session_factory
+from endorse.rulebook import default_library
+from endorse.settings import get_settings
+from tasks.pipeline.prefect_glue import artifact_key
+from tasks.config import PipelineConfig
+from tasks.pipeline import reconcile as pipeline
+from tasks.references import requests as reference_requests
+from tasks.transcripts import transcripts
+from tasks.mail.outbox import SmtpConfig, deliver_due
+from tasks.coordination.reports import application_markdown, pipeline_frame, pipeline_summary
+
+
+def _config(as_of: date) -> PipelineConfig:
+    settings = get_settings()
+    return PipelineConfig(library=default_library(), as_of=as_of,
+                                   secret_key=settings.secret_key.get_secret_value(), actor="system:pipeline")
+
+
+@task
+def reconcile_application_state(application_id: str, as_of: date) -> dict:
+    """Evaluate one application and move it as far as its checklist allows."""
+    out = pipeline.reconcile_one(default_session_factory(), application_id, _config(as_of))
+    return {"stage": out.stage, "eligible": out.eligible,
+            "transitions": [f"{t.from_stage} → {t.to_stage}: {t.reason}" for t in out.transitions]}
+
+
+@task
+def publish_application_artifact(application_id: str) -> None:
+    """The application's live checklist and timeline, keyed so the dashboard shows the latest."""
+    with default_session_factory()() as s:
+        md = application_markdown(s, application_id)
+    create_markdown_artifact(md, key=artifact_key(application_id), description=f"Checklist of {application_id}")
+
+
+@task
+def list_open_batches(batch_size: int) -> list[list[str]]:
+    """Open applications in batches (ids only)."""
+    with default_session_factory()() as s:
+        ids = pipeline.open_application_ids(s)
+    return [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]
+
+
+@task
+def advance_application_batch(ids: list[str], as_of: date) -> dict:
+    """One task for a whole batch: evaluate all, move the ones that can move."""
+    return pipeline.advance_batch(default_session_factory(), ids, _config(as_of))
+
+
+@task
+def send_due_reminders(as_of: date) -> int:
+    """Rating reminders due today (set-based)."""
+    return reference_requests.send_due_reminders(default_session_factory(), _config(as_of))
+
+
+@task
+def remind_missing_transcripts(as_of: date) -> int:
+    """Weekly reminder to applicants still missing transcripts."""
+    return transcripts.remind_missing_transcripts(default_session_factory(), _config(as_of))
+
+
+@task
+def expire_stale_links(as_of: date) -> int:
+    """Links past their expiry stop working."""
+    return reference_requests.expire_stale_links(default_session_factory(), _config(as_of))
+
+
+@task
+def reassign_overdue_essays(as_of: date) -> int:
+    """Essay reviews past their due date go to other reviewers (only the essays affected)."""
+    from tasks.exam.review import expire_overdue_reviews
+
+    cfg = _config(as_of)
+    return expire_overdue_reviews(default_session_factory(), cfg.library, as_of=as_of, secret_key=cfg.secret_key)
+
+
+@task
+def remind_reviewers(as_of: date) -> int:
+    """Reviewers with essays still to review, on the reminder days before their due date (one email each)."""
+    from tasks.exam.review import remind_reviewers as remind
+
+    return remind(default_session_factory(), _config(as_of).library, as_of=as_of)
+
+
+@task
+def escalate_overdue_ratings(as_of: date) -> int:
+    """Overdue ratings surface to the coordinator once."""
+    return reference_requests.escalate_overdue(default_session_factory(), _config(as_of))
+
+
+@task
+def publish_pipeline_artifact(as_of: date) -> dict:
+    """The whole pipeline as a table: stage × category × association, time in stage, what waits."""
+    with default_session_factory()() as s:
+        frame = pipeline_frame(s, as_of)
+    summary = pipeline_summary(frame)
+    create_table_artifact(summary.to_dict(orient="records"), key="pipeline",
+                          description=f"Pipeline as of {as_of.isoformat()}")
+    return {"applications": int(len(frame)), "overdue_ratings": int(frame["overdue_ratings"].sum()) if len(frame) else 0}
+
+
+@task(retries=3, retry_delay_seconds=[10, 30, 90])
+def deliver_queued_email(limit: int = 10_000) -> dict:
+    """Send what is due in the outbox (SMTP is I/O: this task retries)."""
+    settings = get_settings()
+    smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, tls=settings.smtp_tls,
+                      username=settings.smtp_username,
+                      password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                      timeout=settings.smtp_timeout_seconds, mail_from=settings.mail_from)
+    report = asyncio.run(deliver_due(default_session_factory(), smtp, secret_key=settings.secret_key.get_secret_value(),
+                                     base_url=settings.public_base_url, concurrency=settings.outbox_concurrency,
+                                     max_attempts=settings.outbox_max_attempts, limit=limit))
+    return report.__dict__
+
+
+@task
+def send_renewal_notices(as_of: date) -> int:
+    """Renewal notices due today (set-based)."""
+    from tasks.renewal import renewals as renewal
+
+    return renewal.send_renewal_notices(default_session_factory(), _config(as_of))
+
+
+@task
+def lapse_unrenewed_endorsements(as_of: date) -> int:
+    """Endorsements past their grace period without an accepted renewal lapse (audited, never silently)."""
+    from tasks.renewal import renewals as renewal
+
+    return renewal.lapse_unrenewed(default_session_factory(), _config(as_of))
+
+
+@task
+def record_completed_run(flow_name: str, summary: dict) -> None:
+    """A scheduled flow's last step: the dashboard shows when it last completed, without asking Prefect."""
+    from prefect.runtime import flow_run
+
+    from tasks.coordination.runs import record_completed_run as record
+
+    record(default_session_factory(), flow_name, summary, flow_run_id=flow_run.id)
+
+
+@task
+def queue_orchestration_alert(alert: str, *, flow_name: str, event: str, flow_run_name: str, flow_run_id: str) -> int:
+    """Check what the automation passed (no free text reaches an email), then queue one email per coordinator."""
+    from prefect.runtime import flow_run
+
+    from tasks.coordination.alerts import checked_alert, queue_coordinator_alert
+
+    checked = checked_alert(alert, flow_name=flow_name, event=event, flow_run_name=flow_run_name,
+                            flow_run_id=flow_run_id, alert_run_id=flow_run.id or "")
+    return queue_coordinator_alert(default_session_factory(), checked, prefect_ui_url=get_settings().prefect_ui_url)

@@ -1,0 +1,132 @@
+"""Reference requests after the rater is named: the secure link and request email, reminders before
+the due date, expiry of stale links, and escalation of overdue ratings to the coordinator."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from endorse import links
+from endorse.db import transaction
+from models import (
+    Application,
+    Person,
+    ReferenceRequest,
+    record_audit,
+)
+from tasks.config import PipelineConfig, _now_for
+from tasks.mail.outbox import QueuedEmail, queue_email
+
+
+def issue_reference_links(s: Session, app: Application, cfg: PipelineConfig, now: datetime) -> int:
+    """A secure link and a request email for every requested rater who has none yet."""
+    settings = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).settings
+    requests = s.scalars(select(ReferenceRequest).where(
+        ReferenceRequest.application_id == app.id, ReferenceRequest.status == "requested",
+        ReferenceRequest.token_hash.is_(None), ReferenceRequest.token_expires_at.is_(None))).all()
+    issued = 0
+    for req in requests:
+        link = links.issue(cfg.secret_key, "rating")
+        # Still without a link? A run alongside may have issued it since this session read the row.
+        if s.execute(update(ReferenceRequest).where(
+                ReferenceRequest.id == req.id, ReferenceRequest.token_hash.is_(None),
+                ReferenceRequest.token_expires_at.is_(None))
+                .values(token_nonce=link.nonce, token_hash=link.token_hash,
+                        token_generation=ReferenceRequest.token_generation + 1,
+                        token_expires_at=now + timedelta(days=int(settings["reference_link_expiry_days"])),
+                        due_on=(now + timedelta(days=int(settings["reference_due_days"]))).date())
+                .returning(ReferenceRequest.id)).first() is None:
+            continue
+        s.refresh(req)
+        queue_reference_email(s, app, req, cfg, "reference.request")
+        record_audit(s, actor=cfg.actor, action="reference.link_issued", entity_type="reference_request",
+                     entity_id=req.id, application_id=app.id, generation=req.token_generation)
+        issued += 1
+    return issued
+
+
+def queue_reference_email(s: Session, app: Application, req: ReferenceRequest, cfg: PipelineConfig, role: str,
+                          key_suffix: str = "") -> QueuedEmail:
+    rater = s.get(Person, req.rater_id)
+    info = cfg.library.category_info(app.category)
+    wording = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).role_wording
+    return queue_email(
+        s, role=role, to_email=rater.email, to_name=rater.name, association=app.association_code,
+        application_id=app.id, link_kind="rating", link_ref_id=req.id,
+        idempotency_key=f"{role}:{req.id}:{req.token_generation}{key_suffix}",
+        context={"rater_name": rater.name, "applicant_name": app.applicant.name, "category_name": info["name"],
+                 "role_words": wording.get(req.role, req.role).replace("your ", "their ").replace("you", "them"),
+                 "due_on": req.due_on.isoformat() if req.due_on else "",
+                 "expires_on": req.token_expires_at.date().isoformat() if req.token_expires_at else "",
+                 "waived": req.waived_access},
+    )
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=timezone.utc)
+
+
+def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
+    """Rating reminders N days before the due date; never two to one rater within the minimum gap,
+    however many applicants they were asked to rate."""
+    now = _now_for(cfg.as_of)
+    sent = 0
+    with transaction(sessions) as s:
+        rows = s.execute(
+            select(ReferenceRequest, Application).join(Application, Application.id == ReferenceRequest.application_id)
+            .where(ReferenceRequest.status == "requested", ReferenceRequest.token_hash.is_not(None),
+                   ReferenceRequest.due_on.is_not(None), ReferenceRequest.rating == None)  # noqa: E711
+            .order_by(ReferenceRequest.due_on, ReferenceRequest.id)
+        ).all()
+        last_by_rater: dict[int, datetime] = {}
+        for rater_id, last in s.execute(select(ReferenceRequest.rater_id, func.max(ReferenceRequest.last_reminded_at))
+                                        .group_by(ReferenceRequest.rater_id)):
+            if last is not None:
+                last_by_rater[rater_id] = _aware(last)
+        for req, app in rows:
+            settings = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).settings
+            days_left = (req.due_on - cfg.as_of).days
+            gap = timedelta(days=int(settings["reminder_min_gap_days"]))
+            if days_left not in settings["reminder_days_before_due"]:
+                continue
+            last = last_by_rater.get(req.rater_id)
+            if last is not None and now - last < gap:
+                continue
+            last_by_rater[req.rater_id] = now
+            # Another sweep may have queued this reminder meanwhile: then it also counted it.
+            if not queue_reference_email(s, app, req, cfg, "reference.reminder", key_suffix=f":d{days_left}").new:
+                continue
+            s.execute(update(ReferenceRequest).where(ReferenceRequest.id == req.id)
+                      .values(last_reminded_at=now, reminders_sent=ReferenceRequest.reminders_sent + 1))
+            sent += 1
+    return sent
+
+
+def expire_stale_links(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
+    """Links past their expiry stop working; the request stays open for the coordinator to regenerate."""
+    now = _now_for(cfg.as_of)
+    with transaction(sessions) as s:
+        # Only the rows this statement changed are audited: a sweep running alongside gets the others.
+        stale = s.execute(update(ReferenceRequest).where(
+            ReferenceRequest.token_hash.is_not(None), ReferenceRequest.token_expires_at < now)
+            .values(token_hash=None).returning(ReferenceRequest.id, ReferenceRequest.application_id)).all()
+        for req_id, application_id in stale:
+            record_audit(s, actor=cfg.actor, action="reference.link_expired", entity_type="reference_request",
+                         entity_id=req_id, application_id=application_id)
+    return len(stale)
+
+
+def escalate_overdue(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
+    """Ratings past their due date surface to the coordinator once (audit entry + flag for the dashboard)."""
+    now = _now_for(cfg.as_of)
+    with transaction(sessions) as s:
+        overdue = s.execute(update(ReferenceRequest).where(
+            ReferenceRequest.status == "requested", ReferenceRequest.due_on < cfg.as_of,
+            ReferenceRequest.escalated_at.is_(None)).values(escalated_at=now)
+            .returning(ReferenceRequest.id, ReferenceRequest.application_id, ReferenceRequest.due_on)).all()
+        for req_id, application_id, due_on in overdue:
+            record_audit(s, actor=cfg.actor, action="reference.overdue", entity_type="reference_request",
+                         entity_id=req_id, application_id=application_id, due_on=due_on.isoformat())
+    return len(overdue)

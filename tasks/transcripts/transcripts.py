@@ -1,0 +1,72 @@
+"""Transcripts: the coordinator records one received; applicants still waiting on one are reminded
+weekly. The degree itself is checked against the category by the next reconcile."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from endorse.db import transaction
+from models import (
+    Application,
+    EducationRecord,
+    Transcript,
+    record_audit,
+)
+from tasks.config import PipelineConfig
+from tasks.eligibility.stages import (
+    TRANSCRIPTS,
+)
+from tasks.mail.outbox import queue_email
+
+
+def record_transcript(sessions: sessionmaker[Session], application_id: str, *, institution: str, official: bool,
+                      received_on: date, credential: str | None = None, actor: str) -> str:
+    """Record a transcript received; the degree is checked against the category by the next reconcile."""
+    with transaction(sessions) as s:
+        app = s.get(Application, application_id)
+        if app is None:
+            raise LookupError(f"no application {application_id!r}")
+        rows = [e for e in s.scalars(select(EducationRecord).where(EducationRecord.application_id == app.id))
+                if e.institution.casefold() == institution.casefold() and (credential is None or e.credential == credential)]
+        if not rows:
+            known = ", ".join(e.institution for e in s.scalars(select(EducationRecord).where(
+                EducationRecord.application_id == app.id))) or "none"
+            raise LookupError(f"{application_id} claims no education at {institution!r} (claimed: {known})")
+        edu = rows[0]
+        if edu.transcript is not None and (edu.transcript.official, edu.transcript.received_on) == (official, received_on):
+            return edu.institution  # recorded already (a retried command): nothing changes, nothing audited
+        if edu.transcript is None:
+            edu.transcript = Transcript()
+        edu.transcript.official, edu.transcript.received_on, edu.transcript.recorded_by = official, received_on, actor
+        app.needs_reconcile = True
+        record_audit(s, actor=actor, action="transcript.recorded", entity_type="education_record", entity_id=edu.id,
+                     application_id=app.id, institution=edu.institution, official=official,
+                     received_on=received_on.isoformat())
+        return edu.institution
+
+
+def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
+    """Applicants waiting on transcripts are reminded at most once a week."""
+    week = cfg.as_of.isocalendar()
+    count = 0
+    with transaction(sessions) as s:
+        apps = s.scalars(select(Application).where(Application.stage == TRANSCRIPTS)).all()
+        for app in apps:
+            missing = []
+            for e in s.scalars(select(EducationRecord).where(EducationRecord.application_id == app.id)):
+                t = e.transcript
+                if t is None or t.received_on is None or not t.official:
+                    missing.append(f"{e.institution} ({e.degree or e.credential})")
+            if not missing:
+                continue
+            info = cfg.library.category_info(app.category)
+            queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant.name,
+                        association=app.association_code, application_id=app.id,
+                        idempotency_key=f"transcript.missing:{app.id}:{week[0]}-W{week[1]}",
+                        context={"applicant_name": app.applicant.name, "category_name": info["name"],
+                                 "application_id": app.id, "missing": missing})
+            count += queued.new
+    return count
