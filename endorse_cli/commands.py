@@ -159,7 +159,7 @@ def cmd_automations_apply(args) -> int:
 
 
 def cmd_up(args) -> int:
-    """The production stack on one host (endorse/stack.py), until SIGTERM or Ctrl-C."""
+    """The production stack on one host (endorse_cli/stack.py), until SIGTERM or Ctrl-C."""
     import os
 
     from endorse.settings import get_settings

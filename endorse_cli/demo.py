@@ -1,6 +1,6 @@
 """`make demo`: the sample cohort through the whole pipeline on embedded defaults.
 
-SQLite under var/demo/, a local Prefect server started as a child process (endorse/prefect_server.py:
+SQLite under var/demo/, a local Prefect server started as a child process (endorse_cli/prefect_server.py:
 no 20 s deadline to miss on a busy machine) and a local SMTP sink that keeps every email as an .eml
 file. Simulated people act through the same paths as real ones: raters open the link in the
 email they received and submit the rating form's data through the rating service the web form

@@ -1,4 +1,4 @@
-"""The systemd units in deploy/systemd/ run each piece exactly as `endorse up` does (endorse/stack.py),
+"""The systemd units in deploy/systemd/ run each piece exactly as `endorse up` does (endorse_cli/stack.py),
 from the fixed install path, and every unit the README names exists."""
 
 from __future__ import annotations
