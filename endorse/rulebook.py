@@ -4,6 +4,10 @@ The loader only parses and checks; it knows nothing of what a rule means. Every 
 mapping with ``source`` and ``effective_from`` or a list of such dated versions, and its parameters
 are validated against the parameter model of its requirement kind, so a misspelt key is an error
 naming the file and the key rather than a silently ignored rule.
+
+Why one module of ~700 lines: it is the one schema of the rulebook (a parameter model per
+requirement kind, the category and association models, the overlay merge), read top to bottom like
+rules/README.md; the models refer to one another and to the same validators.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Imports only go down: the layers of ARCHITECTURE.md, checked on the source (parsed with ``ast``).
+"""Imports only go down: the layers of ARCHITECTURE.md, checked on the source (parsed with ``ast``);
+and a module over 500 lines says why in its docstring.
 
 A module may import its own layer and the layers its row allows; inside tasks/ a stage package may
 import only the stage packages of a lower tier. Imports inside functions count too (a lazy import
@@ -128,3 +129,17 @@ def test_the_checks_can_fail():
         assert _cycle() is not None
     finally:
         GRAPH["endorse.settings"].discard("endorse.db")
+
+
+LONG_MODULE_LINES = 500
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_a_long_module_says_why_in_its_docstring(module):
+    path = MODULES[module]
+    text = path.read_text()
+    if text.count("\n") <= LONG_MODULE_LINES:
+        return
+    doc = ast.get_docstring(ast.parse(text)) or ""
+    assert "Why one module" in doc or "Over 500 lines" in doc, \
+        f"{path} has {text.count(chr(10))} lines: split it, or say why not in its docstring"

@@ -4,6 +4,10 @@ Pure functions only: no I/O, no clock, no database. Every threshold comes from t
 (``endorse.rulebook``); the code here only interprets them, as described in rules/README.md
 ("Readings"). One checker per requirement kind; each returns a ``RequirementResult`` whose detail a
 coordinator can act on.
+
+Why one module of ~900 lines: the checkers share one private ``_Context`` (the document, the rules,
+the as-of date and the sets they define) and the wording helpers that make every detail read alike;
+split apart, each would have to import those private pieces from the others.
 """
 
 from __future__ import annotations

@@ -98,6 +98,9 @@ The same function does every round: the first one; reassignment after a decline 
 deadline (pass the affected essays, the reviewers who stay on as ``existing``, the reviewer who
 dropped out removed or excluded, and ``current_load`` as it stands); and a third reviewer when two
 disagree (``needed={essay_id: 3}`` with the two as ``existing``).
+
+Why one module of ~600 lines: the model, its constraints and the reasons it reports for an essay or
+a reviewer it could not serve are one argument; the reasons are read off the same constraints.
 """
 
 from __future__ import annotations
