@@ -1,4 +1,7 @@
-"""The pipeline's work on the database, without Prefect: reconcile, sweep steps, coordinator actions.
+"""The reconcile, without Prefect: move one application, or a batch, as far as its checklist allows.
+
+The sweep's other steps and the coordinator's actions live with their stage (references/requests.py,
+transcripts/, exam/results.py, decision/); this module calls the side effects a transition causes.
 
 Every stage transition is its own transaction with an audit entry; side effects (links, emails,
 decisions, endorsements) are written in the same transaction as the transition that causes them,
