@@ -151,20 +151,6 @@ def _stage_side_effects(s: Session, app: Application, ev: Evaluation, cfg: Pipel
         issue_reference_links(s, app, cfg, _now_for(cfg.as_of))
 
 
-# --- references: links and emails ----------------------------------------------------------------------
-
-
-
-
-
-
-# --- decision ------------------------------------------------------------------------------------------------
-
-
-
-
-
-
 # --- sweep steps: set-based, one call per batch ------------------------------------------------------------
 
 
@@ -194,28 +180,3 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
     for app_id, ev, version in due:
         moved += len(reconcile_one(sessions, app_id, cfg, ev, version).transitions)
     return {"evaluated": len(docs), "reconciled": len(due), "transitions": moved}
-
-
-
-
-
-
-
-
-
-
-
-
-# --- coordinator actions (CLI and web share these) ------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-__all__ = ["MAX_STEPS", "ReconcileOutcome", "advance_batch", "apply_transition", "open_application_ids",
-           "reconcile_one", "stage_facts"]
