@@ -380,10 +380,14 @@ def cmd_add_reviewer(args) -> int:
     from sqlalchemy import select
     from tasks.records import upsert_person
 
+    from endorse.text import single_line
+
+    name, email = single_line(args.name, "--name"), single_line(args.email, "--email", max_length=254)
+    employer = None if args.employer is None else single_line(args.employer, "--employer")
     with transaction(_sessions()) as s:
-        person = upsert_person(s, args.name, args.email)
-        if args.employer is not None:
-            person.employer = args.employer
+        person = upsert_person(s, name, email)
+        if employer is not None:
+            person.employer = employer
         profile = s.scalars(select(ReviewerProfile).where(ReviewerProfile.person_id == person.id)).first()
         if profile is None:
             profile = ReviewerProfile(person_id=person.id)

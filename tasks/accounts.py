@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import auth
 from endorse.db import transaction
+from endorse.text import single_line
 from models import Association, CoordinatorAccount, record_audit
 from tasks.records import upsert_person
 
@@ -15,6 +16,7 @@ def set_coordinator(sessions: sessionmaker[Session], *, association: str, name: 
                     actor: str) -> int:
     """Create a coordinator account, or reset its password and reactivate it. The password is stored
     only as a scrypt hash and never logged."""
+    name, email = single_line(name, "name"), single_line(email, "email", max_length=254)
     hashed = auth.hash_password(password)
     with transaction(sessions) as s:
         if s.get(Association, association) is None:

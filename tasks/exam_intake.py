@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
+from endorse.text import single_line
 from models import Application, Essay, ExamAttempt, ExamSitting, Person, WorkRecord, record_audit
 from tasks.stages import EXAM, NOT_ENDORSED, check_allowed
 
@@ -43,6 +44,7 @@ class Enrolment:
 
 def open_sitting(sessions: sessionmaker[Session], library: RulebookLibrary, *, association: str, name: str,
                  opens_on: date, closes_on: date, actor: str) -> int:
+    name = single_line(name, "name")  # it appears in email subjects
     if closes_on < opens_on:
         raise ValueError(f"the sitting closes ({closes_on}) before it opens ({opens_on})")
     pass_mark = library.setting(association, "pass_mark_percent", opens_on)

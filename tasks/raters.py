@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from endorse import links
 from endorse.db import transaction
 from endorse.documents import Rater, Reference
+from endorse.text import single_line
 from models import Application, AuditLog, Person, RaterVetting, ReferenceRequest, record_audit
 from tasks.evaluation import MET, PENDING, evaluate
 from tasks.pipeline import PipelineConfig, _now_for, issue_reference_links, queue_reference_email
@@ -26,6 +27,14 @@ class ProposedRater:
     role: str
     endorsement: str | None = None
     waived_access: bool = False
+
+    def __post_init__(self) -> None:
+        # Typed into a form or on the command line, bound for an email header: checked here, for both.
+        object.__setattr__(self, "name", single_line(self.name, "name"))
+        email = single_line(self.email, "email", max_length=254)
+        if email.count("@") != 1 or " " in email:
+            raise ValueError("email: write one email address, like name@example.org")
+        object.__setattr__(self, "email", email)
 
 
 def check_rater_list(s: Session, application_id: str, proposed: list[ProposedRater], cfg: PipelineConfig) -> list[str]:
