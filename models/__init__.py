@@ -26,7 +26,7 @@ from models.exam import (
     ReviewerProfile,
 )
 from models.outbox import OutboxMessage
-from models.people import Association, CoordinatorAccount, Endorsement, Person, RulebookVersion
+from models.people import VERIFIED_ORIGINS, Association, CoordinatorAccount, Endorsement, Person, RulebookVersion
 from models.references import Rating, RatingAnswer, RaterVetting, ReferenceRequest
 
 __all__ = [
@@ -34,5 +34,6 @@ __all__ = [
     "CoordinatorAccount", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",
     "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewInvitation", "ReviewerAvailability", "ReviewerProfile",
-    "RscRecord", "RulebookVersion", "TrainingRecord", "Transcript", "WorkRecord", "record_audit", "utcnow",
+    "RscRecord", "RulebookVersion", "TrainingRecord", "Transcript", "VERIFIED_ORIGINS", "WorkRecord", "record_audit",
+    "utcnow",
 ]
