@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import get_args
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.db import transaction
@@ -55,19 +55,20 @@ def claim_for(s: Session, person: Person, association: str) -> None:
 def associations_seeing(s: Session, person_id: int) -> dict[str, set[str]]:
     """Each association that sees the person → the applications of theirs the person appears on."""
     seen: dict[str, set[str]] = {}
-    for code, app_id in s.execute(
-            select(Application.association_code, Application.id).where(Application.applicant_id == person_id)
-            .union(select(Application.association_code, Application.id)
-                   .join(ReferenceRequest, ReferenceRequest.application_id == Application.id)
-                   .where(ReferenceRequest.rater_id == person_id))
-            .union(select(Application.association_code, Application.id)
-                   .join(RscRecord, RscRecord.application_id == Application.id)
-                   .where(RscRecord.provider_id == person_id))):
+    on_applications = union(
+        select(Application.association_code, Application.id).where(Application.applicant_id == person_id),
+        select(Application.association_code, Application.id)
+        .join(ReferenceRequest, ReferenceRequest.application_id == Application.id)
+        .where(ReferenceRequest.rater_id == person_id),
+        select(Application.association_code, Application.id)
+        .join(RscRecord, RscRecord.application_id == Application.id).where(RscRecord.provider_id == person_id))
+    for code, app_id in s.execute(on_applications):
         seen.setdefault(code, set()).add(app_id)
-    for (code,) in s.execute(select(CoordinatorAccount.association_code).where(CoordinatorAccount.person_id == person_id)
-                             .union(select(ExamSitting.association_code)
-                                    .join(ReviewerAvailability, ReviewerAvailability.sitting_id == ExamSitting.id)
-                                    .where(ReviewerAvailability.person_id == person_id))):
+    elsewhere = union(
+        select(CoordinatorAccount.association_code).where(CoordinatorAccount.person_id == person_id),
+        select(ExamSitting.association_code).join(ReviewerAvailability, ReviewerAvailability.sitting_id == ExamSitting.id)
+        .where(ReviewerAvailability.person_id == person_id))
+    for (code,) in s.execute(elsewhere):
         seen.setdefault(code, set())
     home = s.get(Person, person_id).home_association
     if home:
