@@ -21,7 +21,6 @@ from models import (
     Application,
     AuditLog,
     EducationRecord,
-    Person,
     RaterVetting,
     ReferenceRequest,
     Transcript,
