@@ -33,31 +33,36 @@ def refuse_control_characters(value: str) -> str:
 
 # --- comparing text as a reader sees it ------------------------------------------------------------
 
-# Letters from other scripts that look like Latin ones (Unicode's confusables, the common subset that
-# survives NFKC): folded so "Аnna" written with a Cyrillic А still matches "Anna".
+# Letters from other scripts that look like Latin ones (the common part of Unicode's confusables that
+# NFKC leaves alone), capitals and small letters apart (Greek capital Η looks like H, small η like n):
+# folded so "Аnna" written with a Cyrillic А still matches "Anna".
 _CONFUSABLES = str.maketrans({
     # Cyrillic
+    "А": "A", "В": "B", "Е": "E", "Ё": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
+    "Т": "T", "Х": "X", "Ѕ": "S", "І": "I", "Ї": "I", "Ј": "J", "Ү": "Y", "Ԛ": "Q", "Ԝ": "W",
     "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
     "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
-    "һ": "h", "ӏ": "l", "ɡ": "g",
+    "һ": "h", "ӏ": "l", "ү": "y",
     # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N", "Ο": "O",
+    "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
     "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
     "υ": "u", "χ": "x", "ϲ": "c", "ϳ": "j",
-    # Latin look-alikes and digits used as letters in names
-    "ı": "i", "ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ð": "d", "þ": "th",
+    # Latin letters read as plain ones
+    "ı": "i", "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ɡ": "g", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe",
+    "Œ": "OE", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH",
 })
 
 
 def comparable(text: str) -> str:
     """``text`` as it reads: NFKC (full-width, circled and styled letters become plain ones), format
     characters (zero-width spaces and joiners, soft hyphens, direction marks) removed, accents
-    dropped, case folded, look-alike letters from other scripts folded to Latin, and every run of
+    dropped, look-alike letters from other scripts folded to Latin, case folded, and every run of
     spacing or punctuation collapsed to one space."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.translate(_CONFUSABLES)
+    text = unicodedata.normalize("NFKD", text.translate(_CONFUSABLES).casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_CONFUSABLES)
     return " ".join(re.sub(r"[^\w]+|_", " ", text).split())
 
 
