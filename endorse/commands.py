@@ -265,7 +265,7 @@ def cmd_show(args) -> int:
                 notes.append(f"vetted {req.vetting.decision} on {req.vetting.vetted_on} by {req.vetting.coordinator}")
             if req.waived_access:
                 notes.append("applicant waived access")
-            print(f"  #{req.id:<5} {req.role:<28} {person.name} <{person.email}>  {req.status}  " + "; ".join(notes))
+            print(f"  #{req.id:<5} {req.role:<28} {req.rater_name} <{person.email}>  {req.status}  " + "; ".join(notes))
         print("\nemails:")
         for m in s.scalars(select(OutboxMessage).where(OutboxMessage.application_id == app.id).order_by(OutboxMessage.id)):
             print(f"  {m.created_at:%Y-%m-%d} {m.role:<30} {m.recipient_email:<34} {m.status}"
