@@ -116,6 +116,9 @@ def record_endorsement(sessions: sessionmaker[Session], email: str, *, category:
         claim_for(s, person, association)
         row = s.scalars(select(Endorsement).where(Endorsement.person_id == person.id, Endorsement.category == category,
                                                   Endorsement.origin == "recorded")).first()
+        if number is not None and s.scalars(select(Endorsement.id).where(
+                Endorsement.number == number, Endorsement.id != (row.id if row else -1))).first() is not None:
+            raise ValueError(f"number: {number} is already the number of another endorsement")
         if row is None:
             row = Endorsement(person_id=person.id, category=category, origin="recorded")
             s.add(row)

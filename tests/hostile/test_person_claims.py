@@ -111,6 +111,9 @@ def test_an_endorsement_is_recorded_only_by_the_persons_own_association(cohort):
     record_endorsement(cohort, "rex@ct.example.org", category="IMHM-C", association="CT-AIMH",
                        actor=f"coordinator:{CT}", number="CT-123")
     assert _in_pool(cohort, sitting_id, person_id)
+    with pytest.raises(ValueError, match="number: CT-123 is already"):
+        record_endorsement(cohort, CT, category="IMHS", association="CT-AIMH", actor=f"coordinator:{CT}",
+                           number="CT-123")
     with cohort() as s:
         assert s.scalars(select(AuditLog.details).where(AuditLog.action == "person.endorsement_recorded")).one()[
             "association"] == "CT-AIMH"
