@@ -33,6 +33,7 @@ from models import (
 from tasks.evaluation import PENDING, UNMET, Evaluation, evaluate
 from tasks.records import load_documents
 from tasks.outbox import queue_email
+from tasks.people import audit_person_change
 from tasks.stages import (
     DEFERRED,
     ELIGIBILITY_REVIEW,
@@ -232,6 +233,10 @@ def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineC
                                       renewal_due_on=renewal_due, status="active", origin="granted",
                                       application_id=app.id)
             s.add(endorsement)
+            s.flush()
+            # The person's record gained a verified endorsement: every association that sees them is told.
+            audit_person_change(s, app.applicant, actor=cfg.actor, action="person.endorsement_granted",
+                                by_association=app.association_code, category=app.category, number=number)
         ctx.update(endorsement_number=endorsement.number, renewal_due_on=endorsement.renewal_due_on.isoformat())
     if outcome == NOT_ENDORSED:
         wait = int(cfg.library.category_rules(app.association_code, app.category, cfg.as_of)

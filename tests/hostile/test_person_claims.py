@@ -173,3 +173,30 @@ def test_migration_0007_keeps_names_and_declared_endorsements_as_claims(database
     sessions = session_factory(make_engine(url))
     with sessions.begin() as s:  # the new origin is allowed by the database's check
         s.add(Endorsement(person_id=3, category="IMHS", origin="recorded", status="active", recorded_by="c@x"))
+
+
+def test_an_endorsement_this_system_grants_is_audited_in_every_association_that_sees_the_person(sessions):
+    from endorse.db import transaction
+    from endorse.documents import load_document
+    from endorse.settings import PROJECT_ROOT
+    from tasks import pipeline
+    from tasks.raters import ProposedRater, add_rater
+    from tasks.records import ensure_associations, save_document
+
+    lib = default_library()
+    cfg = pipeline.PipelineConfig(library=lib, as_of=AS_OF, secret_key="s", actor="system:pipeline")
+    with transaction(sessions) as s:
+        ensure_associations(s, lib)
+        mi = save_document(s, load_document(PROJECT_ROOT / "cohort" / "mi-aimh-ifa-eligible-01.json"), actor="t")
+        ct = save_document(s, load_document(PROJECT_ROOT / "cohort" / "ct-aimh-ifs-eligible-01.json"), actor="t")
+        applicant_email = s.get(Application, mi.application_id).applicant.email
+    add_rater(sessions, ct.application_id, ProposedRater("As CT Knows Her", applicant_email, "colleague"), cfg,
+              actor=f"coordinator:{CT}")  # CT-AIMH sees the MI applicant too
+    pipeline.reconcile_one(sessions, mi.application_id, cfg)
+    pipeline.request_decision(sessions, mi.application_id, actor=f"coordinator:{MI}")
+    pipeline.reconcile_one(sessions, mi.application_id, cfg)
+    with sessions() as s:
+        assert s.get(Application, mi.application_id).stage == "endorsed"
+        entries = s.scalars(select(AuditLog).where(AuditLog.action == "person.endorsement_granted")).all()
+    assert {(e.details["association"], e.application_id) for e in entries} == {
+        ("MI-AIMH", mi.application_id), ("CT-AIMH", ct.application_id)}
