@@ -100,7 +100,8 @@ def run() -> list[dict]:
     env.pop("PREFECT_API_URL", None)
     # Two workers: one per core, as `endorse serve --workers 2` would run it.
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "web.app:default_app", "--factory", "--host", "127.0.0.1",
-                               "--port", str(port), "--log-level", "warning", "--workers", "2", "--no-access-log"],
+                               "--port", str(port), "--log-level", "warning", "--workers", "2", "--no-access-log",
+                               "--no-proxy-headers"],
                               env=env)
     try:
         import httpx

@@ -119,18 +119,29 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
+    from endorse.settings import SECRET_FILE, check_can_serve, get_settings
+    from endorse_cli.output import UsageError
+    from web.app import default_app
+    from web.guard import uvicorn_config
+
+    settings = get_settings()  # in development this makes the secret key file on first start
+    try:
+        check_can_serve(settings, args.host)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if (settings.data_dir / SECRET_FILE).is_file() and "ENDORSE_SECRET_KEY" not in os.environ:
+        print(f"secret key: {settings.data_dir / SECRET_FILE} (set ENDORSE_SECRET_KEY to use your own)")
     _sessions()
     from flows.deployments import serve_deployments
-    from web.app import default_app
 
     with contextlib.ExitStack() as stack:
         if not args.web_only and not os.environ.get("PREFECT_API_URL"):
-            from endorse.settings import get_settings
             from endorse_cli.prefect_server import LocalPrefectServer
 
-            local = stack.enter_context(LocalPrefectServer(get_settings().data_dir / "prefect-server"))
+            local = stack.enter_context(LocalPrefectServer(settings.data_dir / "prefect-server"))
             os.environ.update(local.client_env())
-        server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info"))
+        server = uvicorn.Server(uvicorn_config(default_app(), host=args.host, port=args.port,
+                                              trusted_proxies=settings.trusted_proxy_list))
         threading.Thread(target=server.run, daemon=True).start()
         if args.web_only:
             threading.Event().wait()
@@ -382,7 +393,7 @@ def cmd_show(args) -> int:
                 notes.append(f"vetted {req.vetting.decision} on {req.vetting.vetted_on} by {req.vetting.coordinator}")
             if req.waived_access:
                 notes.append("applicant waived access")
-            print(f"  #{req.id:<5} {req.role:<28} {person.name} <{person.email}>  {req.status}  " + "; ".join(notes))
+            print(f"  #{req.id:<5} {req.role:<28} {req.rater_name} <{person.email}>  {req.status}  " + "; ".join(notes))
         print("\nemails:")
         for m in s.scalars(select(OutboxMessage).where(OutboxMessage.application_id == app.id).order_by(OutboxMessage.id)):
             print(f"  {m.created_at:%Y-%m-%d} {m.role:<30} {m.recipient_email:<34} {m.status}"
@@ -513,18 +524,37 @@ def cmd_add_reviewer(args) -> int:
     from sqlalchemy import select
 
     from endorse.db import transaction
-    from models import ReviewerAvailability, ReviewerProfile, record_audit
-    from tasks.intake.records import upsert_person
+    from endorse.text import single_line
+    from models import CoordinatorAccount, ExamSitting, Person, ReviewerAvailability, ReviewerProfile, record_audit
+    from tasks.intake.people import audit_person_change, claim_for
+    from tasks.intake.records import person_for
 
     # Checked before anything is written (the database refuses it too, less readably).
     if args.max_load < 0:
         raise ValueError(f"--max-load must be 0 or more, got {args.max_load}")
     if not 0 <= args.min_load <= args.max_load:
         raise ValueError(f"--min-load must be from 0 to --max-load ({args.max_load}), got {args.min_load}")
+    name, email = single_line(args.name, "--name"), single_line(args.email, "--email", max_length=254)
+    employer = None if args.employer is None else single_line(args.employer, "--employer")
     with transaction(_sessions()) as s:
-        person = upsert_person(s, args.name, args.email)
-        if args.employer is not None:
-            person.employer = args.employer
+        sitting = s.get(ExamSitting, args.sitting) if args.sitting is not None else None
+        if args.sitting is not None and sitting is None:
+            raise LookupError(f"--sitting: no exam sitting {args.sitting}")
+        association = sitting.association_code if sitting else s.scalars(
+            select(CoordinatorAccount.association_code).join(Person, Person.id == CoordinatorAccount.person_id)
+            .where(Person.email_normalized == args.by.strip().casefold())).first()
+        person = person_for(s, name, email, association=association)
+        changes = {k: [getattr(person, k), v] for k, v in (("name", name), ("employer", employer))
+                   if v is not None and getattr(person, k) != v}
+        if changes:  # a correction of the reviewer's own record: only by their own association
+            if association is None:
+                raise ValueError("--sitting: say which sitting (its association registers the reviewer)")
+            claim_for(s, person, association)
+            for k, (_, v) in changes.items():
+                setattr(person, k, v)
+            s.flush()
+            audit_person_change(s, person, actor=f"coordinator:{args.by}", action="person.changed",
+                                by_association=association, changes=changes)
         profile = s.scalars(select(ReviewerProfile).where(ReviewerProfile.person_id == person.id)).first()
         if profile is None:
             profile = ReviewerProfile(person_id=person.id)
@@ -569,6 +599,54 @@ def cmd_review_link(args) -> int:
     regenerate_review_link(_sessions(), args.sitting, args.reviewer, default_library(), as_of=as_of,
                            secret_key=_secret(), actor=f"coordinator:{args.by}")
     print(f"new link queued for reviewer #{args.reviewer}; the old one no longer works")
+    return 0
+
+
+def _coordinators_association(by: str) -> str:
+    """The association of the active coordinator account ``--by`` names (people change only through one)."""
+    from sqlalchemy import select
+
+    from models import CoordinatorAccount, Person
+
+    with _sessions()() as s:
+        code = s.scalars(select(CoordinatorAccount.association_code)
+                         .join(Person, Person.id == CoordinatorAccount.person_id)
+                         .where(Person.email_normalized == by.strip().casefold(),
+                                CoordinatorAccount.active.is_(True))).first()
+    if code is None:
+        raise LookupError(f"--by: {by} is not an active coordinator account")
+    return code
+
+
+@_lookup
+def cmd_change_person(args) -> int:
+    from tasks.intake.people import change_person
+
+    association = _coordinators_association(args.by)
+    person_id = change_person(_sessions(), args.email, association=association, actor=f"coordinator:{args.by}",
+                              name=args.name, employer=args.employer)
+    print(f"person #{person_id} {args.email}: record updated by {association} (audited in every association that sees them)")
+    return 0
+
+
+@_lookup
+def cmd_record_endorsement(args) -> int:
+    from tasks.intake.people import record_endorsement
+
+    association = _coordinators_association(args.by)
+    record_endorsement(_sessions(), args.email, category=args.category, association=association,
+                       actor=f"coordinator:{args.by}", number=args.number,
+                       granted_on=_date(args.granted_on) if args.granted_on else None)
+    print(f"{args.email}: {args.category} endorsement recorded by {association} (verified)")
+    return 0
+
+
+@_lookup
+def cmd_deactivate_coordinator(args) -> int:
+    from tasks.coordination.accounts import deactivate_coordinator
+
+    deactivate_coordinator(_sessions(), args.email, actor=f"coordinator:{args.by}" if args.by else "cli")
+    print(f"coordinator {args.email} deactivated; every session of theirs has ended")
     return 0
 
 
@@ -786,6 +864,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.add_argument("--by", help="who creates it (audit log)")
     p.set_defaults(func=cmd_add_coordinator)
+
+    p = sub.add_parser("deactivate-coordinator", help="close a coordinator account; its sessions end at once")
+    p.add_argument("--email", required=True)
+    p.add_argument("--by", help="who closes it (audit log)")
+    p.set_defaults(func=cmd_deactivate_coordinator)
+
+    p = sub.add_parser("change-person", help="correct a person's own record (their association's coordinator only)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--name")
+    p.add_argument("--employer")
+    p.add_argument("--by", required=True, help="a coordinator of the person's own association")
+    p.set_defaults(func=cmd_change_person)
+
+    p = sub.add_parser("record-endorsement",
+                       help="record an endorsement a person holds, checked by their own association (verified)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--category", required=True)
+    p.add_argument("--number")
+    p.add_argument("--granted-on")
+    p.add_argument("--by", required=True, help="a coordinator of the person's own association")
+    p.set_defaults(func=cmd_record_endorsement)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")

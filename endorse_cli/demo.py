@@ -269,7 +269,7 @@ def _exam_round(sessions, cfg, sink, read_eml) -> dict:
     )
     from tasks.exam.results import approve_for_exam
     from tasks.exam.review import apply_sitting
-    from tasks.intake.records import upsert_person
+    from tasks.intake.records import person_for
     from tasks.pipeline.reconcile import reconcile_one
 
     lib = cfg.library
@@ -294,15 +294,17 @@ def _exam_round(sessions, cfg, sink, read_eml) -> dict:
             continue
         with transaction(sessions) as s:
             for name, endorsement, employer in DEMO_REVIEWERS:
-                p = upsert_person(s, name, name.lower().replace(" ", ".") + "@reviewers.example.org")
-                p.employer = employer
+                p = person_for(s, name, name.lower().replace(" ", ".") + "@reviewers.example.org", association=assoc)
+                if p.home_association == assoc:  # the demo's coordinator registers its own reviewers
+                    p.employer = employer
                 if s.scalars(select(Endorsement).where(Endorsement.person_id == p.id)).first() is None:
-                    s.add(Endorsement(person_id=p.id, category=endorsement, origin="declared", status="active",
-                                      number=f"DEMO-{p.id}"))
+                    # Recorded by the coordinator of the reviewer's own association: a verified endorsement.
+                    s.add(Endorsement(person_id=p.id, category=endorsement, origin="recorded", status="active",
+                                      association_code=assoc, recorded_by="coordinator:demo", number=f"DEMO-{p.id}"))
                 if s.scalars(select(ReviewerProfile).where(ReviewerProfile.person_id == p.id)).first() is None:
                     s.add(ReviewerProfile(person_id=p.id, trained=True, max_load=12))
                 s.add(ReviewerAvailability(sitting_id=sitting_id, person_id=p.id, max_load=12))
-            names = {a.id: a.applicant.name for a in s.scalars(select(Application).where(
+            names = {a.id: a.applicant_name for a in s.scalars(select(Application).where(
                 Application.id.in_([i for i, _ in enrolled])))}
         essays_csv = folder / f"essays-{assoc}.csv"
         with essays_csv.open("w", newline="") as fh:

@@ -116,6 +116,12 @@ def _cycle() -> list[str] | None:
     return None
 
 
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_every_import_names_a_module_that_exists(module):
+    missing = sorted(t for t in GRAPH[module] if t not in MODULES)
+    assert not missing, f"{MODULES[module]} imports modules that do not exist (moved?): {missing}"
+
+
 def test_no_import_cycles():
     cycle = _cycle()
     assert cycle is None, "import cycle: " + " → ".join(cycle)

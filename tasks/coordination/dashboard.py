@@ -29,8 +29,8 @@ from models import (
     ReviewerAvailability,
     Transcript,
 )
-from tasks.coordination.runs import scheduled_runs_view
 from tasks.coordination.reports import pipeline_frame, pipeline_summary
+from tasks.coordination.runs import scheduled_runs_view
 from tasks.eligibility.stages import OPEN_STAGES, STAGES
 
 PROBLEM_EMAIL_STATUSES = ("failed", "bounced")
@@ -76,9 +76,8 @@ def dashboard(s: Session, association: str, library: RulebookLibrary, as_of: dat
     overdue = [{"application_id": a, "rater": n, "role": role, "due_on": d, "days_overdue": (as_of - d).days,
                 "request_id": rid}
                for rid, a, n, role, d in s.execute(
-                   select(ReferenceRequest.id, ReferenceRequest.application_id, Person.name, ReferenceRequest.role,
-                          ReferenceRequest.due_on)
-                   .join(Person, Person.id == ReferenceRequest.rater_id)
+                   select(ReferenceRequest.id, ReferenceRequest.application_id, ReferenceRequest.rater_name,
+                          ReferenceRequest.role, ReferenceRequest.due_on)
                    .join(Application, Application.id == ReferenceRequest.application_id)
                    .where(Application.association_code == association, ReferenceRequest.status == "requested",
                           ReferenceRequest.due_on < as_of)
@@ -192,7 +191,7 @@ def application_page(s: Session, application_id: str, association: str) -> Appli
         rating = req.rating
         submitted = rating is not None and rating.submitted_at is not None
         references.append({
-            "id": req.id, "rater": req.rater.name, "email": req.rater.email, "role": req.role, "status": req.status,
+            "id": req.id, "rater": req.rater_name, "email": req.rater.email, "role": req.role, "status": req.status,
             "endorsement": req.rater_endorsement_claimed, "due_on": req.due_on, "waived": req.waived_access,
             "vetting": None if req.vetting is None else f"{req.vetting.decision} on {req.vetting.vetted_on} "
                                                         f"by {req.vetting.coordinator}",
@@ -239,10 +238,9 @@ def _describe(e: AuditLog) -> str:
 
 
 def decisions_frame(s: Session, association: str) -> pd.DataFrame:
-    rows = s.execute(select(Decision.application_id, Application.category, Person.name, Decision.outcome,
+    rows = s.execute(select(Decision.application_id, Application.category, Application.applicant_name, Decision.outcome,
                             Decision.decided_at, Decision.decided_by, Decision.reasons)
                      .join(Application, Application.id == Decision.application_id)
-                     .join(Person, Person.id == Application.applicant_id)
                      .where(Application.association_code == association).order_by(Decision.id)).all()
     frame = pd.DataFrame(rows, columns=["application_id", "category", "applicant", "outcome", "decided_at",
                                         "decided_by", "reasons"])
@@ -255,7 +253,7 @@ def pipeline_export_frame(s: Session, association: str, as_of: date) -> pd.DataF
     frame = pipeline_for(s, association, as_of)
     if frame.empty:
         return frame
-    names = dict(s.execute(select(Application.id, Person.name).join(Person, Person.id == Application.applicant_id)
+    names = dict(s.execute(select(Application.id, Application.applicant_name)
                            .where(Application.association_code == association)).all())
     frame = frame.assign(applicant=frame["id"].map(names))
     frame["stage_entered_at"] = frame["stage_entered_at"].map(lambda t: t.strftime("%Y-%m-%d") if t is not None else "")

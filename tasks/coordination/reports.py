@@ -8,7 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Application, AuditLog, ReferenceRequest, Transcript, EducationRecord
+from models import Application, AuditLog, EducationRecord, ReferenceRequest, Transcript
 
 _STATUS_MARK = {"met": "✅ met", "unmet": "❌ unmet", "pending": "⏳ pending", "not_applicable": "— n/a"}
 

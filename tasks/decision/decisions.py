@@ -23,6 +23,7 @@ from tasks.eligibility.stages import (
     NOT_ENDORSED,
     decide,
 )
+from tasks.intake.people import audit_person_change
 from tasks.mail.outbox import queue_email
 
 
@@ -35,7 +36,7 @@ def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineC
     s.add(decision)
     s.flush()
     info = cfg.library.category_info(app.category)
-    ctx = {"applicant_name": app.applicant.name, "category_name": info["name"], "application_id": app.id,
+    ctx = {"applicant_name": app.applicant_name, "category_name": info["name"], "application_id": app.id,
            "decided_on": cfg.as_of.isoformat(), "missing": [_plain(r) for r in ev.missing()]}
     if outcome == ENDORSED:
         number = f"{app.association_code}-{app.category}-{cfg.as_of.year}-{app.id}"
@@ -48,12 +49,16 @@ def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineC
                                       renewal_due_on=renewal_due, status="active", origin="granted",
                                       application_id=app.id)
             s.add(endorsement)
+            s.flush()
+            # The person's record gained a verified endorsement: every association that sees them is told.
+            audit_person_change(s, app.applicant, actor=cfg.actor, action="person.endorsement_granted",
+                                by_association=app.association_code, category=app.category, number=number)
         ctx.update(endorsement_number=endorsement.number, renewal_due_on=endorsement.renewal_due_on.isoformat())
     if outcome == NOT_ENDORSED:
         wait = int(cfg.library.category_rules(app.association_code, app.category, cfg.as_of)
                    .settings["exam_retake_wait_days"])
         ctx["retake_after"] = (cfg.as_of + timedelta(days=wait)).isoformat() if ev.status_of("exam") == UNMET else ""
-    queue_email(s, role=f"decision.{outcome}", to_email=app.applicant.email, to_name=app.applicant.name,
+    queue_email(s, role=f"decision.{outcome}", to_email=app.applicant.email, to_name=app.applicant_name,
                 association=app.association_code, application_id=app.id, context=ctx,
                 idempotency_key=f"decision:{decision.id}")
     record_audit(s, actor=cfg.actor, action="decision.recorded", entity_type="decision", entity_id=decision.id,

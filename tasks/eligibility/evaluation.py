@@ -13,7 +13,6 @@ split apart, each would have to import those private pieces from the others.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Iterable, Mapping

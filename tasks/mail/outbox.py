@@ -10,6 +10,7 @@ time so a resend after a crash is recognisable as the same message.
 from __future__ import annotations
 
 import asyncio
+import email.errors
 import hashlib
 import random
 from dataclasses import dataclass
@@ -157,14 +158,23 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
     ids = claim_due(sessions, limit)
     if not ids:
         return DeliveryReport(0, 0, 0, 0)
+    counts = {"sent": 0, "retried": 0, "failed": 0}
+    prepared = []
     with sessions() as s:
         rows = {m.id: m for m in s.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
-        prepared = [(i, build_message(rows[i], _link_for(s, rows[i], secret_key, base_url), smtp.mail_from))
-                    for i in ids]
+        unbuildable = []
+        for i in ids:
+            # Each message is built on its own: one that cannot be (a line break in a header, say) fails
+            # alone with its reason, and every other message still goes out.
+            try:
+                prepared.append((i, build_message(rows[i], _link_for(s, rows[i], secret_key, base_url), smtp.mail_from)))
+            except UNBUILDABLE as exc:
+                unbuildable.append((i, f"{PERMANENT}cannot build the message: {type(exc).__name__}: {exc}"[:500]))
+    for i, error in unbuildable:
+        counts[_record_outcome(sessions, i, error, max_attempts)] += 1
     queue: asyncio.Queue = asyncio.Queue()
     for item in prepared:
         queue.put_nowait(item)
-    counts = {"sent": 0, "retried": 0, "failed": 0}
 
     async def worker() -> None:
         # Each worker keeps one SMTP session open and sends many messages through it.
@@ -183,11 +193,13 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
                 if connection_per_message:  # the naive way, kept for the benchmark's baseline
                     await client.quit()
                     client = None
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, *UNBUILDABLE) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
-                # A 5xx reply (unknown mailbox, refused recipient) will not get better by retrying.
+                # A 5xx reply (unknown mailbox, refused recipient) will not get better by retrying, nor will
+                # a message that cannot be serialised.
                 code = getattr(exc, "code", None)
-                if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) or (isinstance(code, int) and 500 <= code < 600):
+                if isinstance(exc, (aiosmtplib.SMTPRecipientsRefused, *UNBUILDABLE)) or \
+                        (isinstance(code, int) and 500 <= code < 600):
                     error = PERMANENT + error
                 if client is not None:
                     client.close()
@@ -200,7 +212,8 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prepared))))))
+    if prepared:
+        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prepared))))))
     return DeliveryReport(len(ids), counts["sent"], counts["retried"], counts["failed"])
 
 
@@ -225,6 +238,8 @@ def _record_outcome(sessions: sessionmaker[Session], msg_id: int, error: str | N
 
 
 PERMANENT = "permanent: "
+# What the email package raises for a message it cannot build or serialise (UnicodeError is a ValueError).
+UNBUILDABLE = (ValueError, TypeError, email.errors.MessageError)
 
 
 def _permanent(error: str) -> bool:

@@ -11,13 +11,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from endorse.db import default_session_factory
 from endorse.rulebook import default_library
 from endorse.settings import get_settings
-from tasks.pipeline.prefect_glue import artifact_key
 from tasks.config import PipelineConfig
+from tasks.coordination.reports import application_markdown, pipeline_frame, pipeline_summary
+from tasks.mail.outbox import SmtpConfig, deliver_due
 from tasks.pipeline import reconcile as pipeline
+from tasks.pipeline.prefect_glue import artifact_key
 from tasks.references import requests as reference_requests
 from tasks.transcripts import transcripts
-from tasks.mail.outbox import SmtpConfig, deliver_due
-from tasks.coordination.reports import application_markdown, pipeline_frame, pipeline_summary
 
 
 def _config(as_of: date) -> PipelineConfig:

@@ -53,10 +53,10 @@ def queue_reference_email(s: Session, app: Application, req: ReferenceRequest, c
     info = cfg.library.category_info(app.category)
     wording = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).role_wording
     return queue_email(
-        s, role=role, to_email=rater.email, to_name=rater.name, association=app.association_code,
+        s, role=role, to_email=rater.email, to_name=req.rater_name, association=app.association_code,
         application_id=app.id, link_kind="rating", link_ref_id=req.id,
         idempotency_key=f"{role}:{req.id}:{req.token_generation}{key_suffix}",
-        context={"rater_name": rater.name, "applicant_name": app.applicant.name, "category_name": info["name"],
+        context={"rater_name": req.rater_name, "applicant_name": app.applicant_name, "category_name": info["name"],
                  "role_words": wording.get(req.role, req.role).replace("your ", "their ").replace("you", "them"),
                  "due_on": req.due_on.isoformat() if req.due_on else "",
                  "expires_on": req.token_expires_at.date().isoformat() if req.token_expires_at else "",

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from endorse.dates import add_years
 from endorse.db import transaction
 from models import Endorsement, Person, Renewal, record_audit
-from tasks.mail.outbox import queue_email
 from tasks.config import PipelineConfig, _now_for
+from tasks.mail.outbox import queue_email
 from tasks.renewal.evaluation import renewal_asks, renewal_year, years_held
 
 

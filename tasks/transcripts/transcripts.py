@@ -63,10 +63,10 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
             if not missing:
                 continue
             info = cfg.library.category_info(app.category)
-            queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant.name,
+            queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant_name,
                         association=app.association_code, application_id=app.id,
                         idempotency_key=f"transcript.missing:{app.id}:{week[0]}-W{week[1]}",
-                        context={"applicant_name": app.applicant.name, "category_name": info["name"],
+                        context={"applicant_name": app.applicant_name, "category_name": info["name"],
                                  "application_id": app.id, "missing": missing})
             count += queued.new
     return count
