@@ -27,6 +27,8 @@ from models import Association, OutboxMessage, ReferenceRequest, ReviewInvitatio
 LINK_PURPOSE = {"rating": "rating", "review": "review"}
 BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
+# The outbox runs every minute: a message still waiting this long after its due time is not being delivered.
+OVERDUE_AFTER = timedelta(minutes=10)
 
 
 def queue_email(session: Session, *, role: str, to_email: str, to_name: str, context: dict, idempotency_key: str,
@@ -37,15 +39,14 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
     if existing is not None:
         return existing
     assoc = session.get(Association, association) if association else None
-    ctx = {"association_name": assoc.name if assoc else "Endorsement",
-           "coordinator_name": assoc.coordinator_name if assoc else "the coordinator",
-           "coordinator_email": assoc.coordinator_email if assoc else "", **context}
+    ctx = {**profile_context(assoc), **context}
     mail = render(role, ctx, association=association, templates_dir=templates_dir)
-    domain = (assoc.coordinator_email.split("@")[-1] if assoc else "endorse.localhost")
+    _check_production(assoc, association, link_kind, mail)
+    domain = ((assoc.sender_email or assoc.coordinator_email).split("@")[-1] if assoc else "endorse.localhost")
     msg = OutboxMessage(
         role=role, application_id=application_id, recipient_email=to_email, recipient_name=to_name,
         subject=mail.subject, body_text=mail.text, body_html=mail.html,
-        reply_to=assoc.coordinator_email if assoc else None,
+        reply_to=assoc.coordinator_email if assoc else None, association_code=assoc.code if assoc else None,
         message_id=make_msgid(idstring=hashlib.sha256(idempotency_key.encode()).hexdigest()[:16], domain=domain),
         idempotency_key=idempotency_key, link_kind=link_kind, link_ref_id=link_ref_id, status="queued",
         next_attempt_at=utcnow(),
@@ -53,6 +54,28 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
     session.add(msg)
     session.flush()
     return msg
+
+
+def profile_context(assoc: Association | None) -> dict:
+    """What every template may use about the association writing (from its profile)."""
+    if assoc is None:
+        return {"association_name": "Endorsement", "association_short_name": "Endorsement",
+                "coordinator_name": "the coordinator", "coordinator_email": "", "signature": "The Endorsement team"}
+    return {"association_name": assoc.name, "association_short_name": assoc.short_name or assoc.code,
+            "coordinator_name": assoc.coordinator_name, "coordinator_email": assoc.coordinator_email,
+            "signature": assoc.signature or f"{assoc.coordinator_name}, Endorsement® coordinator\n{assoc.name}"}
+
+
+def _check_production(assoc: Association | None, association: str | None, link_kind: str | None, mail) -> None:
+    from endorse.profiles import refuse_in_production
+    from endorse.settings import get_settings
+
+    settings = get_settings()
+    if settings.env != "production":
+        return
+    base = ((assoc.public_base_url if assoc else None) or settings.public_base_url) if link_kind else None
+    refuse_in_production(association=association, has_profile=assoc is not None and assoc.profile_digest is not None,
+                         link_base=base, texts=(mail.text, mail.html))
 
 
 # --- delivery -----------------------------------------------------------------------------------------
@@ -137,8 +160,16 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
         return DeliveryReport(0, 0, 0, 0)
     with sessions() as s:
         rows = {m.id: m for m in s.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
-        prepared = [(i, build_message(rows[i], _link_for(s, rows[i], secret_key, base_url), smtp.mail_from))
-                    for i in ids]
+        senders = {a.code: a for a in s.scalars(select(Association).where(
+            Association.code.in_({m.association_code for m in rows.values() if m.association_code})))}
+        prepared = []
+        for i in ids:
+            assoc = senders.get(rows[i].association_code)
+            # The association's profile gives the sender and where its links point; else the deployment's.
+            sender = formataddr((assoc.sender_name or "", assoc.sender_email)) if assoc and assoc.sender_email \
+                else smtp.mail_from
+            link_base = (assoc.public_base_url if assoc else None) or base_url
+            prepared.append((i, build_message(rows[i], _link_for(s, rows[i], secret_key, link_base), sender)))
     queue: asyncio.Queue = asyncio.Queue()
     for item in prepared:
         queue.put_nowait(item)
