@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 from datetime import date
 
 
@@ -81,7 +81,9 @@ def _after_event(application_id: str, args) -> None:
     else:
         from flows.reconcile import reconcile_in_process
 
-        print(json.dumps(reconcile_in_process(application_id, getattr(args, "as_of", None))))
+        from endorse.output import reconcile_line
+
+        print(reconcile_line(application_id, reconcile_in_process(application_id, getattr(args, "as_of", None))))
 
 
 @_lookup
@@ -93,22 +95,35 @@ def cmd_reconcile(args) -> int:
 
 def cmd_sweep(args) -> int:
     _sessions()
+    from endorse.output import sweep_line
     from flows.sweep import sweep
 
-    print(json.dumps(sweep(batch_size=args.batch_size, as_of=args.as_of)))
+    print(sweep_line(sweep(batch_size=args.batch_size, as_of=args.as_of), args.as_of))
     return 0
 
 
 def cmd_deliver(args) -> int:
-    _sessions()
+    from sqlalchemy import func, select
+
+    from endorse.output import delivery_line
+    from endorse.settings import get_settings
     from flows.deliver_outbox import deliver_outbox
+    from models import OutboxMessage
+    from tasks.outbox import SmtpConfig
 
-    print(json.dumps(deliver_outbox()))
-    return 0
+    sessions = _sessions()
+    report = deliver_outbox()
+    with sessions() as s:
+        waiting = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued"))
+    line, ok = delivery_line(report, SmtpConfig.from_settings(get_settings()).where, waiting)
+    print(line)
+    return 0 if ok else 1
 
 
+@_lookup
 def cmd_serve(args) -> int:
     """The web app (rating links) on a thread, and the Prefect deployments in the foreground."""
+    import signal
     import threading
 
     import uvicorn
@@ -117,12 +132,27 @@ def cmd_serve(args) -> int:
     from flows.deployments import serve_deployments
     from web.app import default_app
 
-    server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info"))
-    threading.Thread(target=server.run, daemon=True).start()
-    if args.web_only:
-        threading.Event().wait()
-    serve_deployments()
+    # Shutdown is prompt: open keep-alive connections get a few seconds, not uvicorn's unbounded wait.
+    server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info",
+                                           timeout_graceful_shutdown=3))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    # SIGTERM (systemd, docker stop, kill) ends the command like Ctrl-C does, through the same clean-up.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.web_only:
+            threading.Event().wait()
+        serve_deployments()
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        server.should_exit = True
+        thread.join(5)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _pipeline_config(actor: str):
@@ -235,7 +265,7 @@ def cmd_show(args) -> int:
     with _sessions()() as s:
         app = s.get(Application, args.application)
         if app is None:
-            raise LookupError(f"no application {args.application!r}")
+            raise LookupError(_no_application(args.application))
         doc = load_documents(s, [app.id])[app.id]
         print(format_table(evaluate(doc, default_library(), as_of).to_dict()))
         print(f"\nstage: {app.stage} since {app.stage_entered_at:%Y-%m-%d}")
@@ -264,6 +294,23 @@ def cmd_show(args) -> int:
                 what = f"{e.details.get('from_stage')} → {e.details.get('to_stage')}: {e.details.get('reason')}"
             print(f"  {e.at:%Y-%m-%d %H:%M} {e.actor:<28} {what}")
     return 0
+
+
+def _no_application(application_id: str) -> str:
+    """Say which data was searched, and where the demo's is when that is elsewhere."""
+    from endorse.demo import DEMO_DIR
+    from endorse.output import no_application
+    from endorse.settings import get_settings
+
+    settings = get_settings()
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        where = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+    else:
+        where = str(settings.data_dir)
+    demo = (DEMO_DIR / "endorse.sqlite3").exists() and settings.data_dir.resolve() != DEMO_DIR.resolve()
+    return no_application(application_id, where, os.path.relpath(DEMO_DIR) if demo else None)
 
 
 def _secret() -> str:
@@ -330,7 +377,9 @@ def cmd_exam_enrol(args) -> int:
         print(f"  {app_id:<24} candidate code {code}")
     for app_id, why in out.skipped:
         print(f"  {app_id:<24} not enrolled: {why}")
-    print(f"{len(out.enrolled)} enrolled")
+    from endorse.output import enrolment_line
+
+    print(enrolment_line(len(out.enrolled), out.nobody_because))
     return 0
 
 
@@ -430,15 +479,13 @@ def cmd_review_link(args) -> int:
 @_lookup
 def cmd_add_coordinator(args) -> int:
     """A coordinator account; the password comes from stdin or a prompt, never from the command line."""
-    import getpass
-    import sys
-
     from endorse.rulebook import default_library
     from endorse.db import transaction
+    from endorse.setup import new_password
     from tasks.accounts import set_coordinator
     from tasks.records import ensure_associations
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    password = new_password(args.password_stdin)
     sessions = _sessions()
     with transaction(sessions) as s:
         ensure_associations(s, default_library())
@@ -626,6 +673,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.add_argument("--by", help="who creates it (audit log)")
     p.set_defaults(func=cmd_add_coordinator)
+
+    from endorse.setup import register as register_setup
+
+    register_setup(sub)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")

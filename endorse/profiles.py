@@ -163,10 +163,18 @@ def digest(profile: AssociationProfile) -> str:
 def to_yaml(profile: AssociationProfile) -> str:
     import yaml
 
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _text(dumper, value: str):
+        # A signature of several lines stays readable (and editable) as a block.
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    _Dumper.add_representer(str, _text)
     data = profile.model_dump(exclude_none=True)
     head = (f"# Profile of {profile.association}: who writes to applicants, raters and reviewers, and where\n"
             f"# their links point (format: endorse/profiles.py). Written by `endorse setup`; edit freely.\n")
-    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return head + yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 # --- what production refuses ----------------------------------------------------------------------

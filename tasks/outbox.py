@@ -91,6 +91,37 @@ class SmtpConfig:
     timeout: float = 10.0
     mail_from: str = "endorsement@localhost"
 
+    @classmethod
+    def from_settings(cls, settings) -> "SmtpConfig":
+        return cls(host=settings.smtp_host, port=settings.smtp_port, tls=settings.smtp_tls,
+                   username=settings.smtp_username,
+                   password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                   timeout=settings.smtp_timeout_seconds, mail_from=settings.mail_from)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def client(self):
+        import aiosmtplib
+
+        return aiosmtplib.SMTP(hostname=self.host, port=self.port, use_tls=self.tls == "tls",
+                               start_tls=True if self.tls == "starttls" else False, timeout=self.timeout)
+
+
+async def send_now(smtp: SmtpConfig, em: EmailMessage) -> None:
+    """One message straight to the server (``endorse setup``'s check of the SMTP settings)."""
+    client = smtp.client()
+    await client.connect()
+    try:
+        if smtp.username:
+            await client.login(smtp.username, smtp.password or "")
+        await client.send_message(em)
+        await client.quit()
+    except BaseException:
+        client.close()
+        raise
+
 
 @dataclass(frozen=True)
 class DeliveryReport:
@@ -98,6 +129,8 @@ class DeliveryReport:
     sent: int
     retried: int
     failed: int
+    # Set when the mail server could not be reached at all (nothing was sent because of it).
+    unreachable: str | None = None
 
 
 def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: str) -> str | None:
@@ -174,6 +207,7 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
     for item in prepared:
         queue.put_nowait(item)
     counts = {"sent": 0, "retried": 0, "failed": 0}
+    unreachable: list[str] = []
 
     async def worker() -> None:
         # Each worker keeps one SMTP session open and sends many messages through it.
@@ -183,9 +217,12 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
             error = None
             try:
                 if client is None:
-                    client = aiosmtplib.SMTP(hostname=smtp.host, port=smtp.port, use_tls=smtp.tls == "tls",
-                                             start_tls=True if smtp.tls == "starttls" else False, timeout=smtp.timeout)
-                    await client.connect()
+                    client = smtp.client()
+                    try:
+                        await client.connect()
+                    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as exc:
+                        unreachable.append(str(exc))
+                        raise
                     if smtp.username:
                         await client.login(smtp.username, smtp.password or "")
                 await client.send_message(em)
@@ -210,7 +247,8 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
                 client.close()
 
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prepared))))))
-    return DeliveryReport(len(ids), counts["sent"], counts["retried"], counts["failed"])
+    return DeliveryReport(len(ids), counts["sent"], counts["retried"], counts["failed"],
+                          unreachable=unreachable[0] if unreachable and not counts["sent"] else None)
 
 
 def _record_outcome(sessions: sessionmaker[Session], msg_id: int, error: str | None, max_attempts: int) -> str:

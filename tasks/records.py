@@ -97,6 +97,30 @@ def apply_profile(session: Session, row: Association, profile) -> bool:
     return True
 
 
+def refuse_production_start(session: Session, library) -> None:
+    """ENDORSE_ENV=production will not start with an association that has applications and no
+    profile, or a profile whose addresses or links are placeholders (example.org, loopback)."""
+    from endorse.profiles import ProductionRefusal, placeholder_host
+    from endorse.settings import get_settings
+
+    settings = get_settings()
+    if settings.env != "production":
+        return
+    with_applications = set(session.scalars(select(Application.association_code).distinct()))
+    problems = []
+    for a in session.scalars(select(Association).order_by(Association.code)):
+        if a.profile_digest is None:
+            if a.code in with_applications:
+                problems.append(f"{a.code} has applications but no profile (endorse setup --association {a.code})")
+            continue
+        for what, value in (("sender", a.sender_email), ("coordinator", a.coordinator_email),
+                            ("public_base_url", a.public_base_url or settings.public_base_url)):
+            if why := placeholder_host(value or ""):
+                problems.append(f"{a.code}'s profile: {what} {value}: {why}")
+    if problems:
+        raise ProductionRefusal("ENDORSE_ENV=production refuses to start: " + "; ".join(problems))
+
+
 def upsert_person(session: Session, name: str, email: str) -> Person:
     key = email.strip().casefold()
     person = session.scalars(select(Person).where(Person.email_normalized == key)).one_or_none()
