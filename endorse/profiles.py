@@ -117,13 +117,20 @@ def profile_path(folder: Path, code: str) -> Path:
 
 def load_profile(path: Path | str) -> AssociationProfile:
     path = Path(path)
-    raw = read_yaml(path)
+    try:
+        raw = read_yaml(path)
+    except ProfileError:
+        raise
+    except RulebookError as exc:  # unreadable file, bad YAML, a duplicate key
+        raise ProfileError(exc.path, exc.key, exc.problem) from None
     if not isinstance(raw, dict):
         raise ProfileError(path, "(file)", "must be a mapping of fields (association, full_name, …)")
     try:
         profile = AssociationProfile.model_validate(raw)
     except ValidationError as exc:
-        e = exc.errors(include_url=False)[0]
+        errors = exc.errors(include_url=False)
+        # A misspelt key also makes the real one "missing": name the misspelling.
+        e = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
         field = ".".join(map(str, e["loc"])) or "(file)"
         msg = {"extra_forbidden": "unknown field", "missing": "missing"}.get(e["type"], e["msg"])
         raise ProfileError(path, field, msg.removeprefix("Value error, ")) from None
