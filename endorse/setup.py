@@ -20,10 +20,11 @@ from endorse.cli import UsageError
 PASSWORD_MISMATCH = "the two passwords differ: nothing was changed"
 
 
-def new_password(from_stdin: bool, *, ask=getpass.getpass) -> str:
+def new_password(from_stdin: bool, *, ask=None) -> str:
     """A new password: one line of standard input for scripts, else asked twice (a typo is refused)."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
+    ask = ask or getpass.getpass
     first = ask("Password (at least 12 characters): ")
     if ask("The same password again: ") != first:
         raise UsageError(PASSWORD_MISMATCH)
