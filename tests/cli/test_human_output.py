@@ -82,13 +82,17 @@ def test_no_mail_server_says_where_it_looked_and_what_to_set():
     assert "retried: 24" not in line
 
 
-def test_delivery_reports_an_unreachable_server_but_not_a_refusing_one(sessions):
+def _queue_reminders(sessions, n: int) -> None:
     with transaction(sessions) as s:
         ensure_associations(s, default_library())
-        for i in range(3):
+        for i in range(n):
             queue_email(s, role="reference.reminder", to_email=f"r{i}@rater.org", to_name="R", association="MI-AIMH",
                         idempotency_key=f"u{i}", context={"rater_name": "R", "applicant_name": "A",
                                                            "category_name": "IMHS", "due_on": "2026-12-01"})
+
+
+def test_delivery_reports_an_unreachable_server(sessions):
+    _queue_reminders(sessions, 3)
     port = _free_port()  # nothing listens there
     report = asyncio.run(deliver_due(sessions, SmtpConfig("127.0.0.1", port, timeout=2), secret_key="k",
                                      base_url="http://x"))
@@ -154,13 +158,7 @@ def test_deliver_with_no_mail_server_prints_one_line_and_no_prefect_logs(databas
     from endorse.db import make_engine, session_factory
 
     engine = make_engine(database_url)
-    sessions = session_factory(engine)
-    with transaction(sessions) as s:
-        ensure_associations(s, default_library())
-        for i in range(24):
-            queue_email(s, role="reference.reminder", to_email=f"r{i}@rater.org", to_name="R", association="MI-AIMH",
-                        idempotency_key=f"d{i}", context={"rater_name": "R", "applicant_name": "A",
-                                                           "category_name": "IMHS", "due_on": "2026-12-01"})
+    _queue_reminders(session_factory(engine), 24)
     engine.dispose()
     port = _free_port()
     out = _run(["deliver"], {"DATABASE_URL": database_url, "ENDORSE_SMTP_PORT": str(port),
