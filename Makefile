@@ -13,6 +13,7 @@ export PREFECT_HOME := $(CURDIR)/var/prefect
 export DO_NOT_TRACK := 1
 # The data `make serve` and `make shell` look at: the demo's, unless told otherwise (DATA=var).
 DATA ?= var/demo
+PORT ?= 8000
 
 .PHONY: demo test bench venv clean lint serve shell
 
@@ -51,9 +52,9 @@ bench: $(DEV_STAMP) | $(PREFECT_DIR)
 # The web app on $(DATA) (the demo's data by default): the dashboard, rating and review links. Ctrl-C stops it.
 serve: $(STAMP)
 	@test -f $(DATA)/endorse.sqlite3 || test -n "$$DATABASE_URL" || { echo "[make] no data in $(DATA): run make demo first (or make serve DATA=var)"; exit 1; }
-	@echo "[make] serving $(DATA): open http://127.0.0.1:8000/coordinator/ (Ctrl-C stops it)"
+	@echo "[make] serving $(DATA): open http://127.0.0.1:$(PORT)/coordinator/ (Ctrl-C stops it)"
 	@test ! -f $(DATA)/demo-account.txt || cat $(DATA)/demo-account.txt
-	ENDORSE_DATA_DIR=$(CURDIR)/$(DATA) $(BIN)/endorse serve --web-only
+	ENDORSE_DATA_DIR=$(CURDIR)/$(DATA) ENDORSE_PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/endorse serve --web-only --port $(PORT)
 
 # A shell with endorse on the PATH, looking at $(DATA); `exit` leaves it.
 shell: $(STAMP)
