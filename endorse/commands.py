@@ -209,7 +209,9 @@ def cmd_vetting_queue(args) -> int:
     for q in items:
         print(f"{q.request_id:>6}  {q.application_id:<14} {q.category:<8} {q.association:<9} {q.role:<28} "
               f"{q.rater_name} <{q.rater_email}>")
-    print(f"{len(items)} rater(s) to vet")
+    from endorse.output import vetting_count_line
+
+    print(vetting_count_line(len(items)))
     return 0
 
 
@@ -234,7 +236,9 @@ def cmd_outbox(args) -> int:
     for m in rows:
         print(f"{m.id:>6} {m.status:<8} {m.role:<28} {m.recipient_email:<36} attempts={m.attempts} "
               f"{(m.last_error or '')[:80]}")
-    print(f"{len(rows)} message(s) {'/'.join(args.status)}")
+    from endorse.output import outbox_count_line
+
+    print(outbox_count_line(len(rows), args.status))
     return 0
 
 

@@ -73,3 +73,16 @@ def no_application(application_id: str, where: str, demo_data: str | None) -> st
     hint = (f" (the demo's data is in {demo_data}: endorse --data {demo_data} show {application_id})"
             if demo_data else " (endorse import FOLDER loads applications)")
     return f"no application {application_id!r} in {where}{hint}"
+
+
+def vetting_count_line(count: int) -> str:
+    if count:
+        return f"{count} rater(s) to vet"
+    return "0 raters to vet: every proposed rater is endorsed or already vetted"
+
+
+def outbox_count_line(count: int, statuses: list[str]) -> str:
+    which = "/".join(statuses)
+    if count:
+        return f"{count} message(s) {which}"
+    return f"0 messages {which}: every email in the outbox has another status (endorse outbox --status sent lists those sent)"

@@ -60,6 +60,12 @@ LINES = [  # (case, function, arguments, the line printed)
     ("no application, demo elsewhere", output.no_application, ("CT-2026-137", "/srv/endorse/var", "var/demo"),
      "no application 'CT-2026-137' in /srv/endorse/var (the demo's data is in var/demo: "
      "endorse --data var/demo show CT-2026-137)"),
+    ("raters to vet", output.vetting_count_line, (2,), "2 rater(s) to vet"),
+    ("no rater to vet", output.vetting_count_line, (0,),
+     "0 raters to vet: every proposed rater is endorsed or already vetted"),
+    ("outbox empty", output.outbox_count_line, (0, ["failed", "queued"]),
+     "0 messages failed/queued: every email in the outbox has another status "
+     "(endorse outbox --status sent lists those sent)"),
     ("no application, no demo", output.no_application, ("CT-2026-137", "/srv/endorse/var", None),
      "no application 'CT-2026-137' in /srv/endorse/var (endorse import FOLDER loads applications)"),
 ]
