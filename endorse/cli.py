@@ -122,6 +122,18 @@ def quiet_environment() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def _data_first(argv: list[str]) -> list[str]:
+    """``--data DIR`` is a global option; people also type it after the command: move it first."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("--data=") and i > 0:
+            return [arg, *argv[:i], *argv[i + 1:]]
+        if arg == "--data" and i > 0 and i + 1 < len(argv):
+            return [arg, argv[i + 1], *argv[:i], *argv[i + 2:]]
+    return argv
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="endorse", description="Infant Mental Health Endorsement® workflow")
     parser.add_argument("--data", metavar="DIR",
@@ -165,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_environment()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_data_first(sys.argv[1:] if argv is None else list(argv)))
     if args.data:
         from endorse.settings import get_settings
 

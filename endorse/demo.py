@@ -129,7 +129,8 @@ def _demo_accounts(sessions) -> list[tuple[str, str, str]]:
     password = "demo-" + secrets.token_urlsafe(9)
     with sessions() as s:
         rows = s.execute(select(Association.code, Association.coordinator_name, Association.coordinator_email)
-                         .where(Association.code.in_(select(Application.association_code).distinct()))
+                         .where(Association.code.in_(select(Application.association_code).distinct()),
+                                Association.profile_digest.is_not(None))
                          .order_by(Association.code)).all()
     accounts = []
     for code, name, email in rows:

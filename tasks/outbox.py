@@ -63,7 +63,7 @@ def profile_context(assoc: Association | None) -> dict:
                 "coordinator_name": "the coordinator", "coordinator_email": "", "signature": "The Endorsement team"}
     return {"association_name": assoc.name, "association_short_name": assoc.short_name or assoc.code,
             "coordinator_name": assoc.coordinator_name, "coordinator_email": assoc.coordinator_email,
-            "signature": assoc.signature or f"{assoc.coordinator_name}, Endorsement® coordinator\n{assoc.name}"}
+            "signature": assoc.signature or f"The Endorsement® coordinator\n{assoc.name}"}
 
 
 def _check_production(assoc: Association | None, association: str | None, link_kind: str | None, mail) -> None:

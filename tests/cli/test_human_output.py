@@ -153,8 +153,10 @@ def _run(args, env_extra: dict, **kw) -> subprocess.CompletedProcess:
                           cwd=PROJECT_ROOT, timeout=300, **kw)
 
 
-def test_show_names_the_data_it_searched(tmp_path):
-    out = _run(["--data", str(tmp_path), "show", "CT-2026-137"], {})
+@pytest.mark.parametrize("where", ["before", "after"], ids=["--data first", "--data after the command"])
+def test_show_names_the_data_it_searched(tmp_path, where):
+    args = ["show", "CT-2026-137"]
+    out = _run(["--data", str(tmp_path), *args] if where == "before" else [*args, "--data", str(tmp_path)], {})
     assert out.returncode == EXIT_INVALID
     assert out.stderr.startswith(f"endorse: no application 'CT-2026-137' in {tmp_path} (")
     assert out.stdout == ""
