@@ -142,7 +142,9 @@ def cmd_serve(args) -> int:
     try:
         if args.web_only:
             threading.Event().wait()
-        serve_deployments()
+        # Without PREFECT_API_URL the temporary Prefect server is in our process group: Ctrl-C stops it
+        # too, and pausing the schedules on the way out would retry against it for over a minute.
+        serve_deployments(pause_on_shutdown=bool(os.environ.get("PREFECT_API_URL")))
     except KeyboardInterrupt:
         print("stopping", flush=True)
     finally:

@@ -21,7 +21,7 @@ def build_deployments() -> list:
     ]
 
 
-def serve_deployments(limit: int | None = None) -> None:
+def serve_deployments(limit: int | None = None, pause_on_shutdown: bool = True) -> None:
     from prefect import serve
 
-    serve(*build_deployments(), limit=limit)
+    serve(*build_deployments(), limit=limit, pause_on_shutdown=pause_on_shutdown)

@@ -82,3 +82,29 @@ def test_endorse_serve_stops_within_seconds_even_with_a_connection_open(tmp_path
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.prefect_server
+def test_ctrl_c_stops_endorse_serve_with_its_temporary_prefect_server_within_seconds(tmp_path):
+    """Ctrl-C reaches the whole foreground group, the temporary Prefect server included: pausing the
+    schedules against it on the way out used to retry for over a minute."""
+    port = _free_port()
+    env = {**os.environ, "ENDORSE_DATA_DIR": str(tmp_path), "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "endorse"), "serve", "--port", str(port)], env=env,
+                            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 180
+        while "being served" not in (tmp_path / "serve.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-2000:]
+            time.sleep(0.5)
+        started = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        proc.wait(timeout=60)
+        assert time.monotonic() - started < 15
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
