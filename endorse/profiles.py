@@ -44,8 +44,10 @@ def _email(value: str) -> str:
     return value
 
 
-def _one_line(value: str) -> str:
+def _one_line(value: str | None) -> str | None:
     # A name goes into an email header: a line break there would let a profile add headers.
+    if value is None:
+        return None
     if "\n" in value or "\r" in value:
         raise ValueError("must be on one line")
     return value.strip()
@@ -80,7 +82,7 @@ class AssociationProfile(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
     website: str | None = None
 
-    _check_names = field_validator("full_name", "short_name")(_one_line)
+    _check_names = field_validator("full_name", "short_name", "phone")(_one_line)
 
     @field_validator("public_base_url", "website")
     @classmethod

@@ -24,6 +24,8 @@ class Association(Base):
     sender_email: Mapped[str | None] = mapped_column(String(254))
     signature: Mapped[str | None] = mapped_column(Text)
     public_base_url: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    website: Mapped[str | None] = mapped_column(String(300))
     profile_digest: Mapped[str | None] = mapped_column(String(64))
 
 

@@ -60,9 +60,11 @@ def profile_context(assoc: Association | None) -> dict:
     """What every template may use about the association writing (from its profile)."""
     if assoc is None:
         return {"association_name": "Endorsement", "association_short_name": "Endorsement",
-                "coordinator_name": "the coordinator", "coordinator_email": "", "signature": "The Endorsement team"}
+                "coordinator_name": "the coordinator", "coordinator_email": "", "signature": "The Endorsement team",
+                "association_phone": None, "association_website": None}
     return {"association_name": assoc.name, "association_short_name": assoc.short_name or assoc.code,
             "coordinator_name": assoc.coordinator_name, "coordinator_email": assoc.coordinator_email,
+            "association_phone": assoc.phone, "association_website": assoc.website,
             "signature": assoc.signature or f"The Endorsement® coordinator\n{assoc.name}"}
 
 

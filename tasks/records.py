@@ -89,6 +89,7 @@ def apply_profile(session: Session, row: Association, profile) -> bool:
     row.coordinator_name, row.coordinator_email = profile.coordinator.name, profile.coordinator.email
     row.sender_name, row.sender_email = profile.sender.name, profile.sender.email
     row.signature, row.public_base_url, row.timezone = profile.signature, profile.public_base_url, profile.time_zone
+    row.phone, row.website = profile.phone, profile.website
     first = row.profile_digest is None
     row.profile_digest = new_digest
     session.flush()

@@ -22,6 +22,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('sender_email', sa.String(length=254), nullable=True))
         batch_op.add_column(sa.Column('signature', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('public_base_url', sa.String(length=300), nullable=True))
+        batch_op.add_column(sa.Column('phone', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('website', sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column('profile_digest', sa.String(length=64), nullable=True))
 
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
@@ -37,6 +39,8 @@ def downgrade() -> None:
 
     with op.batch_alter_table('association', schema=None) as batch_op:
         batch_op.drop_column('profile_digest')
+        batch_op.drop_column('website')
+        batch_op.drop_column('phone')
         batch_op.drop_column('public_base_url')
         batch_op.drop_column('signature')
         batch_op.drop_column('sender_email')

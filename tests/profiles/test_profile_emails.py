@@ -25,7 +25,8 @@ MI = AssociationProfile.model_validate({
     "coordinator": {"name": "Mia Lopez", "email": "mlopez@mi-aimh.org"},
     "sender": {"name": "MI-AIMH Endorsement", "email": "endorsement@mi-aimh.org"},
     "signature": "Mia Lopez, Endorsement® coordinator\nMichigan Association for Infant Mental Health",
-    "public_base_url": "https://endorse.mi-aimh.org", "time_zone": "America/Detroit"})
+    "public_base_url": "https://endorse.mi-aimh.org", "time_zone": "America/Detroit", "phone": "(734) 785-7700",
+    "website": "https://mi-aimh.org"})
 REMINDER = {"rater_name": "Ray Rater", "applicant_name": "Ada Applicant", "category_name": "IMHS",
             "due_on": "2026-12-01"}
 
@@ -65,6 +66,7 @@ def test_emails_carry_the_profiles_sender_reply_to_and_signature(sessions, tmp_p
     html = msg.get_body(preferencelist=("html",)).get_content()
     assert text.rstrip().endswith("Mia Lopez, Endorsement® coordinator\nMichigan Association for Infant Mental Health")
     assert "Mia Lopez, Endorsement® coordinator<br>Michigan Association for Infant Mental Health" in html
+    assert "(734) 785-7700" in html and '<a href="https://mi-aimh.org">' in html
     assert "example.org" not in msg.as_string()
 
 

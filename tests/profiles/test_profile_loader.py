@@ -63,6 +63,8 @@ BAD_PROFILES = [  # (case, profile, field the error names, words in the problem)
     ("base URL with a query", _with({"public_base_url": "https://x.org/?a=1"}), "public_base_url", "no query"),
     ("number for a name", _with({"short_name": 12}), "short_name", ""),
     ("empty signature", _with({"signature": ""}), "signature", ""),
+    ("phone over two lines", _with({"phone": "555\n0100"}), "phone", "one line"),
+    ("website not a web address", _with({"website": "javascript:alert(1)"}), "website", "http(s)"),
     ("association not the file's", _with({"association": "CT-AIMH"}), "association", "file named for 'MI-AIMH'"),
 ]
 
@@ -93,7 +95,8 @@ def test_a_profile_for_an_association_without_a_rulebook_is_refused(tmp_path):
 
 
 def test_a_good_profile_loads_and_survives_being_written_back(tmp_path):
-    profile = load_profile(_write(tmp_path, GOOD))
+    assert load_profile(_write(tmp_path, {**GOOD, "phone": None, "website": None})).phone is None
+    profile = load_profile(_write(tmp_path, {**GOOD, "phone": "(734) 785-7700", "website": "https://mi-aimh.org"}))
     assert profile.sender_header() == "MI-AIMH Endorsement <endorsement@mi-aimh.org>"
     again = load_profile(_write(tmp_path, to_yaml(profile)))
     assert again == profile
