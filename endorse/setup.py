@@ -84,14 +84,14 @@ def cmd_setup(args: argparse.Namespace) -> int:
     if base_url == settings.public_base_url and not (current and current.public_base_url):
         base_url = None  # the deployment's ENDORSE_PUBLIC_BASE_URL, as before
     time_zone = ask("Time zone", args.time_zone, current.time_zone if current else "America/New_York")
+    phone = ask("Phone shown under emails (optional)", args.phone, current.phone if current else None)
+    website = ask("Website shown under emails (optional)", args.website, current.website if current else None)
 
     raw = {"association": code, "full_name": full_name, "short_name": short_name,
            "coordinator": {"name": coord_name, "email": coord_email},
            "sender": {"name": sender_name, "email": sender_email},
            "signature": signature.replace("\\n", "\n") if signature else signature,
-           "public_base_url": base_url, "time_zone": time_zone}
-    if current is not None:
-        raw |= {"phone": current.phone, "website": current.website}
+           "public_base_url": base_url, "time_zone": time_zone, "phone": phone, "website": website}
     profile = _validated(target, raw)
     if settings.env == "production":
         problems = [f"{what}: {why}" for what, value in (("sender", profile.sender.email),
@@ -209,6 +209,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--signature", help="closes every email; \\n for a new line")
     p.add_argument("--public-base-url", help="where links in emails point, e.g. https://endorse.mi-aimh.org")
     p.add_argument("--time-zone", help="IANA name, e.g. America/Detroit")
+    p.add_argument("--phone", help="the association's phone, shown under emails (optional)")
+    p.add_argument("--website", help="the association's website, shown under emails (optional)")
     p.add_argument("--account-name", help="the first coordinator account (default: the coordinator)")
     p.add_argument("--account-email")
     p.add_argument("--password-stdin", action="store_true", help="read the account's password from standard input")

@@ -78,6 +78,7 @@ def test_setup_answered_question_by_question_takes_the_defaults_and_asks_the_pas
                "Mia Lopez", "mlopez@mi-aimh.org",  # coordinator
                "", "",  # sender name, sender address: defaults (the coordinator's address)
                "", "", "America/Detroit",  # signature, public address, time zone
+               "", "https://mi-aimh.org",  # phone (none), website
                "", "",  # the account: the coordinator
                PASSWORD, PASSWORD]
     with SmtpSink(tmp_path / "mail") as sink:
@@ -89,11 +90,12 @@ def test_setup_answered_question_by_question_takes_the_defaults_and_asks_the_pas
     assert profile.sender.email == "mlopez@mi-aimh.org" and profile.sender.name == "MI-AIMH Endorsement"
     assert profile.signature == "Mia Lopez, Endorsement® coordinator\nMichigan Association for Infant Mental Health"
     assert profile.public_base_url is None  # the deployment's ENDORSE_PUBLIC_BASE_URL
+    assert (profile.phone, profile.website) == (None, "https://mi-aimh.org")
     assert [a[0] for a in _accounts(database_url)] == ["mlopez@mi-aimh.org"]
 
 
 def test_two_different_passwords_are_refused_and_nothing_is_written(database_url, tmp_path):
-    answers = ["MI-AIMH", "", "", "Mia Lopez", "mlopez@mi-aimh.org", "", "", "", "", "", "", "",
+    answers = ["MI-AIMH", "", "", "Mia Lopez", "mlopez@mi-aimh.org", "", "", "", "", "", "", "", "", "",
                PASSWORD, PASSWORD + "!"]
     out = _setup(["setup"], database_url, tmp_path, _free_port(), "\n".join(answers) + "\n")
     assert out.returncode == 2
