@@ -31,15 +31,28 @@ def new_password(from_stdin: bool, *, ask=None) -> str:
     return first
 
 
-def _asker(args: argparse.Namespace):
+# The question behind each profile field: a typed answer the loader refuses is asked again.
+QUESTIONS = {
+    "full_name": "Full name", "short_name": "Short name",
+    "coordinator.name": "Coordinator's name (replies go to them)", "coordinator.email": "Coordinator's email (Reply-To)",
+    "sender.name": "Sender name (From)", "sender.email": "Sender address (From)",
+    "signature": "Signature (\\n for a new line)", "public_base_url": "Public address of the web pages",
+    "time_zone": "Time zone", "phone": "Phone shown under emails (optional)",
+    "website": "Website shown under emails (optional)",
+}
+
+
+def _asker(args: argparse.Namespace, typed: dict[str, str | None]):
+    """``ask(question, flag value, default)``; what was typed is kept in ``typed`` (asked once)."""
     def ask(label: str, given: str | None, default: str | None) -> str | None:
         if given is not None:
             return given
         if args.yes:
             return default
-        shown = f" [{default}]" if default else ""
-        answer = input(f"{label}{shown}: ").strip()
-        return answer or default
+        if label not in typed:
+            shown = f" [{default}]" if default else ""
+            typed[label] = input(f"{label}{shown}: ").strip() or None
+        return typed[label] or default
     return ask
 
 
@@ -57,7 +70,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
     library = default_library()
     baseline = library.baseline.data["association"]
     choices = [c for c in library.associations if c != baseline]
-    ask = _asker(args)
+    typed: dict[str, str | None] = {}
+    ask = _asker(args, typed)
 
     code = ask(f"Association ({', '.join(choices)})", args.association, choices[0] if len(choices) == 1 else None)
     if code is None:
@@ -68,31 +82,17 @@ def cmd_setup(args: argparse.Namespace) -> int:
     current = profiles.load_profile(target) if target.exists() else None
     book = library.overlays[code].data
 
-    full_name = ask("Full name", args.full_name, current.full_name if current else book["name"])
-    short_name = ask("Short name", args.short_name, current.short_name if current else code)
-    coord_name = ask("Coordinator's name (replies go to them)", args.coordinator_name,
-                     current.coordinator.name if current else None)
-    coord_email = ask("Coordinator's email (Reply-To)", args.coordinator_email,
-                      current.coordinator.email if current else None)
-    sender_name = ask("Sender name (From)", args.sender_name, current.sender.name if current else f"{short_name} Endorsement")
-    sender_email = ask("Sender address (From)", args.sender_email, current.sender.email if current else coord_email)
-    default_signature = (current.signature if current else
-                         f"{coord_name}, Endorsement® coordinator\n{full_name}" if coord_name else None)
-    signature = ask("Signature (\\n for a new line)", args.signature, default_signature)
-    base_url = ask("Public address of the web pages", args.public_base_url,
-                   (current.public_base_url if current else None) or settings.public_base_url)
-    if base_url == settings.public_base_url and not (current and current.public_base_url):
-        base_url = None  # the deployment's ENDORSE_PUBLIC_BASE_URL, as before
-    time_zone = ask("Time zone", args.time_zone, current.time_zone if current else "America/New_York")
-    phone = ask("Phone shown under emails (optional)", args.phone, current.phone if current else None)
-    website = ask("Website shown under emails (optional)", args.website, current.website if current else None)
-
-    raw = {"association": code, "full_name": full_name, "short_name": short_name,
-           "coordinator": {"name": coord_name, "email": coord_email},
-           "sender": {"name": sender_name, "email": sender_email},
-           "signature": signature.replace("\\n", "\n") if signature else signature,
-           "public_base_url": base_url, "time_zone": time_zone, "phone": phone, "website": website}
-    profile = _validated(target, raw)
+    while True:
+        raw = _profile_answers(ask, args, code, current, book["name"], settings.public_base_url)
+        try:
+            profile = _validated(target, raw)
+            break
+        except profiles.ProfileError as exc:
+            label = QUESTIONS.get(exc.key)
+            if label is None or label not in typed:  # a flag's value: asking again would not change it
+                raise
+            print(f"  {exc.problem}: please answer again")
+            del typed[label]
     if settings.env == "production":
         problems = [f"{what}: {why}" for what, value in (("sender", profile.sender.email),
                                                          ("coordinator", profile.coordinator.email),
@@ -149,6 +149,31 @@ def cmd_setup(args: argparse.Namespace) -> int:
     print(f"  .venv/bin/endorse serve              then open {base}/coordinator/ and sign in as {account_email}")
     print(f"  edit {os.path.relpath(target)} at any time; ENDORSE_ENV=production refuses example.org and loopback links")
     return 0 if ok else 1
+
+
+def _profile_answers(ask, args, code: str, current, rulebook_name: str, deployment_url: str) -> dict:
+    q = QUESTIONS
+    full_name = ask(q["full_name"], args.full_name, current.full_name if current else rulebook_name)
+    short_name = ask(q["short_name"], args.short_name, current.short_name if current else code)
+    coord_name = ask(q["coordinator.name"], args.coordinator_name, current.coordinator.name if current else None)
+    coord_email = ask(q["coordinator.email"], args.coordinator_email, current.coordinator.email if current else None)
+    sender_name = ask(q["sender.name"], args.sender_name, current.sender.name if current else f"{short_name} Endorsement")
+    sender_email = ask(q["sender.email"], args.sender_email, current.sender.email if current else coord_email)
+    default_signature = (current.signature if current else
+                         f"{coord_name}, Endorsement® coordinator\n{full_name}" if coord_name else None)
+    signature = ask(q["signature"], args.signature, default_signature)
+    base_url = ask(q["public_base_url"], args.public_base_url,
+                   (current.public_base_url if current else None) or deployment_url)
+    if base_url == deployment_url and not (current and current.public_base_url):
+        base_url = None  # the deployment's ENDORSE_PUBLIC_BASE_URL, as before
+    time_zone = ask(q["time_zone"], args.time_zone, current.time_zone if current else "America/New_York")
+    phone = ask(q["phone"], args.phone, current.phone if current else None)
+    website = ask(q["website"], args.website, current.website if current else None)
+    return {"association": code, "full_name": full_name, "short_name": short_name,
+            "coordinator": {"name": coord_name, "email": coord_email},
+            "sender": {"name": sender_name, "email": sender_email},
+            "signature": signature.replace("\\n", "\n") if signature else signature,
+            "public_base_url": base_url, "time_zone": time_zone, "phone": phone, "website": website}
 
 
 def _validated(target: Path, raw: dict):

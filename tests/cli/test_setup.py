@@ -94,6 +94,20 @@ def test_setup_answered_question_by_question_takes_the_defaults_and_asks_the_pas
     assert [a[0] for a in _accounts(database_url)] == ["mlopez@mi-aimh.org"]
 
 
+def test_a_typed_answer_the_profile_refuses_is_asked_again(database_url, tmp_path):
+    answers = ["MI-AIMH", "", "", "Mia Lopez", "mlopez at mi-aimh", "", "", "", "", "Michigan", "", "",
+               "mlopez@mi-aimh.org",  # asked again: not an email address
+               "America/Detroit",  # asked again: not a time zone
+               "", "", PASSWORD, PASSWORD]
+    with SmtpSink(tmp_path / "mail") as sink:
+        out = _setup(["setup"], database_url, tmp_path, sink.port, "\n".join(answers) + "\n")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "'mlopez at mi-aimh' is not an email address: please answer again" in out.stdout
+    assert "unknown time zone 'Michigan'" in out.stdout
+    profile = load_profile(tmp_path / "profiles" / "MI-AIMH.profile.yaml")
+    assert (profile.coordinator.email, profile.time_zone) == ("mlopez@mi-aimh.org", "America/Detroit")
+
+
 def test_two_different_passwords_are_refused_and_nothing_is_written(database_url, tmp_path):
     answers = ["MI-AIMH", "", "", "Mia Lopez", "mlopez@mi-aimh.org", "", "", "", "", "", "", "", "", "",
                PASSWORD, PASSWORD + "!"]
