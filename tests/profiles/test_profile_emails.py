@@ -209,3 +209,27 @@ def test_an_email_just_queued_is_not_yet_counted(sessions):
         _queue(s)
     with sessions() as s:
         assert undelivered_emails(s, "MI-AIMH") == []
+
+
+def test_endorse_serve_in_production_with_the_sample_profiles_exits_naming_what_to_fix(database_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from endorse.db import make_engine, session_factory
+    from endorse.settings import PROJECT_ROOT
+    from tests.profiles.helpers import rating_request
+
+    engine = make_engine(database_url)
+    with transaction(session_factory(engine)) as s:
+        ensure_associations(s, LIB)
+        rating_request(s, association="VAIMH")
+    engine.dispose()
+    env = {**os.environ, "DATABASE_URL": database_url, "ENDORSE_ENV": "production",
+           "ENDORSE_SECRET_KEY": "a-real-secret-for-this-test-only", "ENDORSE_PUBLIC_BASE_URL": "https://endorse.vaimh.org"}
+    out = subprocess.run([str(Path(sys.executable).parent / "endorse"), "serve", "--web-only", "--port", "0"], env=env,
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert out.stderr.startswith("endorse: ENDORSE_ENV=production refuses to start: ")
+    assert "VAIMH's profile: sender no-reply@vaimh.example.org: vaimh.example.org is a placeholder domain" in out.stderr
