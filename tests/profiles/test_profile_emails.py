@@ -4,20 +4,25 @@ ENDORSE_ENV=production refuses placeholder links and associations without a prof
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from endorse.db import transaction
+from endorse.db import make_engine, session_factory, transaction
 from endorse.profiles import AssociationProfile, ProductionRefusal
 from endorse.rulebook import default_library
-from endorse.settings import get_settings
+from endorse.settings import PROJECT_ROOT, get_settings
 from endorse.smtp_sink import SmtpSink
 from models import Association, AuditLog, OutboxMessage, utcnow
 from tasks.dashboard import undelivered_emails
 from tasks.outbox import SmtpConfig, deliver_due, queue_email
 from tasks.records import ensure_associations, refuse_production_start
+from tests.profiles.helpers import rating_request
 
 LIB = default_library()
 MI = AssociationProfile.model_validate({
@@ -71,8 +76,6 @@ def test_emails_carry_the_profiles_sender_reply_to_and_signature(sessions, tmp_p
 
 
 def test_a_rating_link_points_at_the_profiles_public_address(sessions, tmp_path):
-    from tests.profiles.helpers import rating_request
-
     with transaction(sessions) as s:
         ensure_associations(s, LIB, profiles={"MI-AIMH": MI})
         req_id = rating_request(s)
@@ -128,8 +131,6 @@ def test_production_refuses_a_loopback_link_in_an_email(sessions, env):
     with transaction(sessions) as s:
         ensure_associations(s, LIB, profiles={"MI-AIMH": MI.model_copy(update={"public_base_url": None})})
     env("production")  # ENDORSE_PUBLIC_BASE_URL stays its loopback default
-    from tests.profiles.helpers import rating_request
-
     with pytest.raises(ProductionRefusal, match=r"its link would start with http://127\.0\.0\.1:8000"):
         with transaction(sessions) as s:
             queue_email(s, role="reference.reminder", to_email="r@rater.org", to_name="R", association="MI-AIMH",
@@ -155,8 +156,6 @@ def test_production_queues_an_email_with_a_real_profile(sessions, env):
 
 
 def test_production_refuses_to_start_with_the_sample_profiles_or_no_profile(sessions, env):
-    from tests.profiles.helpers import rating_request
-
     with transaction(sessions) as s:
         ensure_associations(s, LIB)  # the shipped samples: example.org addresses
         rating_request(s, association="CT-AIMH")
@@ -212,15 +211,6 @@ def test_an_email_just_queued_is_not_yet_counted(sessions):
 
 
 def test_endorse_serve_in_production_with_the_sample_profiles_exits_naming_what_to_fix(database_url, tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from endorse.db import make_engine, session_factory
-    from endorse.settings import PROJECT_ROOT
-    from tests.profiles.helpers import rating_request
-
     engine = make_engine(database_url)
     with transaction(session_factory(engine)) as s:
         ensure_associations(s, LIB)
