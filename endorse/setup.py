@@ -213,7 +213,7 @@ def smtp_check_message(assoc, to_name: str, to_email: str):
     msg = OutboxMessage(role="setup.test", recipient_email=to_email, recipient_name=to_name, subject=mail.subject,
                         body_text=mail.text, body_html=mail.html, reply_to=assoc.coordinator_email,
                         message_id=make_msgid(domain=assoc.sender_email.split("@")[-1]))
-    return build_message(msg, None, sender)
+    return build_message(msg, None, sender, assoc.timezone)
 
 
 async def _send(smtp, em) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -150,7 +151,7 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
     return base_url.rstrip("/") + path + links.token_for(row.token_nonce, secret_key, LINK_PURPOSE[msg.link_kind])
 
 
-def build_message(msg: OutboxMessage, link: str | None, mail_from: str) -> EmailMessage:
+def build_message(msg: OutboxMessage, link: str | None, mail_from: str, time_zone: str | None = None) -> EmailMessage:
     em = EmailMessage()
     em["From"] = mail_from
     em["To"] = formataddr((msg.recipient_name, msg.recipient_email))
@@ -158,7 +159,8 @@ def build_message(msg: OutboxMessage, link: str | None, mail_from: str) -> Email
         em["Reply-To"] = msg.reply_to
     em["Subject"] = msg.subject
     em["Message-ID"] = msg.message_id
-    em["Date"] = format_datetime(datetime.now(timezone.utc))
+    # The association's clock: a coordinator in Oregon reads the time they would have written.
+    em["Date"] = format_datetime(datetime.now(ZoneInfo(time_zone) if time_zone else timezone.utc))
     em["X-Endorse-Role"] = msg.role
     text, html = msg.body_text, msg.body_html
     if link is not None:
@@ -204,7 +206,8 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
             sender = formataddr((assoc.sender_name or "", assoc.sender_email)) if assoc and assoc.sender_email \
                 else smtp.mail_from
             link_base = (assoc.public_base_url if assoc else None) or base_url
-            prepared.append((i, build_message(rows[i], _link_for(s, rows[i], secret_key, link_base), sender)))
+            prepared.append((i, build_message(rows[i], _link_for(s, rows[i], secret_key, link_base), sender,
+                                              assoc.timezone if assoc and assoc.profile_digest else None)))
     queue: asyncio.Queue = asyncio.Queue()
     for item in prepared:
         queue.put_nowait(item)

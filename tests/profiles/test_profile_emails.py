@@ -67,6 +67,7 @@ def test_emails_carry_the_profiles_sender_reply_to_and_signature(sessions, tmp_p
     assert msg["From"] == "MI-AIMH Endorsement <endorsement@mi-aimh.org>"
     assert msg["Reply-To"] == "mlopez@mi-aimh.org"
     assert msg["Message-ID"].endswith("@mi-aimh.org>")
+    assert msg["Date"].datetime.utcoffset() in (timedelta(hours=-5), timedelta(hours=-4))  # America/Detroit
     text = msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
     html = msg.get_body(preferencelist=("html",)).get_content()
     assert text.rstrip().endswith("Mia Lopez, Endorsement® coordinator\nMichigan Association for Infant Mental Health")
