@@ -17,10 +17,14 @@ def stage_words(stage: str) -> str:
 
 def reconcile_line(application_id: str, outcome: dict) -> str:
     """After an event: where the application stands now and what moved it."""
+    from tasks.stages import FINAL_STAGES
+
     moves = outcome.get("transitions") or []
     stage = stage_words(outcome["stage"])
     if moves:
         return f"{application_id}: now in {stage} ({'; '.join(moves)})"
+    if outcome["stage"] in FINAL_STAGES:
+        return f"{application_id}: {stage} (decided: nothing more moves it)"
     return f"{application_id}: stays in {stage} (its checklist does not let it move yet)"
 
 

@@ -38,6 +38,9 @@ LINES = [  # (case, function, arguments, the line printed)
      "CT-2026-137: now in eligibility review (references → eligibility_review: 3 ratings in)"),
     ("reconcile stayed", output.reconcile_line, ("MI-2026-103", {"stage": "references", "transitions": []}),
      "MI-2026-103: stays in references (its checklist does not let it move yet)"),
+    ("reconcile of a decided application", output.reconcile_line, ("CT-2026-137", {"stage": "endorsed",
+                                                                                    "transitions": []}),
+     "CT-2026-137: endorsed (decided: nothing more moves it)"),
     ("sweep with moves", output.sweep_line,
      ({"evaluated": 42, "reconciled": 42, "transitions": 7, "reminders": 3, "expired_links": 0}, "2026-11-22"),
      "sweep as of 2026-11-22: 42 open application(s) evaluated, 7 stage change(s); 3 rating reminder(s)"),
@@ -106,17 +109,25 @@ def test_delivery_reports_an_unreachable_server(sessions):
     assert report.unreachable and str(port) in report.unreachable
 
 
-def test_exam_enrol_with_nobody_approved_says_why(sessions):
+@pytest.mark.parametrize("waiting", [False, True], ids=["nobody waiting", "one waiting for approval"])
+def test_exam_enrol_with_nobody_approved_says_why(sessions, waiting):
+    from models import Application
     from tasks.exam_intake import enrol_candidates, open_sitting
+    from tests.profiles.helpers import rating_request
 
     lib = default_library()
     with transaction(sessions) as s:
         ensure_associations(s, lib)
+        if waiting:
+            rating_request(s, association="MI-AIMH")
+            s.get(Application, "MI-AIMH-T1").stage = "eligibility_review"
     sitting = open_sitting(sessions, lib, association="MI-AIMH", name="Spring 2027", opens_on=date(2027, 3, 1),
                            closes_on=date(2027, 3, 15), actor="coordinator:c@mi-aimh.org")
     out = enrol_candidates(sessions, sitting, lib, as_of=date(2027, 3, 1), actor="coordinator:c@mi-aimh.org")
+    hint = (" (1 in eligibility review, waiting for approval: endorse approve-exam APPLICATION --on DATE --by EMAIL)"
+            if waiting else "")
     assert output.enrolment_line(len(out.enrolled), out.nobody_because) == \
-        "0 enrolled: no applicant of MI-AIMH is approved for the exam"
+        "0 enrolled: no applicant of MI-AIMH is approved for the exam" + hint
 
 
 def test_the_cli_silences_prefect_and_telemetry_but_an_explicit_setting_wins(monkeypatch):
