@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "var"
     rules_dir: Path = PROJECT_ROOT / "rules"
     templates_dir: Path = PROJECT_ROOT / "templates"
+    # Association profiles (endorse/profiles.py); default: beside the rulebooks in rules_dir/associations.
+    profiles_dir: Path | None = None
     # DATABASE_URL without prefix, as most hosting sets it; default: SQLite under data_dir.
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
 
@@ -45,6 +47,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = 10.0
+    # The sender of emails that belong to no association; an association's emails use its profile's sender.
     mail_from: str = "endorsement@localhost"
     # Requests a minute per client address on the secure-link pages.
     link_rate_limit_per_minute: int = 120

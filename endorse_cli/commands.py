@@ -7,7 +7,7 @@ it by group (rater, exam, renewal, outbox, …).
 from __future__ import annotations
 
 import argparse
-import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -77,10 +77,11 @@ def _after_event(application_id: str, args) -> None:
     action has committed already; if Prefect cannot take it, one line says so and the sweep catches up."""
     if getattr(args, "no_reconcile", False):
         return
+    from endorse_cli.output import reconcile_line
     from flows.after_event import reconcile_after_event
 
     line, outcome = reconcile_after_event(application_id, getattr(args, "as_of", None))
-    print(json.dumps(outcome) if outcome is not None else line)
+    print(reconcile_line(application_id, outcome) if outcome is not None else line)
 
 
 @_lookup
@@ -94,20 +95,32 @@ def cmd_reconcile(args) -> int:
 
 def cmd_sweep(args) -> int:
     _sessions()
+    from endorse_cli.output import sweep_line
     from flows.sweep import sweep
 
-    print(json.dumps(sweep(batch_size=args.batch_size, as_of=args.as_of)))
+    print(sweep_line(sweep(batch_size=args.batch_size, as_of=args.as_of), args.as_of))
     return 0
 
 
 def cmd_deliver(args) -> int:
-    _sessions()
+    from sqlalchemy import func, select
+
+    from endorse.settings import get_settings
+    from endorse_cli.output import delivery_line
     from flows.deliver_outbox import deliver_outbox
+    from models import OutboxMessage
+    from tasks.mail.outbox import SmtpConfig
 
-    print(json.dumps(deliver_outbox()))
-    return 0
+    sessions = _sessions()
+    report = deliver_outbox()
+    with sessions() as s:
+        waiting = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued"))
+    line, ok = delivery_line(report, SmtpConfig.from_settings(get_settings()).where, waiting)
+    print(line)
+    return 0 if ok else 1
 
 
+@_lookup
 def cmd_serve(args) -> int:
     """The web app (rating links) on a thread, and the Prefect deployments in the foreground.
 
@@ -115,6 +128,7 @@ def cmd_serve(args) -> int:
     """
     import contextlib
     import os
+    import signal
     import threading
 
     import uvicorn
@@ -140,13 +154,28 @@ def cmd_serve(args) -> int:
 
             local = stack.enter_context(LocalPrefectServer(settings.data_dir / "prefect-server"))
             os.environ.update(local.client_env())
-        server = uvicorn.Server(uvicorn_config(default_app(), host=args.host, port=args.port,
-                                              trusted_proxies=settings.trusted_proxy_list))
-        threading.Thread(target=server.run, daemon=True).start()
-        if args.web_only:
-            threading.Event().wait()
-        serve_deployments(**({"prefect_yaml": Path(args.prefect_file)} if args.prefect_file else {}))
+        # Shutdown is prompt: open keep-alive connections get a few seconds, not uvicorn's unbounded wait.
+        config = uvicorn_config(default_app(), host=args.host, port=args.port, trusted_proxies=settings.trusted_proxy_list)
+        config.timeout_graceful_shutdown = 3
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        # SIGTERM (systemd, docker stop, kill) ends the command like Ctrl-C does, through the same clean-up.
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            if args.web_only:
+                threading.Event().wait()
+            serve_deployments(**({"prefect_yaml": Path(args.prefect_file)} if args.prefect_file else {}))
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
+        finally:
+            server.should_exit = True
+            thread.join(5)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_automations_apply(args) -> int:
@@ -280,7 +309,9 @@ def cmd_vetting_queue(args) -> int:
     for q in items:
         print(f"{q.request_id:>6}  {q.application_id:<14} {q.category:<8} {q.association:<9} {q.role:<28} "
               f"{q.rater_name} <{q.rater_email}>")
-    print(f"{len(items)} rater(s) to vet")
+    from endorse_cli.output import vetting_count_line
+
+    print(vetting_count_line(len(items)))
     return 0
 
 
@@ -334,7 +365,9 @@ def cmd_outbox(args) -> int:
     for m in rows:
         print(f"{m.id:>6} {m.status:<8} {m.role:<28} {m.recipient_email:<36} attempts={m.attempts} "
               f"{(m.last_error or '')[:80]}")
-    print(f"{len(rows)} message(s) {'/'.join(args.status)}")
+    from endorse_cli.output import outbox_count_line
+
+    print(outbox_count_line(len(rows), args.status))
     return 0
 
 
@@ -365,7 +398,7 @@ def cmd_show(args) -> int:
     with _sessions()() as s:
         app = s.get(Application, args.application)
         if app is None:
-            raise LookupError(f"no application {args.application!r}")
+            raise LookupError(_no_application(args.application))
         doc = load_documents(s, [app.id])[app.id]
         print(format_table(evaluate(doc, default_library(), as_of).to_dict()))
         print(f"\nstage: {app.stage} since {app.stage_entered_at:%Y-%m-%d}")
@@ -405,6 +438,23 @@ def cmd_show(args) -> int:
                 what = f"{e.details.get('from_stage')} → {e.details.get('to_stage')}: {e.details.get('reason')}"
             print(f"  {e.at:%Y-%m-%d %H:%M} {e.actor:<28} {what}")
     return 0
+
+
+def _no_application(application_id: str) -> str:
+    """Say which data was searched, and where the demo's is when that is elsewhere."""
+    from endorse.settings import get_settings
+    from endorse_cli.demo import DEMO_DIR
+    from endorse_cli.output import no_application
+
+    settings = get_settings()
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        where = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+    else:
+        where = str(settings.data_dir)
+    demo = (DEMO_DIR / "endorse.sqlite3").exists() and settings.data_dir.resolve() != DEMO_DIR.resolve()
+    return no_application(application_id, where, os.path.relpath(DEMO_DIR) if demo else None)
 
 
 def _secret() -> str:
@@ -476,7 +526,9 @@ def cmd_exam_enrol(args) -> int:
         print(f"  {app_id:<24} candidate code {code}")
     for app_id, why in out.skipped:
         print(f"  {app_id:<24} not enrolled: {why}")
-    print(f"{len(out.enrolled)} enrolled")
+    from endorse_cli.output import enrolment_line
+
+    print(enrolment_line(len(out.enrolled), out.nobody_because))
     return 0
 
 
@@ -653,15 +705,13 @@ def cmd_deactivate_coordinator(args) -> int:
 @_lookup
 def cmd_add_coordinator(args) -> int:
     """A coordinator account; the password comes from stdin or a prompt, never from the command line."""
-    import getpass
-    import sys
-
     from endorse.db import transaction
     from endorse.rulebook import default_library
+    from endorse_cli.setup import new_password
     from tasks.coordination.accounts import set_coordinator
     from tasks.intake.records import ensure_associations
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    password = new_password(args.password_stdin)
     sessions = _sessions()
     with transaction(sessions) as s:
         ensure_associations(s, default_library())
@@ -885,6 +935,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--granted-on")
     p.add_argument("--by", required=True, help="a coordinator of the person's own association")
     p.set_defaults(func=cmd_record_endorsement)
+
+    from endorse_cli.setup import register as register_setup
+
+    register_setup(sub)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -18,6 +18,15 @@ class Association(Base):
     coordinator_name: Mapped[str] = mapped_column(String(200), default="Endorsement coordinator")
     coordinator_email: Mapped[str] = mapped_column(String(254), default="endorsement@localhost")
     timezone: Mapped[str] = mapped_column(String(64), default="America/New_York")
+    # From the association's profile (endorse/profiles.py); profile_digest is None while it has none.
+    short_name: Mapped[str | None] = mapped_column(String(40))
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    sender_email: Mapped[str | None] = mapped_column(String(254))
+    signature: Mapped[str | None] = mapped_column(Text)
+    public_base_url: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    website: Mapped[str | None] = mapped_column(String(300))
+    profile_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class RulebookVersion(Base):

@@ -141,6 +141,9 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
                        prefixes=("/rate/", "/review/", "/coordinator/login"))
     pages = Jinja2Templates(directory=f"{templates_dir}/pages")  # autoescape is on for .html
     add_coordinator_routes(app, ctx, pages, secure_cookies=secure_cookies, prefect_ui_url=prefect_ui_url)
+    from web.front import add_front_pages
+
+    add_front_pages(app, ctx, pages)
 
     def csrf_for(token: str) -> str:
         # Bound to the link: a form posted from elsewhere cannot know it.
@@ -404,6 +407,12 @@ def default_app() -> FastAPI:
     from flows.after_event import prefect_api_url
 
     settings = get_settings()
+    from endorse.db import transaction
+    from tasks.intake.records import ensure_associations, refuse_production_start
+
+    with transaction(default_session_factory()) as s:
+        ensure_associations(s, default_library())  # a profile edited since takes effect at start
+        refuse_production_start(s, default_library())
     ctx = WebContext(sessions=default_session_factory(), library=default_library(),
                      secret_key=settings.secret_key.get_secret_value(), on_event=_reconcile_on_prefect)
     checks = [lambda: database_check(ctx.sessions), lambda: prefect_check(prefect_api_url()),

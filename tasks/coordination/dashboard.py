@@ -7,7 +7,7 @@ applications, and asking for one is answered exactly like asking for one that do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -28,6 +28,7 @@ from models import (
     ReviewAssignment,
     ReviewerAvailability,
     Transcript,
+    utcnow,
 )
 from tasks.coordination.reports import pipeline_frame, pipeline_summary
 from tasks.coordination.runs import scheduled_runs_view
@@ -93,24 +94,57 @@ def dashboard(s: Session, association: str, library: RulebookLibrary, as_of: dat
                    .order_by(EducationRecord.application_id))]
     cfg = PipelineConfig(library=library, as_of=as_of, secret_key="")
     vetting = [vars(v) for v in vetting_queue(s, cfg) if v.association == association]
-    emails = [{"id": i, "role": role, "to": to, "status": st, "attempts": n, "error": err, "application_id": a}
-              for i, role, to, st, n, err, a in s.execute(
-                  select(OutboxMessage.id, OutboxMessage.role, OutboxMessage.recipient_email, OutboxMessage.status,
-                         OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.application_id)
-                  .outerjoin(Application, Application.id == OutboxMessage.application_id)
-                  .where((Application.association_code == association) | (OutboxMessage.application_id.is_(None)),
-                         (OutboxMessage.status.in_(PROBLEM_EMAIL_STATUSES))
-                         | ((OutboxMessage.status == "queued") & (OutboxMessage.attempts > 0)))
-                  .order_by(OutboxMessage.id.desc()).limit(200))
-              if a is not None or _is_association_mail(s, i, association)]
+    emails = undelivered_emails(s, association)
     return Dashboard(association, as_of, int(frame["stage"].isin(OPEN_STAGES).sum()) if not frame.empty else 0,
                      by_stage, summary, overdue, awaited, vetting, emails, reviewer_load(s, association),
                      essays_waiting(s, association), scheduled_runs_view(s))
 
 
+def undelivered_emails(s: Session, association: str, now: datetime | None = None) -> list[dict]:
+    """Emails that did not reach their recipient: failed or bounced, and those still waiting longer
+    after their due time than the outbox ever lets a due message wait (it is not running, or the mail
+    server is unreachable)."""
+    from tasks.mail.outbox import OVERDUE_AFTER
+
+    now = now or utcnow()
+    late = now - OVERDUE_AFTER
+    rows = s.execute(
+        select(OutboxMessage.id, OutboxMessage.role, OutboxMessage.recipient_email, OutboxMessage.status,
+               OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.application_id,
+               OutboxMessage.association_code, OutboxMessage.next_attempt_at, Application.association_code)
+        .outerjoin(Application, Application.id == OutboxMessage.application_id)
+        .where((OutboxMessage.association_code == association) | (Application.association_code == association)
+               | (OutboxMessage.application_id.is_(None) & OutboxMessage.association_code.is_(None)),
+               OutboxMessage.status.in_(PROBLEM_EMAIL_STATUSES)
+               | (OutboxMessage.status.in_(("queued", "sending")) & (OutboxMessage.next_attempt_at < late)))
+        .order_by(OutboxMessage.id.desc()).limit(500))
+    out = []
+    for i, role, to, st, n, err, app_id, msg_assoc, due, app_assoc in rows:
+        if msg_assoc is None and app_assoc is None and not _is_association_mail(s, i, association):
+            continue
+        if st in ("queued", "sending"):
+            waited = now - _aware(due)
+            st = f"{st}, {_duration(waited)} past due"
+            err = err or "not attempted yet: is the outbox running (endorse serve or endorse deliver)?"
+        out.append({"id": i, "role": role, "to": to, "status": st, "attempts": n, "error": err, "application_id": app_id})
+    return out
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they are stored in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _duration(delta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
+
+
 def _is_association_mail(s: Session, message_id: int, association: str) -> bool:
-    # Mail without an application (reviewers, coordinators) belongs to the association whose
-    # coordinator is its reply-to address.
+    # Mail queued before messages carried their association: the one whose coordinator is its reply-to.
     from models import Association
 
     assoc = s.get(Association, association)

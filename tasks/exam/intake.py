@@ -21,7 +21,7 @@ from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
 from endorse.text import comparable, single_line
 from models import Application, Essay, ExamAttempt, ExamSitting, Person, WorkRecord, record_audit
-from tasks.eligibility.stages import EXAM, NOT_ENDORSED, check_allowed
+from tasks.eligibility.stages import ELIGIBILITY_REVIEW, EXAM, NOT_ENDORSED, check_allowed
 
 # Candidate codes avoid letters and digits people confuse (0/O, 1/I/L) when they read them out.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -39,6 +39,7 @@ class ImportRejected(ValueError):
 class Enrolment:
     enrolled: list[tuple[str, str]]  # (application id, candidate code)
     skipped: list[tuple[str, str]]  # (application id, why)
+    nobody_because: str | None = None  # when nobody was enrolled: why, in a coordinator's words
 
 
 def open_sitting(sessions: sessionmaker[Session], library: RulebookLibrary, *, association: str, name: str,
@@ -105,7 +106,21 @@ def enrol_candidates(sessions: sessionmaker[Session], sitting_id: int, library: 
             record_audit(s, actor=actor, action="exam.enrolled", entity_type="exam_attempt", entity_id=attempt.id,
                          application_id=app.id, sitting_id=sitting_id, attempt_number=attempt.attempt_number)
             enrolled.append((app.id, attempt.candidate_code))
-    return Enrolment(enrolled, skipped)
+        why = None if enrolled else _why_nobody(s, sitting, apps, skipped)
+    return Enrolment(enrolled, skipped, why)
+
+
+def _why_nobody(s: Session, sitting: ExamSitting, approved: list[Application], skipped: list) -> str:
+    assoc = sitting.association_code
+    if skipped:
+        return f"every approved applicant of {assoc} is already enrolled in another sitting"
+    if approved:
+        return f"every approved applicant of {assoc} is already enrolled in this sitting"
+    waiting = s.scalars(select(Application.id).where(Application.association_code == assoc,
+                                                     Application.stage == ELIGIBILITY_REVIEW)).all()
+    hint = (f" ({len(waiting)} in eligibility review, waiting for approval: endorse approve-exam APPLICATION "
+            f"--on DATE --by EMAIL)" if waiting else "")
+    return f"no applicant of {assoc} is approved for the exam{hint}"
 
 
 def _latest_attempt(s: Session, application_id: str) -> ExamAttempt | None:

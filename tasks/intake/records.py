@@ -54,16 +54,74 @@ def document_digest(doc: ApplicationDocument) -> str:
     return hashlib.sha256(doc.model_dump_json().encode()).hexdigest()
 
 
-def ensure_associations(session: Session, library) -> None:
-    """One row per association that has a rulebook (names from the rulebooks)."""
-    existing = set(session.scalars(select(Association.code)))
+def ensure_associations(session: Session, library, profiles: dict | None = None) -> None:
+    """One row per association that has a rulebook, carrying its profile (endorse/profiles.py).
+
+    A profile changed since it was last applied is applied again and audited; an association without
+    a profile keeps its rulebook's name and the deployment's sender (ENDORSE_ENV=production refuses it).
+    """
+    from endorse.profiles import load_profiles, profiles_dir
+
+    if profiles is None:
+        profiles = load_profiles(profiles_dir(library), library.associations)
+    existing = {a.code: a for a in session.scalars(select(Association))}
     for code in library.associations:
-        if code not in existing:
+        row = existing.get(code)
+        if row is None:
             book = library.baseline if code == library.baseline.data["association"] else library.overlays[code]
-            session.add(Association(code=code, name=book.data["name"],
-                                    coordinator_name=f"{code} Endorsement coordinator",
-                                    coordinator_email=f"endorsement@{code.lower()}.example.org"))
+            from endorse.settings import get_settings
+
+            row = Association(code=code, name=book.data["name"], coordinator_name="Endorsement coordinator",
+                              coordinator_email=get_settings().mail_from)
+            session.add(row)
+        profile = profiles.get(code)
+        if profile is not None:
+            apply_profile(session, row, profile)
     session.flush()
+
+
+def apply_profile(session: Session, row: Association, profile) -> bool:
+    """Copy a profile into its association row; audited when anything changed."""
+    from endorse.profiles import digest
+
+    new_digest = digest(profile)
+    if row.profile_digest == new_digest:
+        return False
+    row.name, row.short_name = profile.full_name, profile.short_name
+    row.coordinator_name, row.coordinator_email = profile.coordinator.name, profile.coordinator.email
+    row.sender_name, row.sender_email = profile.sender.name, profile.sender.email
+    row.signature, row.public_base_url, row.timezone = profile.signature, profile.public_base_url, profile.time_zone
+    row.phone, row.website = profile.phone, profile.website
+    first = row.profile_digest is None
+    row.profile_digest = new_digest
+    session.flush()
+    record_audit(session, actor="system:profile", action="association.profile_applied", entity_type="association",
+                 entity_id=row.code, first=first, digest=new_digest)
+    return True
+
+
+def refuse_production_start(session: Session, library) -> None:
+    """ENDORSE_ENV=production will not start with an association that has applications and no
+    profile, or a profile whose addresses or links are placeholders (example.org, loopback)."""
+    from endorse.profiles import ProductionRefusal, placeholder_host
+    from endorse.settings import get_settings
+
+    settings = get_settings()
+    if settings.env != "production":
+        return
+    with_applications = set(session.scalars(select(Application.association_code).distinct()))
+    problems = []
+    for a in session.scalars(select(Association).order_by(Association.code)):
+        if a.profile_digest is None:
+            if a.code in with_applications:
+                problems.append(f"{a.code} has applications but no profile (endorse setup --association {a.code})")
+            continue
+        for what, value in (("sender", a.sender_email), ("coordinator", a.coordinator_email),
+                            ("public_base_url", a.public_base_url or settings.public_base_url)):
+            if why := placeholder_host(value or ""):
+                problems.append(f"{a.code}'s profile: {what} {value}: {why}")
+    if problems:
+        raise ProductionRefusal("ENDORSE_ENV=production refuses to start: " + "; ".join(problems))
 
 
 def person_for(session: Session, name: str, email: str, *, association: str | None) -> Person:

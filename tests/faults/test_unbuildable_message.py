@@ -108,9 +108,12 @@ SUBJECT_CASES = [
 
 @pytest.mark.parametrize("name", SUBJECT_CASES)
 def test_subjects_and_plain_text_read_as_typed_and_only_html_is_escaped(name):
+    from tasks.mail.outbox import profile_context
+
     mail = render("reference.reminder", {
-        "rater_name": name, "applicant_name": name, "category_name": "IMHS", "due_on": "2026-12-01",
-        "association_name": "MI-AIMH", "coordinator_name": "C", "coordinator_email": "c@x"}, association="MI-AIMH",
+        **profile_context(None), "rater_name": name, "applicant_name": name, "category_name": "IMHS",
+        "due_on": "2026-12-01", "association_name": "MI-AIMH", "coordinator_name": "C", "coordinator_email": "c@x"},
+        association="MI-AIMH",
         templates_dir=str(PROJECT_ROOT / "templates"))
     assert name in mail.subject and "&#39;" not in mail.subject and "&amp;" not in mail.subject
     assert name in mail.text and "&amp;" not in mail.text
