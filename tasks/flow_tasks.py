@@ -48,6 +48,22 @@ def list_open_batches(batch_size: int) -> list[list[str]]:
 
 
 @task
+def plan_sweep(batch_size: int, as_of: date, full: bool = False) -> dict:
+    """Which applications this sweep looks at: all open ones (asked for, or the rule files changed
+    since the last full pass) or only those due or marked."""
+    with default_session_factory()() as s:
+        full = full or pipeline.full_sweep_needed(s, default_library())
+        ids = pipeline.open_application_ids(s) if full else pipeline.due_application_ids(s, as_of)
+    return {"full": full, "batches": [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]}
+
+
+@task
+def record_full_sweep(as_of: date) -> None:
+    """Every batch of a full pass is done: later sweeps may be incremental under these rule files."""
+    pipeline.record_full_sweep(default_session_factory(), _config(as_of))
+
+
+@task
 def advance_application_batch(ids: list[str], as_of: date) -> dict:
     """One task for a whole batch: evaluate all, move the ones that can move."""
     return pipeline.advance_batch(default_session_factory(), ids, _config(as_of))
