@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import String, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from endorse import links
@@ -25,6 +25,7 @@ from models import (
     Decision,
     EducationRecord,
     Endorsement,
+    OutboxMessage,
     Person,
     ReferenceRequest,
     RulebookVersion,
@@ -341,10 +342,38 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
                 checks.append({"b_id": app_id, "b_version": app.version_id, "b_next": nxt, "b_on": cfg.as_of})
     if checks:
         _store_next_checks(sessions, checks)
-    moved = 0
-    for app_id, ev, version, doc in due:
-        moved += len(reconcile_one(sessions, app_id, cfg, ev, version, doc).transitions)
+    moved, again = _reconcile_together(sessions, due, cfg)
+    for app_id in again:  # changed since the batch read it: on its own, from a fresh read
+        moved += len(reconcile_one(sessions, app_id, cfg).transitions)
     return {"evaluated": len(docs), "reconciled": len(due), "transitions": moved, "rescheduled": len(checks)}
+
+
+RECONCILES_PER_TRANSACTION = 100
+
+
+def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: PipelineConfig) -> tuple[int, list[str]]:
+    """Reconcile many applications to a transaction (on the first sweep after a bulk import a commit
+    per transition cost more than the transitions). Each application moves inside its own savepoint:
+    all its steps or none, each audited; one that changed since the batch read it is rolled back
+    alone and returned to be reconciled on its own."""
+    moved, again = 0, []
+    for i in range(0, len(due), RECONCILES_PER_TRANSACTION):
+        with transaction(sessions) as s:
+            for app_id, ev, version, doc in due[i:i + RECONCILES_PER_TRANSACTION]:
+                steps = 0
+                try:
+                    with s.begin_nested():
+                        for _ in range(MAX_STEPS):
+                            step = _reconcile_step(s, app_id, cfg, doc, ev, version)
+                            version = step.version
+                            if step.transition is None:
+                                break
+                            steps += 1
+                except (_Stale, StaleDataError):
+                    again.append(app_id)
+                    continue
+                moved += steps
+    return moved, again
 
 
 def _store_next_checks(sessions: sessionmaker[Session], checks: list[dict]) -> None:
@@ -362,11 +391,16 @@ def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> 
     however many applicants they were asked to rate."""
     now = _now_for(cfg.as_of)
     sent = 0
+    # Only requests due on a reminder day of some rulebook (the index on status, due_on finds them),
+    # not every open request on every sweep.
+    reminder_days = {cfg.as_of + timedelta(days=int(d)) for assoc in cfg.library.associations
+                     for cat in cfg.library.categories
+                     for d in cfg.library.category_rules(assoc, cat, cfg.as_of).settings["reminder_days_before_due"]}
     with transaction(sessions) as s:
         rows = s.execute(
             select(ReferenceRequest, Application).join(Application, Application.id == ReferenceRequest.application_id)
             .where(ReferenceRequest.status == "requested", ReferenceRequest.token_hash.is_not(None),
-                   ReferenceRequest.due_on.is_not(None), ReferenceRequest.rating == None)  # noqa: E711
+                   ReferenceRequest.due_on.in_(sorted(reminder_days)), ReferenceRequest.rating == None)  # noqa: E711
             .order_by(ReferenceRequest.due_on, ReferenceRequest.id)
         ).all()
         last_by_rater: dict[int, datetime] = {}
@@ -425,11 +459,17 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
     """Applicants waiting on transcripts are reminded at most once a week."""
     week = cfg.as_of.isocalendar()
     count = 0
+    key_tail = f":{week[0]}-W{week[1]}"
+    # Applicants already reminded this week (their email's key is in the outbox) are not read again.
+    reminded = exists().where(OutboxMessage.idempotency_key
+                              == literal("transcript.missing:", String) + Application.id + literal(key_tail, String))
     with transaction(sessions) as s:
-        apps = s.scalars(select(Application).where(Application.stage == TRANSCRIPTS)).all()
+        apps = s.scalars(select(Application).where(Application.stage == TRANSCRIPTS, ~reminded)
+                         .options(selectinload(Application.education).selectinload(EducationRecord.transcript),
+                                  selectinload(Application.applicant))).all()
         for app in apps:
             missing = []
-            for e in s.scalars(select(EducationRecord).where(EducationRecord.application_id == app.id)):
+            for e in app.education:
                 t = e.transcript
                 if t is None or t.received_on is None or not t.official:
                     missing.append(f"{e.institution} ({e.degree or e.credential})")
@@ -438,7 +478,7 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
             info = cfg.library.category_info(app.category)
             queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant.name,
                         association=app.association_code, application_id=app.id,
-                        idempotency_key=f"transcript.missing:{app.id}:{week[0]}-W{week[1]}",
+                        idempotency_key=f"transcript.missing:{app.id}{key_tail}",
                         context={"applicant_name": app.applicant.name, "category_name": info["name"],
                                  "application_id": app.id, "missing": missing})
             count += queued.new
