@@ -73,8 +73,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # orjson writes the same JSON as json.dumps(indent=2, ensure_ascii=False) at C speed (the
         # standard library's encoder falls back to pure Python whenever it indents).
         out = orjson.dumps(payload, option=0 if args.compact else orjson.OPT_INDENT_2)
-        sys.stdout.buffer.write(out + b"\n")
-        sys.stdout.flush()
+        sys.stdout.write(out.decode() + "\n")
     else:
         sys.stdout.write("\n\n".join(format_table(r) for r in results) + "\n")
     return EXIT_OK

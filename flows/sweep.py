@@ -44,7 +44,7 @@ def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False) 
     plan = plan_sweep(batch_size, day, full)
     moved = {"full": plan["full"], "evaluated": 0, "reconciled": 0, "transitions": 0, "rescheduled": 0}
     for batch in plan["batches"]:
-        for k, v in advance_application_batch(batch, day).items():
+        for k, v in advance_application_batch(batch, day, plan["rules_changed"]).items():
             moved[k] += v
     if plan["full"]:
         record_full_sweep(day)

@@ -318,9 +318,13 @@ def record_full_sweep(sessions: sessionmaker[Session], cfg: PipelineConfig) -> N
                          entity_id=cfg.library.digest, as_of=cfg.as_of.isoformat())
 
 
-def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: PipelineConfig) -> dict[str, int]:
+def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: PipelineConfig,
+                  rules_changed: bool = False) -> dict[str, int]:
     """Evaluate a batch in one read, then move only the applications that have somewhere to go; the
-    others keep the day they must be looked at again."""
+    others keep the day they must be looked at again.
+
+    A stored day stays right until it comes (nothing changes before it by time alone, and whatever
+    else changes marks the application), unless the rules changed: then every day is computed again."""
     with sessions() as s:
         docs = load_documents(s, ids)
         # Only the columns the stage machine needs (not the stored checklist JSON of every row).
@@ -336,8 +340,11 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
             if app.needs_reconcile or next_transition(ev, stage_facts(app, cfg)) is not None:
                 due.append((app_id, ev, app.version_id, doc))
                 continue
+            still_right = (not rules_changed and app.next_check_on is not None and app.next_check_on > cfg.as_of
+                           and app.checked_as_of is not None and app.checked_as_of <= cfg.as_of)
+            if still_right:
+                continue
             nxt = next_check(doc, app.stage, app.exam_approved_on, ev, cfg)
-            # Unchanged and still computed on or before today: it stays true, nothing to write.
             if nxt != app.next_check_on or app.checked_as_of is None or app.checked_as_of > cfg.as_of:
                 checks.append({"b_id": app_id, "b_version": app.version_id, "b_next": nxt, "b_on": cfg.as_of})
     if checks:

@@ -268,3 +268,25 @@ def test_the_next_check_is_stored_without_a_version_bump(sessions):
     with sessions() as s:
         app = s.get(Application, app_id)
         assert (app.version_id, app.checked_as_of) == (before, START)
+
+
+def test_when_the_rules_changed_every_next_check_is_computed_again(sessions):
+    """A day computed under the old rules proves nothing under the new ones (a validity period may
+    have shortened): the full pass after a rules change computes each again."""
+    with transaction(sessions) as s:
+        ensure_associations(s, default_library())
+    for i in range(6):
+        _import(sessions, _doc(i, 4, "R"))
+    sweep(sessions, START, full=True)
+    far = START + timedelta(days=5000)
+    with transaction(sessions) as s:
+        s.execute(update(Application).where(Application.stage.in_(pipeline.SWEPT_STAGES)).values(next_check_on=far))
+    with sessions() as s:
+        ids = pipeline.open_application_ids(s)
+    assert ids
+    pipeline.advance_batch(sessions, ids, _cfg(START))  # same rules: a stored day stands until it comes
+    with sessions() as s:
+        assert set(s.scalars(select(Application.next_check_on).where(Application.id.in_(ids)))) == {far}
+    pipeline.advance_batch(sessions, ids, _cfg(START), rules_changed=True)
+    with sessions() as s:
+        assert far not in set(s.scalars(select(Application.next_check_on).where(Application.id.in_(ids))))
