@@ -121,10 +121,20 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     paths = document_paths(args.path)
     docs = [(p, load_document(p)) for p in paths]
-    report = import_documents(docs, actor=args.actor)
+    report = import_documents(docs, actor=args.actor, progress=_progress_bar if sys.stderr.isatty() else None)
     for line in report:
         print(line)
     return EXIT_OK
+
+
+def _progress_bar(done: int, total: int) -> None:
+    """On a terminal only: a bar on stderr, redrawn in place, ended when complete."""
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\rimporting [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 def cmd_renewal(args: argparse.Namespace) -> int:
