@@ -19,8 +19,8 @@ _TEMPLATE = Environment(autoescape=True).from_string(
 
 def app() -> FastAPI:
     size = int(os.environ.get("BARE_PAGE_BYTES", "20000"))
-    # Rows of ~70 bytes each, enough of them to reach the size.
-    rows = [f"Area {i}: a sentence about a competency, as long as the form's" for i in range(max(1, size // 90))]
+    # Each row renders to about 117 bytes: enough rows to reach the size.
+    rows = [f"Area {i}: a sentence about a competency, as long as the form's" for i in range(max(1, size // 117))]
     api = FastAPI()
 
     @api.get("/page", response_class=HTMLResponse)
