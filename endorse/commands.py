@@ -121,6 +121,30 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_automations_apply(args) -> int:
+    """Create or update (by name) the Prefect automations kept in automations.yaml."""
+    from pathlib import Path
+
+    from endorse.cli import UsageError
+    from flows.after_event import prefect_api_url, prefect_problem, shown
+    from flows.automations import AutomationsError, apply_automations
+
+    api = prefect_api_url()
+    if not api:
+        raise UsageError("automations apply: set PREFECT_API_URL to the Prefect server's API (e.g. http://127.0.0.1:4200/api)")
+    problem = prefect_problem(api)
+    if problem is not None:
+        print(f"Prefect at {shown(api)} is not reachable ({problem}): nothing applied")
+        return 1
+    try:
+        results = apply_automations(api, Path(args.file)) if args.file else apply_automations(api)
+    except AutomationsError as exc:
+        raise UsageError(str(exc)) from None
+    for name, what in results:
+        print(f"{what:<9} {name}")
+    return 0
+
+
 def _pipeline_config(actor: str):
     from endorse.rulebook import default_library
     from endorse.settings import get_settings
@@ -637,6 +661,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("deliver", help="deliver what is due in the outbox")
     p.set_defaults(func=cmd_deliver)
+
+    p = sub.add_parser("automations", help="Prefect automations that alert the coordinators (automations.yaml)")
+    auto = p.add_subparsers(dest="automations_command", required=True)
+    p = auto.add_parser("apply", help="create or update (by name) the automations on the Prefect server at PREFECT_API_URL")
+    p.add_argument("--file", default=None, help="default: the project's automations.yaml")
+    p.set_defaults(func=cmd_automations_apply)
 
     p = sub.add_parser("serve", help="run the web app and serve the Prefect deployments against PREFECT_API_URL")
     p.add_argument("--host", default="127.0.0.1")

@@ -86,6 +86,19 @@ def upgrade_database(url: str | None = None) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
+def dialect_insert(session: Session):
+    """The dialect's ``insert`` (with ``on_conflict_do_nothing``/``_do_update``) for the session's database:
+    an insert-if-absent or an upsert is one statement, safe when two runs do it at once."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the project supports these two
+        raise RuntimeError(f"no insert … on conflict for {name}")
+    return insert
+
+
 @lru_cache(maxsize=4)
 def default_session_factory(url: str | None = None) -> sessionmaker[Session]:
     return session_factory(make_engine(url))

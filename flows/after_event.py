@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from endorse.health import one_line
+
 HEALTH_TIMEOUT_SECONDS = 5.0
 
 
@@ -42,11 +44,6 @@ def prefect_problem(api: str, timeout: float = HEALTH_TIMEOUT_SECONDS) -> str | 
                            httpx_settings={"timeout": timeout}) as client:
         exc = client.api_healthcheck()
     return None if exc is None else one_line(exc)
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]
 
 
 def reconcile_after_event(application_id: str, as_of: str | None = None) -> tuple[str, dict | None]:

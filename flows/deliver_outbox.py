@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.flow_tasks import deliver_queued_email
+from tasks.flow_tasks import deliver_queued_email, record_completed_run
 
 
 # SMTP retries are the task's (with backoff); the flow retries once more after a crash of its own,
 # and gives up after 10 minutes so a hung connection cannot hold the outbox's slot for ever.
 @flow(name="deliver-outbox", log_prints=True, timeout_seconds=10 * 60, retries=1, retry_delay_seconds=30)
 def deliver_outbox(limit: int = 10_000) -> dict:
-    return deliver_queued_email(limit)
+    report = deliver_queued_email(limit)
+    record_completed_run("deliver-outbox", report)
+    return report

@@ -8,6 +8,7 @@ RENEWAL_CRON = "0 6 * * *"
 
 
 def build_deployments() -> list:
+    from flows.alert import alert_coordinators
     from flows.deliver_outbox import deliver_outbox
     from flows.reconcile import reconcile_application
     from flows.renewal import renewal
@@ -23,6 +24,7 @@ def build_deployments() -> list:
                                      concurrency_limit=one),
         reconcile_application.to_deployment(name="reconcile-application", tags=["endorse", "reconcile"]),
         renewal.to_deployment(name="renewal", cron=RENEWAL_CRON, tags=["endorse", "renewal"], concurrency_limit=one),
+        alert_coordinators.to_deployment(name="alert-coordinators", tags=["endorse", "alert"]),
     ]
 
 

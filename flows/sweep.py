@@ -16,6 +16,7 @@ from tasks.flow_tasks import (
     expire_stale_links,
     plan_sweep,
     publish_pipeline_artifact,
+    record_completed_run,
     record_full_sweep,
     reassign_overdue_essays,
     remind_reviewers,
@@ -51,4 +52,5 @@ def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False) 
     for key, step in FOLLOW_UPS:
         moved[key] = step(day)
     moved.update(publish_pipeline_artifact(day))
+    record_completed_run("sweep", moved)
     return moved

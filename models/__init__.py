@@ -25,6 +25,7 @@ from models.exam import (
     ReviewerAvailability,
     ReviewerProfile,
 )
+from models.orchestration import ScheduledRun
 from models.outbox import OutboxMessage
 from models.people import Association, CoordinatorAccount, Endorsement, Person, RulebookVersion
 from models.references import Rating, RatingAnswer, RaterVetting, ReferenceRequest
@@ -34,5 +35,5 @@ __all__ = [
     "CoordinatorAccount", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",
     "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewInvitation", "ReviewerAvailability", "ReviewerProfile",
-    "RscRecord", "RulebookVersion", "TrainingRecord", "Transcript", "WorkRecord", "record_audit", "utcnow",
+    "RscRecord", "RulebookVersion", "ScheduledRun", "TrainingRecord", "Transcript", "WorkRecord", "record_audit", "utcnow",
 ]

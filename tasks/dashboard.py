@@ -29,6 +29,7 @@ from models import (
     ReviewerAvailability,
     Transcript,
 )
+from tasks.orchestration import scheduled_runs_view
 from tasks.reports import pipeline_frame, pipeline_summary
 from tasks.stages import OPEN_STAGES, STAGES
 
@@ -52,6 +53,7 @@ class Dashboard:
     problem_emails: list[dict]
     reviewer_load: list[dict]
     essays_waiting: list[dict] = field(default_factory=list)
+    scheduled_runs: list[dict] = field(default_factory=list)  # last completed sweep, outbox and renewal runs
 
 
 def pipeline_for(s: Session, association: str, as_of: date) -> pd.DataFrame:
@@ -104,7 +106,7 @@ def dashboard(s: Session, association: str, library: RulebookLibrary, as_of: dat
               if a is not None or _is_association_mail(s, i, association)]
     return Dashboard(association, as_of, int(frame["stage"].isin(OPEN_STAGES).sum()) if not frame.empty else 0,
                      by_stage, summary, overdue, awaited, vetting, emails, reviewer_load(s, association),
-                     essays_waiting(s, association))
+                     essays_waiting(s, association), scheduled_runs_view(s))
 
 
 def _is_association_mail(s: Session, message_id: int, association: str) -> bool:

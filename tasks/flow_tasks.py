@@ -151,3 +151,25 @@ def lapse_unrenewed_endorsements(as_of: date) -> int:
     from tasks import renewal
 
     return renewal.lapse_unrenewed(default_session_factory(), _config(as_of))
+
+
+@task
+def record_completed_run(flow_name: str, summary: dict) -> None:
+    """A scheduled flow's last step: the dashboard shows when it last completed, without asking Prefect."""
+    from prefect.runtime import flow_run
+
+    from tasks.orchestration import record_completed_run as record
+
+    record(default_session_factory(), flow_name, summary, flow_run_id=flow_run.id)
+
+
+@task
+def queue_orchestration_alert(alert: str, *, flow_name: str, event: str, flow_run_name: str, flow_run_id: str) -> int:
+    """Check what the automation passed (no free text reaches an email), then queue one email per coordinator."""
+    from prefect.runtime import flow_run
+
+    from tasks.alerts import checked_alert, queue_coordinator_alert
+
+    checked = checked_alert(alert, flow_name=flow_name, event=event, flow_run_name=flow_run_name,
+                            flow_run_id=flow_run_id, alert_run_id=flow_run.id or "")
+    return queue_coordinator_alert(default_session_factory(), checked, prefect_ui_url=get_settings().prefect_ui_url)

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import links
+from endorse.db import dialect_insert
 from endorse.mail import LINK_PLACEHOLDER, render
 from models import Association, OutboxMessage, ReferenceRequest, ReviewInvitation, record_audit, utcnow
 
@@ -66,14 +67,7 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
 def insert_if_absent(session: Session, row: dict) -> QueuedEmail:
     """INSERT … ON CONFLICT (idempotency_key) DO NOTHING: two runs queueing the same email at once
     leave one row and no error (on PostgreSQL the second waits for the first to commit)."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the project supports these two
-        raise RuntimeError(f"no insert-if-absent for {dialect}")
-    stmt = (insert(OutboxMessage).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    stmt = (dialect_insert(session)(OutboxMessage).values(**row).on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(OutboxMessage.id))
     new_id = session.execute(stmt).scalar()
     if new_id is not None:

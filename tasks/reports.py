@@ -19,21 +19,37 @@ def _md(text: str) -> str:
 
 
 def application_markdown(s: Session, application_id: str) -> str:
+    """The application's artifact on the Prefect server: ids, stages and statuses only.
+
+    The Prefect server has no sign-in of its own, so nothing here names a person: no checklist
+    details (they quote raters, providers and institutions), no actor emails, no rater names. The
+    coordinator's dashboard has the full page."""
     app = s.get(Application, application_id)
     lines = [f"# Application {app.id}", "",
              f"**{app.category}** · **{app.association_code}** · stage **{app.stage}** since "
-             f"{app.stage_entered_at:%Y-%m-%d}", "", "| requirement | status | detail | source |", "|---|---|---|---|"]
+             f"{app.stage_entered_at:%Y-%m-%d}", "", "| requirement | status | source |", "|---|---|---|"]
     for r in app.last_checklist or []:
-        lines.append(f"| {r['id']} | {_STATUS_MARK[r['status']]} | {_md(r['detail'])} | {_md(r['source'])} |")
+        lines.append(f"| {_md(r['id'])} | {_STATUS_MARK[r['status']]} | {_md(r['source'])} |")
+    lines += ["", "## References", "", "| request | role | status |", "|---|---|---|"]
+    for req_id, role, status in s.execute(select(ReferenceRequest.id, ReferenceRequest.role, ReferenceRequest.status)
+                                          .where(ReferenceRequest.application_id == app.id)
+                                          .order_by(ReferenceRequest.position)):
+        lines.append(f"| #{req_id} | {_md(role)} | {_md(status)} |")
     lines += ["", "## Timeline", "", "| when | who | what |", "|---|---|---|"]
     for e in s.scalars(select(AuditLog).where(AuditLog.application_id == app.id).order_by(AuditLog.id)):
         what = e.action
         if e.action == "stage.changed":
-            what = f"{e.details.get('from_stage')} → {e.details.get('to_stage')}: {e.details.get('reason')}"
+            what = f"{e.details.get('from_stage')} → {e.details.get('to_stage')}"
         elif e.action == "decision.recorded":
             what = f"decision: {e.details.get('outcome')}"
-        lines.append(f"| {e.at:%Y-%m-%d %H:%M} | {_md(e.actor)} | {_md(what)} |")
+        lines.append(f"| {e.at:%Y-%m-%d %H:%M} | {_md(_actor_kind(e.actor))} | {_md(what)} #{_md(e.entity_id)} |")
     return "\n".join(lines) + "\n"
+
+
+def _actor_kind(actor: str) -> str:
+    """'coordinator:mia@…' → 'coordinator'; 'rater:17' keeps its request id; 'system:…' → 'system'."""
+    kind, _, rest = actor.partition(":")
+    return actor if kind == "rater" and rest.isdigit() else kind
 
 
 def pipeline_frame(s: Session, as_of: date) -> pd.DataFrame:

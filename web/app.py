@@ -13,11 +13,12 @@ from datetime import date
 from typing import Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.auth import same_secret
+from endorse.health import Check, database_check, readiness
 from endorse.rulebook import RulebookLibrary
 from tasks import essay_review, ratings
 from web.forms import read_form
@@ -96,7 +97,7 @@ class LimitBody:
 
 
 def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int = 120, secure_cookies: bool = False,
-               prefect_ui_url: str | None = None) -> FastAPI:
+               prefect_ui_url: str | None = None, readiness_checks: list[Callable[[], Check]] | None = None) -> FastAPI:
     from web.coordinator import add_coordinator_routes
 
     install_log_redaction()
@@ -156,7 +157,14 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
 
     @app.get("/healthz", response_class=PlainTextResponse)
     async def healthz() -> str:
-        return "ok"
+        return "ok"  # the process answers; /readyz says whether what it needs answers too
+
+    checks = readiness_checks if readiness_checks is not None else [lambda: database_check(ctx.sessions)]
+
+    @app.get("/readyz")
+    def readyz() -> JSONResponse:  # sync: the checks block for up to a few seconds, off the event loop
+        ok, body = readiness(checks)
+        return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
     # The handlers are async and do their few milliseconds of database and template work inline: a
     # thread hop per request (what sync handlers get) costs more than it saves at this size.
@@ -351,12 +359,17 @@ def default_app() -> FastAPI:
     from endorse.rulebook import default_library
     from endorse.settings import get_settings
 
+    from endorse.health import prefect_check, smtp_check
+    from flows.after_event import prefect_api_url
+
     settings = get_settings()
     ctx = WebContext(sessions=default_session_factory(), library=default_library(),
                      secret_key=settings.secret_key.get_secret_value(), on_event=_reconcile_on_prefect)
+    checks = [lambda: database_check(ctx.sessions), lambda: prefect_check(prefect_api_url()),
+              lambda: smtp_check(settings.smtp_host, settings.smtp_port, settings.smtp_tls)]
     return create_app(ctx, str(settings.templates_dir), requests_per_minute=settings.link_rate_limit_per_minute,
                       secure_cookies=settings.public_base_url.startswith("https://"),
-                      prefect_ui_url=settings.prefect_ui_url)
+                      prefect_ui_url=settings.prefect_ui_url, readiness_checks=checks)
 
 
 def _reconcile_on_prefect(application_id: str) -> threading.Thread:
@@ -366,7 +379,8 @@ def _reconcile_on_prefect(application_id: str) -> threading.Thread:
     log = logging.getLogger("endorse.web")
 
     def go() -> None:
-        from flows.after_event import one_line, reconcile_after_event
+        from endorse.health import one_line
+        from flows.after_event import reconcile_after_event
 
         try:
             log.info(reconcile_after_event(application_id)[0])

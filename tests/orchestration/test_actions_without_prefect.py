@@ -150,3 +150,26 @@ def test_a_web_event_with_prefect_down_logs_one_line_and_leaves_the_mark(monkeyp
     lines = [r.getMessage() for r in caplog.records if r.name == "endorse.web"]
     assert len(lines) == 1 and lines[0].startswith(f"Prefect at {down} could not take the reconcile")
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_web_event_without_a_prefect_api_reconciles_in_the_web_process(monkeypatch, database_url,
+                                                                         transcript_awaited):
+    from endorse.db import default_session_factory
+    from endorse.settings import get_settings
+    from web.app import _reconcile_on_prefect
+
+    pipeline.record_transcript(transcript_awaited, APPLICATION, institution="University of Michigan", official=True,
+                               received_on=date(2026, 11, 20), actor="coordinator:coordinator@example.org")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    default_session_factory.cache_clear()
+    try:
+        _reconcile_on_prefect(APPLICATION).join(120)
+    finally:
+        default_session_factory().kw["bind"].dispose()
+        default_session_factory.cache_clear()
+        get_settings.cache_clear()
+    with transcript_awaited() as s:
+        app = s.get(Application, APPLICATION)
+        assert app.needs_reconcile is False and app.stage != "transcripts"
