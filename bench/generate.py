@@ -51,7 +51,8 @@ def application(i: int, rng: random.Random, as_of: date = date(2026, 11, 22)) ->
                       "topics": rng.choice([["relationship_based"], ["rsc_didactic"], ["dei"], ["relationship_based", "dei"]])}
                      for k in range(rng.randint(2, 9))],
         "work": [],
-        "leadership_activities": [{"description": "State conference planning", "level": rng.choice(["local", "state", "regional"])}],
+        "leadership_activities": [{"description": "State conference planning", "level": rng.choice(["local", "state", "regional"]),
+                                   "part_of_paid_work": False}],
         "rsc": [],
         "references": [],
     }

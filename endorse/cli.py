@@ -211,4 +211,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: under `python -m` this file is __main__, and the commands raise
+    # endorse.cli.UsageError, a different class from __main__.UsageError (they would exit 1, not 2).
+    from endorse.cli import main as _main
+
+    sys.exit(_main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date
+from pathlib import Path
 
 
 def _date(value: str) -> date:
@@ -104,7 +105,12 @@ def cmd_deliver(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    """The web app (rating links) on a thread, and the Prefect deployments in the foreground."""
+    """The web app (rating links) on a thread, and the Prefect deployments in the foreground.
+
+    Without PREFECT_API_URL a local Prefect server is started as a child process (and stopped on exit).
+    """
+    import contextlib
+    import os
     import threading
 
     import uvicorn
@@ -113,11 +119,18 @@ def cmd_serve(args) -> int:
     from flows.deployments import serve_deployments
     from web.app import default_app
 
-    server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info"))
-    threading.Thread(target=server.run, daemon=True).start()
-    if args.web_only:
-        threading.Event().wait()
-    serve_deployments()
+    with contextlib.ExitStack() as stack:
+        if not args.web_only and not os.environ.get("PREFECT_API_URL"):
+            from endorse.prefect_server import LocalPrefectServer
+            from endorse.settings import get_settings
+
+            local = stack.enter_context(LocalPrefectServer(get_settings().data_dir / "prefect-server"))
+            os.environ.update(local.client_env())
+        server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info"))
+        threading.Thread(target=server.run, daemon=True).start()
+        if args.web_only:
+            threading.Event().wait()
+        serve_deployments(**({"prefect_yaml": Path(args.prefect_file)} if args.prefect_file else {}))
     return 0
 
 
@@ -143,6 +156,59 @@ def cmd_automations_apply(args) -> int:
     for name, what in results:
         print(f"{what:<9} {name}")
     return 0
+
+
+def cmd_up(args) -> int:
+    """The production stack on one host (endorse/stack.py), until SIGTERM or Ctrl-C."""
+    import os
+
+    from endorse.settings import get_settings
+    from endorse.stack import StackConfig, StackError, run
+
+    settings = get_settings()
+    if not settings.database_url:
+        from endorse.cli import UsageError
+
+        raise UsageError("endorse up: set DATABASE_URL to the application's PostgreSQL database")
+    config = StackConfig(home=Path(args.home) if args.home else settings.data_dir / "stack",
+                         database_url=settings.sqlalchemy_url,
+                         prefect_database_url=os.environ.get("PREFECT_API_DATABASE_CONNECTION_URL", ""),
+                         host=args.host, prefect_port=args.prefect_port, web_port=args.port, workers=args.workers,
+                         web_workers=args.web_workers,
+                         **({"prefect_file": Path(args.prefect_file)} if args.prefect_file else {}))
+    try:
+        config.check()
+    except StackError as exc:
+        from endorse.cli import UsageError
+
+        raise UsageError(f"endorse up: {exc}") from None
+    return run(config, say=lambda msg: print(f"[up] {msg}", flush=True))
+
+
+def _backup_command(fn):
+    def run(args) -> int:
+        from endorse.backup import BackupError
+        from endorse.cli import UsageError
+        from endorse.settings import get_settings
+
+        try:
+            print(fn(get_settings().sqlalchemy_url, Path(args.path), force=args.force))
+        except BackupError as exc:
+            raise UsageError(str(exc)) from None
+        return 0
+    return run
+
+
+def cmd_backup(args) -> int:
+    from endorse.backup import backup
+
+    return _backup_command(backup)(args)
+
+
+def cmd_restore(args) -> int:
+    from endorse.backup import restore
+
+    return _backup_command(restore)(args)
 
 
 def _pipeline_config(actor: str):
@@ -213,6 +279,35 @@ def cmd_vet_rater(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_determine(args) -> int:
+    """Record a coordinator's determination, then reconcile so the requirement waiting on it moves."""
+    from tasks.determinations import record_determination
+    from tasks.pipeline import reconcile_one
+
+    cfg = _pipeline_config(f"coordinator:{args.by}")
+    sessions = _sessions()
+    accepted = args.decision == "accepted"
+    question = record_determination(sessions, cfg.library, args.application, question=args.question,
+                                    decided_by=args.by, decided_on=_date(args.on), accepted=accepted,
+                                    note=args.note, actor=cfg.actor)
+    out = reconcile_one(sessions, args.application, cfg)
+    print(f"{args.application}: {args.question} {args.decision} ({question}); stage {out.stage}")
+    return 0
+
+
+def cmd_determinations_queue(args) -> int:
+    from tasks.determinations import awaited_determinations
+
+    cfg = _pipeline_config("system")
+    with _sessions()() as s:
+        items = awaited_determinations(s, cfg.library, cfg.as_of, args.association)
+    for q in items:
+        print(f"{q.application_id:<14} {q.category:<8} {q.association:<12} {q.requirement:<18} {q.question}")
+    print(f"{len(items)} determination(s) awaited")
+    return 0
+
+
 def cmd_outbox(args) -> int:
     from sqlalchemy import select
 
@@ -259,6 +354,17 @@ def cmd_show(args) -> int:
         doc = load_documents(s, [app.id])[app.id]
         print(format_table(evaluate(doc, default_library(), as_of).to_dict()))
         print(f"\nstage: {app.stage} since {app.stage_entered_at:%Y-%m-%d}")
+        from tasks.determinations import application_questions
+
+        questions = application_questions(s, default_library(), app, as_of)
+        if questions:
+            print("\ncoordinator determinations:")
+        for q in questions:
+            d = q.latest
+            said = "awaited" if d is None else \
+                f"{'accepted' if d['accepted'] else 'not accepted'} by {d['by']} on {d['on']}" + \
+                (f": {d['note']}" if d["note"] else "")
+            print(f"  {q.key} ({q.requirement}): {said}  [{q.source}]")
         print("\nraters:")
         for req, person in s.execute(select(ReferenceRequest, Person).join(Person, Person.id == ReferenceRequest.rater_id)
                                      .where(ReferenceRequest.application_id == app.id).order_by(ReferenceRequest.position)):
@@ -319,6 +425,11 @@ def cmd_assign_essays(args) -> int:
           f"reviewer load min/mean/max {lo}/{mean:.1f}/{hi}")
     for u in plan.uncovered:
         print(f"  not covered: {rnd.candidate_codes[u[0]]} needs {u[1]} more: {u[2]}")
+    print(f"{len(plan.without_preferred)} essays without a preferred reviewer (of their own track)")
+    for w in plan.without_preferred:
+        print(f"  no preferred reviewer: {rnd.candidate_codes[w.essay_id]}: {w.reason}")
+    for m in plan.short_of_minimum:
+        print(f"  below minimum load: reviewer #{m.reviewer_id} gets {m.missing} fewer than their minimum: {m.reason}")
     for h in rnd.held:
         print(f"  held: essay {h.essay_id} ({h.candidate_code}): {h.reason}")
     if args.csv:
@@ -400,6 +511,11 @@ def cmd_add_reviewer(args) -> int:
     from sqlalchemy import select
     from tasks.records import upsert_person
 
+    # Checked before anything is written (the database refuses it too, less readably).
+    if args.max_load < 0:
+        raise ValueError(f"--max-load must be 0 or more, got {args.max_load}")
+    if not 0 <= args.min_load <= args.max_load:
+        raise ValueError(f"--min-load must be from 0 to --max-load ({args.max_load}), got {args.min_load}")
     with transaction(_sessions()) as s:
         person = upsert_person(s, args.name, args.email)
         if args.employer is not None:
@@ -408,18 +524,22 @@ def cmd_add_reviewer(args) -> int:
         if profile is None:
             profile = ReviewerProfile(person_id=person.id)
             s.add(profile)
-        profile.trained, profile.max_load, profile.active = args.trained, args.max_load, True
+        profile.trained, profile.max_load, profile.min_load, profile.active = (args.trained, args.max_load,
+                                                                               args.min_load, True)
         if args.sitting is not None:
             avail = s.scalars(select(ReviewerAvailability).where(ReviewerAvailability.person_id == person.id,
                                                                  ReviewerAvailability.sitting_id == args.sitting)).first()
             if avail is None:
-                s.add(ReviewerAvailability(person_id=person.id, sitting_id=args.sitting, max_load=args.max_load))
+                s.add(ReviewerAvailability(person_id=person.id, sitting_id=args.sitting, max_load=args.max_load,
+                                           min_load=args.min_load))
             else:
-                avail.max_load = args.max_load
+                avail.max_load, avail.min_load = args.max_load, args.min_load
         s.flush()
         record_audit(s, actor=f"coordinator:{args.by}", action="exam.reviewer_registered", entity_type="person",
-                     entity_id=person.id, trained=args.trained, max_load=args.max_load, sitting_id=args.sitting)
+                     entity_id=person.id, trained=args.trained, max_load=args.max_load, min_load=args.min_load,
+                     sitting_id=args.sitting)
         print(f"reviewer #{person.id} {person.name}: trained={args.trained}, max load {args.max_load}"
+              + (f", min load {args.min_load}" if args.min_load else "")
               + (f", available for sitting {args.sitting}" if args.sitting is not None else ""))
     return 0
 
@@ -552,6 +672,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", required=True)
     p.set_defaults(func=cmd_vet_rater)
 
+    p = sub.add_parser("determine", help="record a coordinator's determination of a question the rules leave to them")
+    p.add_argument("application")
+    p.add_argument("--question", required=True, help="the question's key in the rulebook, e.g. ifa_volunteer_experience")
+    p.add_argument("--decision", choices=["accepted", "not_accepted"], required=True)
+    p.add_argument("--on", required=True, help="the day it was determined, YYYY-MM-DD")
+    p.add_argument("--note")
+    p.add_argument("--by", required=True, help="the coordinator's email")
+    p.set_defaults(func=cmd_determine)
+
+    p = sub.add_parser("determinations-queue", help="open applications waiting on a coordinator's determination")
+    p.add_argument("--association")
+    p.set_defaults(func=cmd_determinations_queue)
+
     p = sub.add_parser("outbox", help="emails by status (default: failed and queued)")
     p.add_argument("--status", nargs="+", default=["failed", "queued"],
                    choices=["queued", "sending", "sent", "failed", "bounced", "cancelled"])
@@ -615,6 +748,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--email", required=True)
     p.add_argument("--employer")
     p.add_argument("--max-load", type=int, default=10)
+    p.add_argument("--min-load", type=int, default=0,
+                   help="essays the reviewer should get at least, when a round allows (default 0: none)")
     p.add_argument("--trained", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--sitting", type=int)
     p.add_argument("--by", required=True)
@@ -672,4 +807,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--web-only", action="store_true", help="only the web app (deployments served elsewhere)")
+    p.add_argument("--prefect-file", default=None,
+                   help="the deployments and their schedules (default: the project's prefect.yaml)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("backup", help="back up the application database to a file (SQLite online backup; "
+                                      "PostgreSQL: pg_dump custom format)")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore the application database from a backup file (refuses a database "
+                                       "that holds rows unless --force)")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace what the database holds")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("up", help="the production stack on this host: Prefect server and workers, the web app "
+                                  "(PostgreSQL for both databases; stops cleanly on SIGTERM / Ctrl-C)")
+    p.add_argument("--host", default="127.0.0.1", help="address the web app and the Prefect server listen on")
+    p.add_argument("--port", type=int, default=8000, help="the web app's port")
+    p.add_argument("--prefect-port", type=int, default=4200)
+    p.add_argument("--workers", type=int, default=2, help="Prefect workers on the process work pool 'endorse'")
+    p.add_argument("--web-workers", type=int, default=2, help="uvicorn worker processes of the web app")
+    p.add_argument("--prefect-file", default=None, help="the deployments (default: the project's prefect.yaml)")
+    p.add_argument("--home", default=None, help="logs and state (default: ENDORSE_DATA_DIR/stack)")
+    p.set_defaults(func=cmd_up)

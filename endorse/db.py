@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -13,8 +15,38 @@ from sqlalchemy.orm import Session, sessionmaker
 from endorse.settings import PROJECT_ROOT, get_settings
 
 
+# Every engine made here, so that exit can close them (below).
+_ENGINES: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
-    url = url or get_settings().sqlalchemy_url
+    engine = _make_engine(url or get_settings().sqlalchemy_url, **kwargs)
+    _ENGINES.add(engine)
+    return engine
+
+
+def close_databases() -> None:
+    """Close every engine of this process. SQLite first folds its write-ahead log back into the
+    database file: a copied or inspected ``endorse.sqlite3`` then holds the final state, not an
+    ``endorse.sqlite3-wal`` beside it. Runs at exit; safe to call twice."""
+    for engine in list(_ENGINES):
+        path = engine.url.database
+        # A test may have removed the file already: connecting would create an empty one.
+        if engine.dialect.name == "sqlite" and path and path != ":memory:" and Path(path).exists():
+            raw = engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+        engine.dispose()
+        _ENGINES.discard(engine)
+    default_session_factory.cache_clear()
+
+
+atexit.register(close_databases)
+
+
+def _make_engine(url: str, **kwargs) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -85,6 +85,9 @@ class Person(_Strict):
 
 class Applicant(Person):
     is_supervisor: bool = False
+    # The applicant states that neither a current supervisor nor an RS/C provider is available to rate
+    # them (opens IMHM-P's "three colleagues" pattern).
+    no_supervisor_or_rsc_provider_available: bool = False
 
 
 class Rater(Person):
@@ -144,6 +147,8 @@ class Leadership(_Strict):
     level: Literal["local", "regional", "state", "national"]
     start_on: IsoDate | None = None
     end_on: IsoDate | None = None
+    # Whether the activity was part of the applicant's paid work (None: not said).
+    part_of_paid_work: bool | None = None
 
 
 class RSC(_Strict):
@@ -180,6 +185,16 @@ class Exam(_Strict):
     taken_on: IsoDate | None = None
 
 
+class Determination(_Strict):
+    """A coordinator's answer to a question the rules leave to them (rules/: determination_questions)."""
+
+    question: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    by: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    decided_on: IsoDate
+    accepted: bool
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
 class ApplicationDocument(_Strict):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -199,6 +214,7 @@ class ApplicationDocument(_Strict):
     rsc: tuple[RSC, ...] = ()
     references: tuple[Reference, ...] = ()
     exam: Exam | None = None
+    determinations: tuple[Determination, ...] = ()
 
 
 class DocumentError(Exception):

@@ -49,7 +49,11 @@ class RenewalDocument(_Strict):
     person: Person
     endorsed_on: IsoDate
     endorsement_number: str | None = None
+    # The renewal due date (the anniversary); without it, the anniversary of endorsed_on in ``year``.
+    due_on: IsoDate | None = None
     provides_rsc: bool = False
+    provides_direct_service: bool = False
+    masters_prepared: bool = False  # holds a master's or doctorate (IFS: RS/C training for providers)
     code_of_ethics_signed_on: IsoDate | None = None
     memberships: tuple[Membership, ...] = ()
     training: tuple[Training, ...] = ()

@@ -101,6 +101,9 @@ class WorkSpec(_Params):
     kinds: list[str]
     min_years: float = Field(gt=0)
     paid_only: bool = True
+    # With paid_only: unpaid (volunteer) records of these kinds count too once a coordinator accepts
+    # them under this determination question (e.g. IFA's supervised volunteer experience).
+    unpaid_counts_if: str | None = None
     after: DegreeLevel = "none"
     min_families_served: int | None = None
     internship_credit: "InternshipCredit | None" = None
@@ -110,10 +113,13 @@ class InternshipCredit(_Params):
     kinds: list[str]
     supervisor_set: str
     max_years: float = Field(gt=0)
+    determination: str | None = None  # the reviewers' consideration of the internship description
 
 
 class EducationRule(_Dated):
     credentials: list[str]
+    # Credentials that count only on top of one in ``credentials`` (a university certificate on a master's).
+    only_on_top: list[str] = []
     alternative_work: WorkSpec | None = None
 
 
@@ -133,12 +139,32 @@ class WorkExperienceRule(_Dated):
 
 class LeadershipRule(_Dated):
     levels: list[str]
-    min_activities: int = Field(ge=1)
+    min_activities: int = Field(ge=0)
+    min_outside_paid_work: int = Field(ge=0, default=0)  # activities not part of paid work
+    min_years: float | None = Field(gt=0, default=None)  # calendar time of the activities, paid and unpaid
+
+
+class ProviderException(_Params):
+    """Providers outside the set who count once a coordinator answers a question (IFS's master's-prepared IFS)."""
+
+    endorsements: list[str] = Field(min_length=1)
+    determination: str
+
+
+class WhileProviding(_Params):
+    """RS/C counts only on days covered by records of these work kinds."""
+
+    kinds: list[str] = Field(min_length=1)
+    label: str
 
 
 class RscHoursRule(_Dated):
     min_hours: float = Field(gt=0)
-    provider_set: str
+    provider_set: str | None = None
+    # No set: every provider must be approved by a coordinator under this question (LEVELS-AIMH).
+    provider_determination: str | None = None
+    provider_exception: ProviderException | None = None
+    while_providing: WhileProviding | None = None
     after: DegreeLevel = "none"
     window_max_months: int = Field(gt=0)
     window_min_months: int = Field(ge=0)
@@ -149,8 +175,14 @@ class RscAboutProvidingRule(_Dated):
     of: str  # the requirement id whose window is used (rsc_hours)
 
 
+ApplicantFact = Literal["applicant_is_supervisor", "no_supervisor_or_rsc_provider_available"]
+
+
 class Slot(_Params):
     roles: list[str] = Field(min_length=1)
+    # A rater in any other role fills it too when endorsed in the endorsed_rater rule's set, or vetted
+    # where that rule allows vetting (IFA: the endorsed-or-vetted rater may hold any role).
+    any_role_if_endorsed_or_vetted: bool = False
     # Roles that fill this slot only when a named fact about the applicant holds.
     conditional_roles: dict[Literal["applicant_is_supervisor"], list[str]] = {}
 
@@ -158,10 +190,10 @@ class Slot(_Params):
 class Pattern(_Params):
     name: str
     slots: list[Slot] = Field(min_length=1)
+    only_if: ApplicantFact | None = None  # a pattern open only when the applicant states this
 
 
 class ReferencesRule(_Dated):
-    max_insufficient_information: int = Field(ge=0)
     patterns: list[Pattern] = Field(min_length=1)
 
 
@@ -186,17 +218,21 @@ class RenewalTrainingRule(_Dated):
     min_hours: float = Field(gt=0)
     topic: str | None = None
     only_if_provides_rsc: bool = False
+    only_if_masters_prepared: bool = False  # IFS: only those with a master's who provide RS/C
 
 
 class RscStep(_Params):
     from_years_endorsed: int = Field(ge=0)
     min_hours: float = Field(ge=0)
+    # Peer supervision counts from this step on, with peers endorsed in these categories.
+    peer_consultation_with: list[str] = []
+    # Shown as a warning when no hours are required but the person provides direct service or RS/C.
+    advice: str | None = None
 
 
 class RenewalRscRule(_Dated):
     # The hours needed can change with the years endorsed (e.g. IMHM-C after 3 years).
     schedule: list[RscStep] = Field(min_length=1)
-    peer_consultation_counts: bool = False
 
 
 class RenewalMembershipRule(_Dated):
@@ -232,6 +268,13 @@ class EndorsementSet(_Dated):
     members: list[str]
 
 
+class DeterminationQuestion(_Dated):
+    """A judgment the seeds leave to a coordinator; rules name it, and wait on it until recorded."""
+
+    question: str = Field(min_length=3)
+    requirement: str  # the requirement it gates (shown beside it on the checklist)
+
+
 class Setting(_Dated):
     value: Any
 
@@ -260,6 +303,9 @@ class CompetencyDomain(_Params):
     name: str
     area_kind: Literal["knowledge", "skill", "mixed"]
     areas: list[CompetencyArea] = Field(min_length=1)
+    # A domain that applies only to some categories of the set (IMHM designation codes); absent: all.
+    applies_to: list[str] | None = None
+    source: str | None = None
 
 
 class CompetencySet(_Dated):
@@ -288,6 +334,24 @@ class CategoryRules:
     category_source: str = ""
     renewal_order: tuple[RequirementDef, ...] = ()
     renewal_rules: Mapping[str, Any] = field(default_factory=dict)
+    # Determination questions in force: key -> DeterminationQuestion.
+    questions: Mapping[str, "DeterminationQuestion"] = field(default_factory=dict)
+
+
+def asked_questions(rules: CategoryRules) -> list[str]:
+    """The determination questions the category's rules wait on, in checklist order."""
+    out: list[str] = []
+    for d in rules.order:
+        r = rules.rules.get(d.id)
+        if r is None:
+            continue
+        specs = [*getattr(r, "components", []), *([r.alternative_work] if getattr(r, "alternative_work", None) else [])]
+        named = [getattr(r, "provider_determination", None),
+                 getattr(getattr(r, "provider_exception", None), "determination", None),
+                 *[s.unpaid_counts_if for s in specs],
+                 *[s.internship_credit.determination for s in specs if s.internship_credit is not None]]
+        out += [q for q in named if q and q in rules.questions and q not in out]
+    return out
 
 
 @dataclass
@@ -336,8 +400,18 @@ class RulebookLibrary:
         if doc.category not in self.categories:
             problems.append(f"field category: unknown category {doc.category!r} "
                             f"(known: {', '.join(self.categories)})")
+        if not problems:
+            known = self.all_questions(doc.association)
+            for i, d in enumerate(getattr(doc, "determinations", ()) or ()):
+                if d.question not in known:
+                    problems.append(f"field determinations[{i}].question: unknown question {d.question!r} "
+                                    f"(known to {doc.association}: {', '.join(sorted(known)) or 'none'})")
         if problems:
             raise DocumentError(path, problems)
+
+    def all_questions(self, association: str) -> set[str]:
+        """Every determination question key an association's rulebooks define (any date)."""
+        return {k for b in self._books_for(association) for k in (b.data.get("determination_questions") or {})}
 
     def category_info(self, category: str) -> dict:
         """Name, level, competency set and exam track of a category (baseline data)."""
@@ -349,6 +423,11 @@ class RulebookLibrary:
     def competency_set_for(self, category: str) -> CompetencySet:
         name = self.baseline.data["categories"][category]["competency_set"]
         return self.competencies[name]
+
+    def competency_domains_for(self, category: str) -> tuple[CompetencyDomain, ...]:
+        """The domains a rater of ``category`` answers: those of its set that apply to the category."""
+        return tuple(d for d in self.competency_set_for(category).domains
+                     if d.applies_to is None or category in d.applies_to)
 
     def setting(self, association: str, name: str, as_of: date) -> Any:
         return self.category_rules(association, self.categories[0], as_of).settings[name]
@@ -368,6 +447,7 @@ class RulebookLibrary:
         sets: dict[str, frozenset[str]] = {}
         set_sources: dict[str, str] = {}
         settings: dict[str, Any] = {}
+        questions: dict[str, DeterminationQuestion] = {}
         found: dict[str, dict[str, Any]] = {"requirements": {}, "renewal": {}}
         kinds = {d.id: d.kind for d in (*self.requirement_defs, *self.renewal_defs)}
         for book in books:
@@ -380,6 +460,10 @@ class RulebookLibrary:
                 v = _in_force(node, as_of)
                 if v is not None:
                     settings[name] = v["value"]
+            for name, node in (book.data.get("determination_questions") or {}).items():
+                v = _in_force(node, as_of)
+                if v is not None:
+                    questions[name] = DeterminationQuestion.model_validate(v)
             cat = (book.data.get("categories") or {}).get(category)
             if cat is None:
                 continue
@@ -410,6 +494,7 @@ class RulebookLibrary:
             category_source=self.baseline.data["categories"][category]["source"],
             renewal_order=self.renewal_defs,
             renewal_rules=found["renewal"],
+            questions=questions,
         )
 
 
@@ -427,9 +512,9 @@ def _in_force(node: Any, as_of: date) -> dict | None:
 # --- loading and checking -----------------------------------------------------------------------
 
 _TOP_BASELINE = {"association", "name", "source", "effective_from", "requirements", "renewal_requirements",
-                 "role_wording", "endorsement_sets", "settings", "categories"}
+                 "role_wording", "endorsement_sets", "settings", "determination_questions", "categories"}
 _TOP_OVERLAY = {"association", "name", "extends", "source", "effective_from", "endorsement_sets",
-                "settings", "categories"}
+                "settings", "determination_questions", "categories"}
 _CATEGORY_KEYS = {"source", "name", "level", "competency_set", "exam_track", "requirements", "renewal"}
 
 
@@ -522,6 +607,12 @@ def _load_book(path: Path, defs: dict[str, str] | None, base: dict | None) -> di
         if is_overlay and name not in (base.get("settings") or {}):
             raise RulebookError(path, f"settings.{name}", "not a setting of the baseline")
         data["settings"][name] = _validate_versions(path, f"settings.{name}", node, Setting, False)
+    for name, node in (data.get("determination_questions") or {}).items():
+        where = f"determination_questions.{name}"
+        data["determination_questions"][name] = _validate_versions(path, where, node, DeterminationQuestion, False)
+        for v in node if isinstance(node, list) else [node]:
+            if v["requirement"] not in defs:
+                raise RulebookError(path, f"{where}.requirement", f"not a requirement id of the baseline: {v['requirement']!r}")
     for cat_name, cat in (data.get("categories") or {}).items():
         where = f"categories.{cat_name}"
         if is_overlay:
@@ -541,19 +632,24 @@ def _load_book(path: Path, defs: dict[str, str] | None, base: dict | None) -> di
     return data
 
 
-def _check_references(path: Path, data: dict, sets: set[str]) -> None:
-    """Named sets that rules refer to must exist."""
+def _check_references(path: Path, data: dict, sets: set[str], questions: set[str]) -> None:
+    """Named sets and determination questions that rules refer to must exist."""
     for cat_name, cat in (data.get("categories") or {}).items():
         for req_id, node in (cat.get("requirements") or {}).items():
             for v in node if isinstance(node, list) else [node]:
                 names = [v.get("rater_set"), v.get("provider_set")]
-                for comp in v.get("components") or []:
-                    names.append((comp.get("internship_credit") or {}).get("supervisor_set"))
-                alt = v.get("alternative_work") or {}
-                names.append((alt.get("internship_credit") or {}).get("supervisor_set"))
+                asked = [v.get("provider_determination"), (v.get("provider_exception") or {}).get("determination")]
+                specs = [*(v.get("components") or []), v.get("alternative_work") or {}]
+                for spec in specs:
+                    names.append((spec.get("internship_credit") or {}).get("supervisor_set"))
+                    asked += [spec.get("unpaid_counts_if"), (spec.get("internship_credit") or {}).get("determination")]
+                where = f"categories.{cat_name}.requirements.{req_id}"
                 for n in names:
                     if n is not None and n not in sets:
-                        raise RulebookError(path, f"categories.{cat_name}.requirements.{req_id}", f"undefined endorsement set {n!r}")
+                        raise RulebookError(path, where, f"undefined endorsement set {n!r}")
+                for q in asked:
+                    if q is not None and q not in questions:
+                        raise RulebookError(path, where, f"undefined determination question {q!r}")
 
 
 def load_rulebooks(rules_dir: str | Path) -> RulebookLibrary:
@@ -562,7 +658,8 @@ def load_rulebooks(rules_dir: str | Path) -> RulebookLibrary:
     baseline = _load_book(base_path, None, None)
     defs = {d.id: d.kind for d in (*baseline["requirements"], *baseline.get("renewal_requirements", []))}
     base_sets = set(baseline.get("endorsement_sets") or {})
-    _check_references(base_path, baseline, base_sets)
+    base_questions = set(baseline.get("determination_questions") or {})
+    _check_references(base_path, baseline, base_sets, base_questions)
     overlays: dict[str, _RawBook] = {}
     for p in sorted((rules_dir / "associations").glob("*.yaml")):
         data = _load_book(p, defs, baseline)
@@ -571,7 +668,8 @@ def load_rulebooks(rules_dir: str | Path) -> RulebookLibrary:
             raise RulebookError(p, "association", f"file name must be {code}.yaml")
         if code in overlays or code == baseline["association"]:
             raise RulebookError(p, "association", f"duplicate association {code!r}")
-        _check_references(p, data, base_sets | set(data.get("endorsement_sets") or {}))
+        _check_references(p, data, base_sets | set(data.get("endorsement_sets") or {}),
+                          base_questions | set(data.get("determination_questions") or {}))
         overlays[code] = _RawBook(p, data)
     competencies: dict[str, CompetencySet] = {}
     for p in sorted((rules_dir / "competencies").glob("*.yaml")):

@@ -3,6 +3,7 @@
 from models.application import (
     Application,
     ApplicationDocumentRow,
+    CoordinatorDetermination,
     EducationRecord,
     LeadershipActivity,
     Membership,
@@ -32,7 +33,7 @@ from models.references import Rating, RatingAnswer, RaterVetting, ReferenceReque
 
 __all__ = [
     "Application", "ApplicationDocumentRow", "Association", "AuditLog", "Base", "ConflictDeclaration",
-    "CoordinatorAccount", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
+    "CoordinatorAccount", "CoordinatorDetermination", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",
     "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewInvitation", "ReviewerAvailability", "ReviewerProfile",
     "RscRecord", "RulebookVersion", "ScheduledRun", "TrainingRecord", "Transcript", "WorkRecord", "record_audit", "utcnow",

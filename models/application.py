@@ -28,6 +28,8 @@ class Application(Base):
     category: Mapped[str] = mapped_column(String(16))
     applicant_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     applicant_is_supervisor: Mapped[bool] = mapped_column(default=False)
+    # The applicant states that neither a current supervisor nor an RS/C provider is available.
+    no_supervisor_or_rsc_provider_available: Mapped[bool] = mapped_column(default=False)
     stage: Mapped[str] = mapped_column(String(24), default="submitted", index=True)
     stage_entered_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_on: Mapped[date | None]
@@ -136,6 +138,7 @@ class LeadershipActivity(Base):
     level: Mapped[str] = mapped_column(String(16))
     start_on: Mapped[date | None]
     end_on: Mapped[date | None]
+    part_of_paid_work: Mapped[bool | None]
 
 
 class RscRecord(Base):
@@ -168,3 +171,25 @@ class ApplicationDocumentRow(Base):
     application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"))
     body: Mapped[dict]
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CoordinatorDetermination(Base):
+    """A coordinator's answer to a question the rules leave to them (rules/: determination_questions).
+
+    Kept as history: a later determination of the same question answers it from its date on.
+    """
+
+    __tablename__ = "coordinator_determination"
+    # A re-imported document does not record the same determination twice (explicit name: PostgreSQL cuts at 63).
+    __table_args__ = (UniqueConstraint("application_id", "question", "decided_on", "decided_by",
+                                       name="uq_coordinator_determination_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(String(64))
+    decided_by: Mapped[str] = mapped_column(String(254))
+    decided_on: Mapped[date]
+    accepted: Mapped[bool]
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(254))  # "import" or the coordinator's actor
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -59,11 +59,14 @@ class Essay(Base):
 
 class ReviewerProfile(Base):
     __tablename__ = "reviewer_profile"
+    __table_args__ = (CheckConstraint("min_load >= 0 and min_load <= max_load", name="min_load"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), unique=True)
     trained: Mapped[bool] = mapped_column(default=False)
     max_load: Mapped[int] = mapped_column(default=10)
+    # Essays the volunteer should get at least (0: no minimum); met when a round allows, else reported.
+    min_load: Mapped[int] = mapped_column(default=0, server_default="0")
     active: Mapped[bool] = mapped_column(default=True)
 
     person: Mapped[Person] = relationship()
@@ -71,12 +74,16 @@ class ReviewerProfile(Base):
 
 class ReviewerAvailability(Base):
     __tablename__ = "reviewer_availability"
-    __table_args__ = (UniqueConstraint("sitting_id", "person_id"),)
+    __table_args__ = (
+        UniqueConstraint("sitting_id", "person_id"),
+        CheckConstraint("min_load >= 0 and min_load <= max_load", name="min_load"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sitting_id: Mapped[int] = mapped_column(ForeignKey("exam_sitting.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
     max_load: Mapped[int]
+    min_load: Mapped[int] = mapped_column(default=0, server_default="0")  # see ReviewerProfile.min_load
 
 
 class ConflictDeclaration(Base):

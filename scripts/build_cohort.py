@@ -103,8 +103,9 @@ def base(category: str, association: str, app_id: str, applicant: tuple[str, str
             education=[{"institution": "Michigan State University", "credential": "doctorate", "degree": "PhD",
                         "conferred_on": "2012-05-05", "transcript": {"official": True, "received_on": "2026-06-12"}}],
             training=training((24, RB), (20, RB), (18, RB), (16, RB), (15, ["rsc_didactic"])),
+            # An association committee: leadership in addition to paid work (004 · IMHM · Leadership).
             leadership_activities=[{"description": "Chair, state IMH association training committee", "level": "state",
-                                    "start_on": "2019-01-01", "end_on": None}],
+                                    "start_on": "2019-01-01", "end_on": None, "part_of_paid_work": False}],
             exam={"multiple_choice_percent": 84, "essay_result": "pass", "taken_on": "2026-10-03"},
         )
         if category == "IMHM-C":
@@ -257,7 +258,8 @@ def build() -> None:
     d = b("IFS", "VAIMH", "VA-2026-116")
     d["work"] = [{"employer": "Norfolk Family Connections", "role": "Family support worker", "kind": "prevention_early_intervention",
                   "start_on": "2023-01-09", "end_on": "2024-03-31", "paid": True, "after": "bachelors", "families_served": 25}]
-    add("vaimh-ifs-work-too-short.json", d, "1.2 years of qualifying work (2 needed)", False, {"work_experience": "unmet"})
+    add("vaimh-ifs-work-too-short.json", d, "1.2 years of qualifying work (2 needed); its RS/C came after the job ended "
+        "(not while providing services)", False, {"work_experience": "unmet", "rsc_hours": "unmet"})
     d = b("IMHS", "MI-AIMH", "MI-2026-117")
     d["work"] = [
         {"employer": "Flint Infant Mental Health Services", "role": "IMH therapist", "kind": "imh_relationship_services",
@@ -265,8 +267,9 @@ def build() -> None:
         {"employer": "Genesee Health System", "role": "IMH home visitor (part time)", "kind": "imh_relationship_services",
          "start_on": "2022-11-01", "end_on": "2024-01-31", "paid": True, "after": "masters"},
     ]
-    add("mi-aimh-imhs-overlapping-jobs.json", d, "two overlapping 14-month jobs: 2.1 calendar years counted once",
-        True, {"work_experience": "met"})
+    add("mi-aimh-imhs-overlapping-jobs.json", d, "two overlapping 14-month jobs: 2.1 calendar years counted once; "
+        "RS/C received after the jobs ended (2024-07 on) does not count (not while providing services)",
+        False, {"work_experience": "met", "rsc_hours": "unmet"})
     d = b("IMHS", "CT-AIMH", "CT-2026-118")
     d["work"] = [
         {"employer": "Yale Child Study Center", "role": "Graduate intern", "kind": "graduate_internship",
@@ -278,18 +281,25 @@ def build() -> None:
     d["education"][0]["conferred_on"] = "2024-05-20"
     d["rsc"] = [{"provider": P["whitfield"], "hours": 52, "start_on": "2024-10-01", "end_on": "2026-06-30",
                  "format": "group", "after": "masters"}]
-    add("ct-aimh-imhs-internship-credit.json", d, "1.2 years paid + 1 year of internship supervised by an IMHM-C (counts only with the credit)",
-        True, {"work_experience": "met"})
+    # 002: the internship description goes to the application reviewers; here they accepted it.
+    d["determinations"] = [{"question": "imhs_internship_description", "by": "reviewers@ct-aimh.example",
+                            "decided_on": "2026-10-15", "accepted": True,
+                            "note": "description read: direct IMH practice with infants and parents, supervised by an IMHM-C"}]
+    add("ct-aimh-imhs-internship-credit.json", d, "1.2 years paid + 1 year of internship accepted by the reviewers; "
+        "RS/C before the job began does not count (24.7 of 50 h while providing services)",
+        False, {"work_experience": "met", "rsc_hours": "unmet"})
     d = b("IMHS", "ORIMHA", "OR-2026-119")
     d["work"] = [{"employer": "Salem Infant Services", "role": "IMH specialist", "kind": "imh_relationship_services",
                   "start_on": "2025-06-02", "end_on": None, "paid": True, "after": "masters"}]
-    add("orimha-imhs-ongoing-job-not-yet-two-years.json", d, "ongoing job since 2025-06: 1.5 of 2 years, met in 2027",
-        False, {"work_experience": "pending"})
+    add("orimha-imhs-ongoing-job-not-yet-two-years.json", d, "ongoing job since 2025-06: 1.5 of 2 years, met in 2027; "
+        "RS/C before the job does not count (27.9 of 50 h while providing services)",
+        False, {"work_experience": "pending", "rsc_hours": "unmet"})
 
     # --- leadership ----------------------------------------------------------------------------------------------------
     d = b("IMHM-RF", "MI-AIMH", "MI-2026-120")
     d["training"] = training((30, RB), (25, RB), (20, RB), (15, RB))
-    d["leadership_activities"] = [{"description": "Organizer, county reading group", "level": "local"}]
+    d["leadership_activities"] = [{"description": "Organizer, county reading group", "level": "local",
+                                   "part_of_paid_work": False}]
     add("mi-aimh-imhm-rf-local-leadership-only.json", d, "only a local leadership activity", False,
         {"leadership": "unmet"})
 
@@ -343,7 +353,9 @@ def build() -> None:
         False, {"references": "unmet"})
     d = b("IMHM-P", "ORIMHA", "OR-2026-131")
     d["references"] = [ref("nguyen", "colleague"), ref("obrien", "colleague"), ref("baptiste", "colleague")]
-    add("orimha-imhm-p-three-colleagues.json", d, "three colleagues (no supervisor or RS/C provider): allowed", True,
+    d["applicant"]["no_supervisor_or_rsc_provider_available"] = True
+    add("orimha-imhm-p-three-colleagues.json", d, "three colleagues, the applicant stating no supervisor or RS/C "
+        "provider is available: allowed", True,
         {"references": "met"})
     d = b("IMHS", "MI-AIMH", "MI-2026-132")
     d["applicant"]["is_supervisor"] = True

@@ -13,36 +13,86 @@ Hard constraints (never traded against the objective):
   again; they stay on and count toward the number ``needed``;
 * a reviewer's load (``current_load`` plus new essays) never goes above ``max_load``.
 
-Objective, lexicographic. First fill as many reviewer slots as possible. Among those assignments,
-minimise
+Objective, lexicographic:
+
+1. fill as many reviewer slots as possible;
+2. then meet as much of the reviewers' optional minimum loads as possible: the most units of
+   Σ_r min(new essays of r, min_load_r − current_load_r);
+3. then, among those assignments, minimise
 
     Σ over new (essay, reviewer) pairs   mismatch_cost · [reviewer's endorsement is not preferred
                                                           for the essay's track]
+  + Σ over essays of the round          no_preferred_reviewer_cost · [no reviewer on it, new or
+                                                                      already there, is preferred]
   + Σ over reviewers r, over their new essays k = 1 … n_r
         ⌊100 · load_cost_per_unit · (current_load_r + k) / max_load_r⌋
 
-The k-th new essay for a reviewer costs ``load_cost_per_unit`` per percentage point of their
+``total_cost`` is the cost of step 3 for the round's new assignments. "Essays of the round" are
+the ones it has slots to fill.
+
+Preferred reviewers, convex per essay. For an essay needing two, the first reviewer from outside
+its track costs ``mismatch_cost`` and a second ``mismatch_cost + no_preferred_reviewer_cost``: the
+second mismatch costs more than the first, so two essays with one mismatch each are cheaper than
+one essay with two. Counting the essay, not its second mismatch, also sees essays the pool is too
+short to fill: one reviewer of its own track beats one from outside for an essay that will be
+short anyway, and which essays go short is chosen so that the fewest lack a preferred reviewer.
+(On the 2,000 × 200 benchmark, where the pool is short, a higher cost on the second mismatch alone
+left 148 to 297 essays without a preferred reviewer, depending on its weight; this leaves none.)
+Exactly guaranteed: the plan has no more essays without a preferred reviewer than *any* plan that
+is optimal with this term left out (the linear mismatch cost used before): if P is optimal here
+and Q there, lin(P) + R·lack(P) ≤ lin(Q) + R·lack(Q) and lin(Q) ≤ lin(P), so lack(P) ≤ lack(Q)
+whenever R = ``no_preferred_reviewer_cost`` > 0. How far beyond ties it reaches is the rulebook's
+weight: above the dearest load step (100 · ``load_cost_per_unit``) no single step of load balance
+is worth an essay without a reviewer of its track.
+
+Load. The k-th new essay for a reviewer costs ``load_cost_per_unit`` per percentage point of their
 capacity that is in use once they have it. Its marginal cost rises with every essay (convex), so
 spreading work is cheaper than piling it on; and because it is normalised by ``max_load`` the
 balance is proportional: with the continuous relaxation the load term is ≈ Σ 50·u·L_r²/M_r, whose
 minimum for a fixed total has every L_r/M_r equal, so a volunteer who offered 25 essays takes about
 2.5 times as many as one who offered 10 instead of both being held at 10. Costs stay integers (the
-floor keeps them non-decreasing in k, hence still convex and still exact). ``total_cost`` is this
-objective for the round's new assignments.
+floor keeps them non-decreasing in k, hence still convex and still exact).
 
-Why min-cost flow, with OR-Tools' ``SimpleMinCostFlow``: the problem is a transportation problem
-(source → essay, capacity = slots needed; essay → reviewer, capacity 1, cost = mismatch; reviewer →
-sink as parallel unit arcs whose costs are the rising load costs above). Its constraint matrix is a
-network matrix, totally unimodular, so an integral min-cost max-flow *is* the exact integer optimum
-— no rounding, no MIP gap, no time limit. ``solve_max_flow_with_min_cost`` gives the lexicographic
-order directly (maximum flow, then least cost among maximum flows). It is a maintained C++
-cost-scaling solver with a vectorised arc API, so a 10,000 × 1,000 instance (millions of arcs) is
-built from numpy arrays without a Python loop over pairs. An LP/MIP solver would be exact here too
-but slower and needs the lexicographic order emulated with weights or two solves.
+Minimum loads (a volunteer who offered should get some work), in the same flow, not a second
+solve: a reviewer's first ``min_load − current_load`` load steps carry a bonus of −B, with
+B = 1 + U, U an upper bound of the step-3 cost of every plan (every needed slot mismatched, every
+essay of the round without a preferred reviewer, every load step used). The flow minimises
+cost − B·met. If some plan Q with as many slots met more units than the optimum P, then
+cost(Q) − B·met(Q) ≤ U − B·(met(P) + 1) < −B·met(P) ≤ cost(P) − B·met(P), a contradiction; so P
+meets the most units and, among the plans that do, has the least cost: exactly the lexicographic
+order above, with no weight to tune. Reviewer arcs stay convex (step − B, then step: the
+increments only rise). Putting slots first costs no minimum: augmenting any flow to a maximum one
+never lowers a reviewer's load (an augmenting path source → … → sink adds one essay to its last
+reviewer and swaps one essay for another on every reviewer inside it), so loads some plan reaches
+are reached by a plan with every possible slot filled. Minimums that cannot all be met are
+reported, each with its reason.
+
+Why min-cost flow, with OR-Tools' ``SimpleMinCostFlow``: the problem is a transportation problem.
+Nodes and arcs: source → essay (capacity = slots needed); essay → reviewer of an eligible, not
+preferred endorsement (capacity 1, cost mismatch_cost); essay → the essay's *preferred side*, two
+arcs: the first unit earning back no_preferred_reviewer_cost (counted up front for every essay of
+the round without a preferred reviewer yet), the rest at 0; preferred side → reviewer of a
+preferred endorsement (capacity 1, cost 0); reviewer → sink as parallel unit arcs whose costs are
+the rising load steps (minus the bonus). Parallel arcs with non-decreasing costs are exactly a
+convex cost of the flow through them (a min-cost flow uses the cheaper ones first). Every unit of
+flow is shifted up by no_preferred_reviewer_cost so that only the minimum-load bonus is negative
+(all plans compared fill the same number of slots, so that is a constant; with the rebate as a
+negative cost the solver took 2–3 times as long on the benchmark instances). The constraint matrix is a network matrix, totally unimodular, so an integral min-cost
+max-flow *is* the exact integer optimum — no rounding, no MIP gap, no time limit.
+``solve_max_flow_with_min_cost`` gives the order directly (maximum flow, then least cost among
+maximum flows). It is a maintained C++ cost-scaling solver with a vectorised arc API, so a
+10,000 × 1,000 instance (millions of arcs) is built from numpy arrays without a Python loop over
+pairs. An LP/MIP solver would be exact here too but slower and needs the lexicographic order
+emulated with weights or several solves.
 
 Uncovered essays are diagnosed, not guessed: with fewer qualified reviewers without a conflict (the
 ones already on the essay included) than it needs the reason says how many there are; otherwise a
 maximum flow guarantees that every such reviewer not already on the essay is at their maximum load.
+Essays of the round (ones it had slots to fill) left without a preferred reviewer are listed too,
+with the reason: no preferred reviewer free of conflicts; all of them at their maximum load; or
+some had room but load balance or a minimum load outweighed the mismatch (possible only when the
+rulebook's weights allow that trade). A reviewer already on an essay whose endorsement the round
+does not know (not among ``reviewers``) counts as not preferred.
 
 The same function does every round: the first one; reassignment after a decline or a missed
 deadline (pass the affected essays, the reviewers who stay on as ``existing``, the reviewer who
@@ -71,7 +121,18 @@ NO_QUALIFIED_REVIEWER = "no qualified reviewer without a conflict"
 ONLY_ONE_QUALIFIED_REVIEWER = "only one qualified reviewer without a conflict"
 ALL_AT_MAXIMUM_LOAD = "qualified reviewers without a conflict are all at their maximum load"
 
-CSV_FIELDS = ("essay_id", "track", "reviewer_id", "reviewer_endorsement", "preferred")
+# Why an essay of the round has no reviewer of a preferred endorsement for its track.
+NO_PREFERRED_REVIEWER = "no preferred reviewer free of conflicts"
+PREFERRED_AT_MAXIMUM_LOAD = "preferred reviewers free of conflicts are all at their maximum load"
+PREFERRED_OUTWEIGHED = ("preferred reviewers free of conflicts have room, but load balance or a minimum load "
+                        "outweighed the mismatch")
+
+# Why a reviewer's minimum load is not met.
+NO_ESSAY_TO_REVIEW = "no essay in this round they may review (track and conflicts)"
+ESSAYS_NEEDED_FOR_OTHER_MINIMUMS = ("the essays they may review are filled by reviewers who need them "
+                                    "for their own minimum loads")
+
+CSV_FIELDS = ("essay_id", "track", "reviewer_id", "reviewer_endorsement", "preferred", "note")
 
 
 class PolicyError(ValueError):
@@ -113,16 +174,24 @@ class ReviewerCapacity:
     endorsement: str
     max_load: int
     current_load: int = 0  # essays already on this reviewer (earlier rounds of the same sitting)
+    min_load: int = 0  # optional: essays the volunteer should get at least (met when the round allows)
 
     def __post_init__(self) -> None:
-        for name in ("max_load", "current_load"):
+        for name in ("max_load", "current_load", "min_load"):
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
                 raise ValueError(f"reviewer {self.reviewer_id!r}: {name} must be a whole number ≥ 0, got {value!r}")
+        if self.min_load > self.max_load:
+            raise ValueError(f"reviewer {self.reviewer_id!r}: min_load {self.min_load} is above max_load {self.max_load}")
 
     @property
     def room(self) -> int:
         return max(0, self.max_load - self.current_load)
+
+    @property
+    def short(self) -> int:
+        """New essays still needed to reach the minimum load."""
+        return max(0, self.min_load - self.current_load)
 
 
 def _frozen_table(value: Any, what: str) -> Mapping[str, frozenset]:
@@ -148,7 +217,8 @@ class AssignmentPolicy:
     reviewers_per_essay: int = 2
     eligible_endorsements: Mapping[str, frozenset[str]]
     preferred_endorsements: Mapping[str, frozenset[str]]
-    mismatch_cost: int
+    mismatch_cost: int  # each new reviewer whose endorsement is not preferred for the essay's track
+    no_preferred_reviewer_cost: int  # once per essay of the round left with no preferred reviewer at all
     load_cost_per_unit: int
 
     def __post_init__(self) -> None:
@@ -167,7 +237,7 @@ class AssignmentPolicy:
                                   f"that are not eligible for it")
         if not _is_int(self.reviewers_per_essay) or self.reviewers_per_essay < 1:
             raise PolicyError(f"reviewers_per_essay must be a whole number ≥ 1, got {self.reviewers_per_essay!r}")
-        for name in ("mismatch_cost", "load_cost_per_unit"):
+        for name in ("mismatch_cost", "no_preferred_reviewer_cost", "load_cost_per_unit"):
             value = getattr(self, name)
             if not _is_int(value) or not 0 <= value <= MAX_COST:
                 raise PolicyError(f"{name} must be a whole number from 0 to {MAX_COST}, got {value!r}")
@@ -176,14 +246,16 @@ class AssignmentPolicy:
 
     def __hash__(self) -> int:  # the generated one would fail on the read-only mapping fields
         return hash((self.reviewers_per_essay, frozenset(self.eligible_endorsements.items()),
-                     frozenset(self.preferred_endorsements.items()), self.mismatch_cost, self.load_cost_per_unit))
+                     frozenset(self.preferred_endorsements.items()), self.mismatch_cost, self.no_preferred_reviewer_cost,
+                     self.load_cost_per_unit))
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> "AssignmentPolicy":
         """The policy from plain data (as loaded from YAML); unknown or missing keys are errors."""
         if not isinstance(data, Mapping):
             raise PolicyError(f"assignment policy must be a mapping, not {type(data).__name__}")
-        required = {"eligible_endorsements", "preferred_endorsements", "mismatch_cost", "load_cost_per_unit"}
+        required = {"eligible_endorsements", "preferred_endorsements", "mismatch_cost", "no_preferred_reviewer_cost",
+                    "load_cost_per_unit"}
         unknown = set(data) - required - {"reviewers_per_essay"}
         if unknown:
             raise PolicyError(f"unknown assignment policy keys: {sorted(map(str, unknown))}")
@@ -211,6 +283,21 @@ class Uncovered(NamedTuple):
     reason: str
 
 
+class WithoutPreferred(NamedTuple):
+    """An essay of the round none of whose reviewers holds an endorsement preferred for its track."""
+
+    essay_id: Id
+    reason: str
+
+
+class ShortOfMinimum(NamedTuple):
+    """A reviewer whose minimum load the round could not meet, by how many essays and why."""
+
+    reviewer_id: Id
+    missing: int
+    reason: str
+
+
 class LoadStats(NamedTuple):
     min: int
     mean: float
@@ -226,6 +313,9 @@ class AssignmentPlan:
     slots_needed: int
     slots_filled: int
     mismatches: int  # new pairs whose endorsement is not preferred for the track
+    # Essays the round had slots to fill that end it with no preferred reviewer (new or already on).
+    without_preferred: list[WithoutPreferred]
+    short_of_minimum: list[ShortOfMinimum]
     essays: Mapping[Id, EssayToReview] = field(repr=False)
     reviewers: Mapping[Id, ReviewerCapacity] = field(repr=False)
     policy: AssignmentPolicy = field(repr=False)
@@ -239,8 +329,18 @@ class AssignmentPlan:
             return LoadStats(0, 0.0, 0)
         return LoadStats(min(values), sum(values) / len(values), max(values))
 
+    def essay_notes(self) -> dict[Id, str]:
+        """What a coordinator should know about an essay: reviewers it still lacks, no preferred one."""
+        notes: dict[Id, list[str]] = {}
+        for u in self.uncovered:
+            notes.setdefault(u.essay_id, []).append(f"needs {u.missing} more: {u.reason}")
+        for w in self.without_preferred:
+            notes.setdefault(w.essay_id, []).append(f"no preferred reviewer: {w.reason}")
+        return {essay_id: "; ".join(parts) for essay_id, parts in notes.items()}
+
     def to_rows(self) -> list[dict]:
         """One row per new (essay, reviewer) pair, for the dry-run table and CSV."""
+        notes = self.essay_notes()
         rows = []
         for essay_id, reviewer_ids in self.assignments.items():
             track = self.essays[essay_id].track
@@ -248,14 +348,21 @@ class AssignmentPlan:
                 endorsement = self.reviewers[rid].endorsement
                 rows.append({"essay_id": essay_id, "track": track, "reviewer_id": rid,
                              "reviewer_endorsement": endorsement,
-                             "preferred": self.policy.is_preferred(track, endorsement)})
+                             "preferred": self.policy.is_preferred(track, endorsement),
+                             "note": notes.get(essay_id, "")})
         return rows
+
+    def note_rows(self) -> list[dict]:
+        """One row per essay with a note but no new reviewer (else its note is on its pair rows)."""
+        return [{"essay_id": essay_id, "track": self.essays[essay_id].track, "reviewer_id": "",
+                 "reviewer_endorsement": "", "preferred": "", "note": note}
+                for essay_id, note in self.essay_notes().items() if not self.assignments[essay_id]]
 
     def to_csv(self, path_or_buffer) -> None:
         if hasattr(path_or_buffer, "write"):
             writer = csv.DictWriter(path_or_buffer, fieldnames=CSV_FIELDS)
             writer.writeheader()
-            writer.writerows(self.to_rows())
+            writer.writerows(self.to_rows() + self.note_rows())
             return
         with open(path_or_buffer, "w", newline="", encoding="utf-8") as fh:
             self.to_csv(fh)
@@ -274,6 +381,12 @@ def _reason(qualified: int, needed: int) -> str:
             return ONLY_ONE_QUALIFIED_REVIEWER
         return f"only {_number_words(qualified)} qualified reviewers without a conflict"
     return ALL_AT_MAXIMUM_LOAD
+
+
+def _few_essays(qualified: int) -> str:
+    if qualified == 0:
+        return NO_ESSAY_TO_REVIEW
+    return f"only {qualified} essay{'s' if qualified > 1 else ''} in this round they may review (track and conflicts)"
 
 
 def _validated(essays: Sequence[EssayToReview], reviewers: Sequence[ReviewerCapacity], policy: AssignmentPolicy,
@@ -329,15 +442,22 @@ def assign_essays(essays: Sequence[EssayToReview], reviewers: Sequence[ReviewerC
     rev_index = {r.reviewer_id: j for j, r in enumerate(reviewers)}
     endorsement = np.array([r.endorsement for r in reviewers], dtype=object)
     room = np.array([r.room for r in reviewers], dtype=np.int64)
+    short = np.array([r.short for r in reviewers], dtype=np.int64)
     current = np.array([r.current_load for r in reviewers], dtype=np.int64)
     max_load = np.array([r.max_load for r in reviewers], dtype=np.int64)
     essay_track = [e.track for e in essays]
-    source, sink = n_e + n_r, n_e + n_r + 1
+    # Whether a reviewer already on the essay is preferred for it (one unknown to the round is not).
+    on_preferred = np.array([any(rid in rev_index and policy.is_preferred(e.track, endorsement[rev_index[rid]])
+                                 for rid in on.get(e.essay_id, ())) for e in essays], dtype=bool)
+    lacking_unless_one_comes = (need > 0) & ~on_preferred
+    preferred_node = n_e + n_r  # essay i's preferred side is node preferred_node + i
+    source, sink = n_e + n_r + n_e, n_e + n_r + n_e + 1
 
     # Essay → reviewer arcs, one dense block per track: every (essay needing someone, eligible
     # reviewer with room) pair, minus the blocked pairs, found through a boolean mask so the only
-    # Python loop is over each essay's few exclusions, never over all pairs.
-    tails, heads, costs = [], [], []
+    # Python loop is over each essay's few exclusions, never over all pairs. A pair whose
+    # endorsement is preferred leaves from the essay's preferred side instead of the essay.
+    essay_of, heads, prefs = [], [], []
     for track in dict.fromkeys(essay_track):
         eligible = np.isin(endorsement, list(policy.eligible_endorsements[track]))
         cols = np.flatnonzero(eligible & (room > 0)).astype(np.int32)  # int32: what OR-Tools takes
@@ -357,27 +477,49 @@ def assign_essays(essays: Sequence[EssayToReview], reviewers: Sequence[ReviewerC
         mask = np.ones((len(rows), len(cols)), dtype=bool)
         mask[bad_r, bad_c] = False
         pr, pc = np.nonzero(mask)
-        tails.append(rows[pr])
+        essay_of.append(rows[pr])
         heads.append(cols[pc] + np.int32(n_e))
         preferred = np.isin(endorsement[cols], list(policy.preferred_endorsements.get(track, ())))
-        costs.append(np.where(preferred[pc], np.int64(0), np.int64(policy.mismatch_cost)))
-    pair_tails = np.concatenate(tails) if tails else np.empty(0, dtype=np.int32)
+        prefs.append(preferred[pc])
+    pair_essay = np.concatenate(essay_of) if essay_of else np.empty(0, dtype=np.int32)
     pair_heads = np.concatenate(heads) if heads else np.empty(0, dtype=np.int32)
-    pair_costs = np.concatenate(costs) if costs else np.empty(0, dtype=np.int64)
+    pair_preferred = np.concatenate(prefs) if prefs else np.empty(0, dtype=bool)
+    pair_tails = np.where(pair_preferred, pair_essay + np.int32(preferred_node), pair_essay).astype(np.int32)
+    # Every unit of flow is shifted up by R (the slots filled are the same in every plan compared,
+    # so this adds a constant): costs stay ≥ 0, which the cost-scaling solver handles fastest.
+    shift = np.int64(policy.no_preferred_reviewer_cost)
+    pair_costs = np.where(pair_preferred, np.int64(0), np.int64(policy.mismatch_cost) + shift)
 
-    # Reviewer → sink: one unit arc per free slot, the k-th costing the convex load step.
+    # Essay → its preferred side: the first preferred reviewer of an essay that has none earns back
+    # no_preferred_reviewer_cost (counted for every such essay up front), any further one nothing.
+    # That is a convex cost of the essay's preferred reviewers (−R, then 0: the increments rise).
+    side_room = np.minimum(need, np.bincount(pair_essay[pair_preferred], minlength=n_e))
+    first_costs = np.where(lacking_unless_one_comes, np.int64(0), shift)
+    has_side = np.flatnonzero(side_room > 0)
+    side_tails = np.concatenate([has_side, has_side]).astype(np.int32)
+    side_caps = np.concatenate([np.ones(len(has_side), dtype=np.int64), side_room[has_side] - 1])
+    side_costs = np.concatenate([first_costs[has_side], np.full(len(has_side), shift, dtype=np.int64)])
+    constant = policy.no_preferred_reviewer_cost * int(lacking_unless_one_comes.sum())
+
+    # Reviewer → sink: one unit arc per free slot, the k-th costing the convex load step; the
+    # steps up to the reviewer's minimum load carry the bonus (see the module docstring).
     step_owner = np.repeat(np.arange(n_r), room)
     k = np.arange(len(step_owner)) - np.repeat(np.cumsum(room) - room, room) + 1
     step_costs = 100 * policy.load_cost_per_unit * (current[step_owner] + k) // np.maximum(max_load[step_owner], 1)
+    bonus = 0
+    if short.any():  # 1 + the largest cost any plan can have
+        bonus = 1 + int(need.sum()) * policy.mismatch_cost + constant + int(step_costs.sum())
+    arc_costs = step_costs - bonus * (k <= short[step_owner])
 
     smcf = min_cost_flow.SimpleMinCostFlow()
     n_pairs = len(pair_tails)
     smcf.add_arcs_with_capacity_and_unit_cost(pair_tails, pair_heads, np.ones(n_pairs, dtype=np.int64), pair_costs)
     smcf.add_arcs_with_capacity_and_unit_cost(
         np.full(n_e, source, dtype=np.int32), np.arange(n_e, dtype=np.int32), need, np.zeros(n_e, dtype=np.int64))
+    smcf.add_arcs_with_capacity_and_unit_cost(side_tails, side_tails + np.int32(preferred_node), side_caps, side_costs)
     smcf.add_arcs_with_capacity_and_unit_cost(
         (n_e + step_owner).astype(np.int32), np.full(len(step_owner), sink, dtype=np.int32),
-        np.ones(len(step_owner), dtype=np.int64), step_costs.astype(np.int64))
+        np.ones(len(step_owner), dtype=np.int64), arc_costs.astype(np.int64))
     # Offer every needed slot; the max-flow variant sends as much as the hard constraints allow.
     smcf.set_node_supply(source, int(need.sum()))
     smcf.set_node_supply(sink, -int(need.sum()))
@@ -387,23 +529,22 @@ def assign_essays(essays: Sequence[EssayToReview], reviewers: Sequence[ReviewerC
         if status != smcf.OPTIMAL:
             raise RuntimeError(f"min-cost flow did not solve: {smcf.Status(status).name}")
         flows = smcf.flows(np.arange(n_pairs, dtype=np.int32))
-        total_cost = int(smcf.optimal_cost())
+        objective = int(smcf.optimal_cost())
     else:  # nothing can be assigned; the solver is not needed to say so
-        flows, total_cost = np.empty(0, dtype=np.int64), 0
+        flows, objective = np.empty(0, dtype=np.int64), 0
     t2 = time.perf_counter()
 
     used = np.flatnonzero(flows)
     chosen: dict[Id, list] = {e.essay_id: [] for e in essays}
-    new_load = np.zeros(n_r, dtype=np.int64)
-    mismatches = 0
     for a in used:
-        i, j = int(pair_tails[a]), int(pair_heads[a]) - n_e
-        chosen[essays[i].essay_id].append(reviewers[j].reviewer_id)
-        new_load[j] += 1
-        mismatches += not policy.is_preferred(essay_track[i], endorsement[j])
+        chosen[essays[int(pair_essay[a])].essay_id].append(reviewers[int(pair_heads[a]) - n_e].reviewer_id)
+    new_load = np.bincount(pair_heads[used] - n_e, minlength=n_r) if n_r else np.empty(0, dtype=np.int64)
+    final_load = current + new_load
+    # The rebates and the bonus are not costs: the plan's cost is the objective without them.
+    total_cost = objective - int(shift) * len(used) + constant + bonus * int(np.minimum(new_load, short).sum())
 
     uncovered = []
-    filled = np.bincount(pair_tails[used], minlength=n_e) if n_e else np.empty(0, dtype=np.int64)
+    filled = np.bincount(pair_essay[used], minlength=n_e) if n_e else np.empty(0, dtype=np.int64)
     n_eligible = {track: int(np.isin(endorsement, list(ends)).sum()) if n_r else 0
                   for track, ends in policy.eligible_endorsements.items()}
     for i in np.flatnonzero(need > filled):
@@ -414,12 +555,50 @@ def assign_essays(essays: Sequence[EssayToReview], reviewers: Sequence[ReviewerC
                                if rid in rev_index and reviewers[rev_index[rid]].endorsement in eligible_set)
         qualified = n_eligible[e.track] - blocked_eligible + int(already[i])
         uncovered.append(Uncovered(e.essay_id, int(need[i] - filled[i]), _reason(qualified, int(total_needed[i]))))
+
+    without_preferred = []
+    new_preferred = np.bincount(pair_essay[used][pair_preferred[used]], minlength=n_e)
+    has_room = final_load < max_load
+    preferred_of = {track: np.isin(endorsement, list(ends)) if n_r else np.empty(0, dtype=bool)
+                    for track, ends in policy.preferred_endorsements.items()}
+    for i in np.flatnonzero(lacking_unless_one_comes & (new_preferred == 0)):
+        e = essays[int(i)]
+        preferred = preferred_of.get(e.track)
+        if preferred is None:
+            without_preferred.append(WithoutPreferred(e.essay_id, NO_PREFERRED_REVIEWER))
+            continue
+        # Preferred reviewers free of conflicts (none is on the essay: it has no preferred one).
+        blocked = [j for j in (rev_index.get(rid) for rid in e.blocked) if j is not None and preferred[j]]
+        free = int(preferred.sum()) - len(blocked)
+        free_with_room = int((preferred & has_room).sum()) - sum(1 for j in blocked if has_room[j])
+        reason = (NO_PREFERRED_REVIEWER if free == 0 else PREFERRED_AT_MAXIMUM_LOAD if free_with_room == 0
+                  else PREFERRED_OUTWEIGHED)
+        without_preferred.append(WithoutPreferred(e.essay_id, reason))
+
+    short_of_minimum = []
+    unmet = np.flatnonzero(new_load < short)
+    if len(unmet):
+        # Essays of the round each unmet reviewer may review: eligible track, not blocked, not on it.
+        may_review = {j: 0 for j in unmet}
+        for i in np.flatnonzero(need > 0):
+            e = essays[int(i)]
+            kept_off = e.blocked | on.get(e.essay_id, frozenset())
+            for j in may_review:
+                if reviewers[j].reviewer_id not in kept_off and policy.is_eligible(e.track, endorsement[j]):
+                    may_review[j] += 1
+        for j, qualified in may_review.items():
+            # With fewer essays than the minimum asks, that is the reason; otherwise the lexicographic
+            # optimum guarantees every other reviewer on those essays is at or below their own minimum.
+            reason = _few_essays(qualified) if qualified < short[j] else ESSAYS_NEEDED_FOR_OTHER_MINIMUMS
+            short_of_minimum.append(ShortOfMinimum(reviewers[j].reviewer_id, int(short[j] - new_load[j]), reason))
     t3 = time.perf_counter()
 
     return AssignmentPlan(
         assignments={essay_id: tuple(rids) for essay_id, rids in chosen.items()},
         total_cost=total_cost,
-        loads={r.reviewer_id: r.current_load + int(new_load[j]) for j, r in enumerate(reviewers)},
-        uncovered=uncovered, slots_needed=int(need.sum()), slots_filled=len(used), mismatches=mismatches,
+        loads={r.reviewer_id: int(final_load[j]) for j, r in enumerate(reviewers)},
+        uncovered=uncovered, slots_needed=int(need.sum()), slots_filled=len(used),
+        mismatches=int((~pair_preferred[used]).sum()), without_preferred=without_preferred,
+        short_of_minimum=short_of_minimum,
         essays={e.essay_id: e for e in essays}, reviewers={r.reviewer_id: r for r in reviewers}, policy=policy,
         seconds={"build": t1 - t0, "solve": t2 - t1, "extract": t3 - t2})

@@ -102,6 +102,15 @@ def apply_round(s: Session, sitting_id: int, library: RulebookLibrary, *, as_of:
                         idempotency_key=f"essays_uncovered:{sitting_id}:{as_of.isoformat()}:{key}",
                         context={"sitting_name": sitting.name, "essays": [
                             {"candidate_code": c, "missing": m, "reason": r} for c, m, r in codes]})
+    # What the dry run showed about this round stays on record with the round that was applied.
+    if rnd.plan.without_preferred:
+        record_audit(s, actor=actor, action="exam.essays_without_preferred_reviewer", entity_type="exam_sitting",
+                     entity_id=sitting_id, essays=[{"candidate_code": rnd.candidate_codes[w.essay_id], "reason": w.reason}
+                                                   for w in rnd.plan.without_preferred])
+    if rnd.plan.short_of_minimum:
+        record_audit(s, actor=actor, action="exam.minimum_loads_not_met", entity_type="exam_sitting",
+                     entity_id=sitting_id, reviewers=[{"reviewer_id": m.reviewer_id, "missing": m.missing,
+                                                       "reason": m.reason} for m in rnd.plan.short_of_minimum])
     s.flush()
     return rnd
 

@@ -21,6 +21,7 @@ from endorse.dates import (
     covered_days,
     date_when_covered,
     days_inclusive,
+    merge_periods,
     overlap_days,
     spans_at_least_months,
 )
@@ -133,6 +134,33 @@ class _Context:
     def result(self, req_id: str, status: str, detail: str, source: str) -> RequirementResult:
         return RequirementResult(req_id, status, detail, source)
 
+    def answer(self, question: str):
+        """The coordinator's latest determination of ``question`` on or before the as-of date (None: not yet)."""
+        found = [d for d in getattr(self.doc, "determinations", ()) or ()
+                 if d.question == question and d.decided_on <= self.as_of]
+        return max(found, key=lambda d: d.decided_on) if found else None
+
+    def accepted(self, question: str | None) -> bool | None:
+        d = self.answer(question) if question else None
+        return None if d is None else d.accepted
+
+    def question_text(self, question: str) -> str:
+        q = self.rules.questions.get(question)
+        return q.question if q is not None else question
+
+    def answer_note(self, question: str) -> str:
+        """How a recorded determination reads on the checklist."""
+        d = self.answer(question)
+        if d is None:
+            return f"awaiting a coordinator's determination ({question}): {self.question_text(question)}"
+        verdict = "accepted" if d.accepted else "not accepted"
+        return (f"coordinator's determination ({question}) {verdict} by {d.by} on {d.decided_on.isoformat()}"
+                + (f": {d.note}" if d.note else ""))
+
+    def with_question_sources(self, source: str, questions: Iterable[str]) -> str:
+        extra = [self.rules.questions[q].source for q in questions if q in self.rules.questions]
+        return "; ".join(dict.fromkeys([source, *[e for e in extra if e != source]]))
+
 
 def evaluate(doc: ApplicationDocument, library: RulebookLibrary, as_of: date) -> Evaluation:
     """The checklist of ``doc`` under its association's rulebook as it stood on ``as_of``."""
@@ -213,7 +241,10 @@ def _post_degree_start(after_field: str | None, required: str, start: date,
     if need == 0:
         return start
     if after_field is not None:
-        return start if _AFTER_LEVEL[after_field] >= need else None
+        # Marked post-degree: only when the applicant claims a degree at that level.
+        claimed = any(_CREDENTIAL_LEVEL[e.credential] >= need and e.credential != "graduate_certificate"
+                      for e in doc.education)
+        return start if _AFTER_LEVEL[after_field] >= need and claimed else None
     dates = _degree_dates(doc, need)
     if not dates:
         return None
@@ -230,26 +261,34 @@ def check_education(ctx: _Context, req_id: str, rule: EducationRule) -> Requirem
     wanted = _or_list(CREDENTIAL_WORDS[c] for c in rule.credentials)
     if done:
         e = done[0]
+        extra = [x for x in doc.education if x.credential in rule.only_on_top]
+        on_top = "".join(f"; with {CREDENTIAL_WORDS[x.credential]}, {x.institution}" for x in extra)
         return ctx.result(req_id, MET, f"{CREDENTIAL_WORDS[e.credential]}"
-                          f"{' (' + e.degree + ')' if e.degree else ''}, {e.institution}", rule.source)
+                          f"{' (' + e.degree + ')' if e.degree else ''}, {e.institution}{on_top}", rule.source)
     alt_detail = ""
     alt_status = None
+    source = rule.source
     if rule.alternative_work is not None:
-        alt_status, alt_detail = _check_work_spec(ctx, rule.alternative_work)
+        alt_status, alt_detail, asked = _check_work_spec(ctx, rule.alternative_work)
+        source = ctx.with_question_sources(rule.source, asked)
         if alt_status == MET:
-            return ctx.result(req_id, MET, f"through work: {alt_detail}", rule.source)
+            return ctx.result(req_id, MET, f"through work: {alt_detail}", source)
     upcoming = [e for e in qualifying if e.conferred_on is not None and e.conferred_on > as_of]
     if upcoming:
         e = min(upcoming, key=lambda x: x.conferred_on)
         return ctx.result(req_id, PENDING, f"{CREDENTIAL_WORDS[e.credential]} from {e.institution} "
-                          f"expected on {e.conferred_on.isoformat()}", rule.source)
+                          f"expected on {e.conferred_on.isoformat()}", source)
     if alt_status == PENDING:
-        return ctx.result(req_id, PENDING, f"through work: {alt_detail}", rule.source)
+        return ctx.result(req_id, PENDING, f"through work: {alt_detail}", source)
     claimed = ", ".join(f"{CREDENTIAL_WORDS[e.credential]} ({e.institution})" for e in doc.education)
     detail = f"needs {_a(wanted)}; claimed: {claimed or 'none'}"
+    alone = [e for e in doc.education if e.credential in rule.only_on_top]
+    if alone:
+        detail += (f"; {_or_list(CREDENTIAL_WORDS[e.credential] for e in alone)} counts only on top of "
+                   f"{_a(wanted)}")
     if alt_detail:
         detail += f"; or {alt_detail}"
-    return ctx.result(req_id, UNMET, detail, rule.source)
+    return ctx.result(req_id, UNMET, detail, source)
 
 
 def check_transcripts(ctx: _Context, req_id: str, rule: TranscriptsRule) -> RequirementResult:
@@ -320,7 +359,34 @@ def check_training(ctx: _Context, req_id: str, rule: TrainingRule) -> Requiremen
 # --- work experience -----------------------------------------------------------------------------------
 
 
-def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str]:
+def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str, list[str]]:
+    """Status, detail and the determination questions that bear on one body of work experience.
+
+    Unpaid records (where a coordinator may accept them) and internship credit (where reviewers must
+    consider it) count once accepted; while a determination that would make the difference is not
+    recorded, the result is ``pending`` naming the question.
+    """
+    doc = ctx.doc
+    unpaid_q = spec.unpaid_counts_if if spec.paid_only else None
+    ic = spec.internship_credit
+    intern_q = ic.determination if ic is not None else None
+    asked = []
+    if unpaid_q and any(w.kind in spec.kinds and not w.paid for w in doc.work):
+        asked.append(unpaid_q)
+    if intern_q and any(w.kind in ic.kinds for w in doc.work):
+        asked.append(intern_q)
+    unpaid_ok, intern_ok = ctx.accepted(unpaid_q) is True, intern_q is None or ctx.accepted(intern_q) is True
+    status, detail = _measure_work(ctx, spec, unpaid_ok, intern_ok)
+    awaiting = [q for q in asked if ctx.answer(q) is None]
+    if status != MET and awaiting:
+        maybe, _ = _measure_work(ctx, spec, unpaid_ok or unpaid_q in awaiting, intern_ok or intern_q in awaiting)
+        if maybe in (MET, PENDING):
+            status = PENDING
+    notes = [ctx.answer_note(q) for q in asked if ctx.answer(q) is not None or status != MET]
+    return status, "; ".join([detail, *notes]), asked
+
+
+def _measure_work(ctx: _Context, spec: WorkSpec, unpaid_ok: bool, intern_ok: bool) -> tuple[str, str]:
     """Status and detail for one body of work experience (see rules/README.md, Years of work)."""
     doc, as_of = ctx.doc, ctx.as_of
     past: list[tuple[date, date]] = []
@@ -328,13 +394,16 @@ def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str]:
     families = 0
     families_unknown = False
     not_dated_after_degree = 0
+    degree_not_claimed = 0
     for w in doc.work:
-        if w.kind not in spec.kinds or (spec.paid_only and not w.paid):
+        if w.kind not in spec.kinds or (spec.paid_only and not w.paid and not unpaid_ok):
             continue
         start = _post_degree_start(w.after, spec.after, w.start_on, doc)
         if start is None:
             if w.after is None:
                 not_dated_after_degree += 1
+            elif _AFTER_LEVEL[w.after] >= _AFTER_LEVEL[spec.after]:
+                degree_not_claimed += 1
             continue
         end = w.end_on
         if start > as_of or (end is not None and end < start):
@@ -349,7 +418,7 @@ def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str]:
     needed = int(round(spec.min_years * DAYS_PER_YEAR_OF_EXPERIENCE))
     paid_days = covered_days(past)
     credit_days = 0
-    ic = spec.internship_credit
+    ic = spec.internship_credit if intern_ok else None
     if ic is not None:
         supervisors = ctx.rules.sets.get(ic.supervisor_set, frozenset())
         internships = [(w.start_on, min(w.end_on or as_of, as_of)) for w in doc.work
@@ -375,6 +444,9 @@ def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str]:
     if not_dated_after_degree:
         notes.append(f"{not_dated_after_degree} record(s) not counted: say which degree the work followed "
                      f"or date the degree")
+    if degree_not_claimed:
+        notes.append(f"{degree_not_claimed} record(s) marked {_AFTER_WORDS[spec.after].strip()} not counted: "
+                     f"no such degree is claimed")
     if total < needed:
         detail = f"{have}: {_days(needed - total)} more needed"
         when = date_when_covered(future, total, needed)
@@ -388,28 +460,55 @@ def _check_work_spec(ctx: _Context, spec: WorkSpec) -> tuple[str, str]:
 
 
 def check_work_experience(ctx: _Context, req_id: str, rule: WorkExperienceRule) -> RequirementResult:
-    worst, details = MET, []
+    worst, details, asked = MET, [], []
     for spec in rule.components:
-        status, detail = _check_work_spec(ctx, spec)
+        status, detail, questions = _check_work_spec(ctx, spec)
         details.append(detail)
+        asked += questions
         if _SEVERITY[status] > _SEVERITY[worst]:
             worst = status
     sets = [c.internship_credit.supervisor_set for c in rule.components if c.internship_credit]
-    return ctx.result(req_id, worst, "; ".join(details), _source_with_sets(rule.source, ctx.rules, *sets))
+    source = ctx.with_question_sources(_source_with_sets(rule.source, ctx.rules, *sets), asked)
+    return ctx.result(req_id, worst, "; ".join(details), source)
 
 
 def check_leadership(ctx: _Context, req_id: str, rule: LeadershipRule) -> RequirementResult:
     acts = [a for a in ctx.doc.leadership_activities if a.level in rule.levels]
     current = [a for a in acts if a.start_on is None or a.start_on <= ctx.as_of]
     levels = _or_list(rule.levels)
-    if len(current) >= rule.min_activities:
-        return ctx.result(req_id, MET, f"{len(current)} {levels} leadership activit"
-                          f"{'y' if len(current) == 1 else 'ies'}", rule.source)
-    if len(acts) >= rule.min_activities:
+    problems, later = [], False
+    if len(current) < rule.min_activities:
+        later = len(acts) >= rule.min_activities
+        problems.append(f"needs {rule.min_activities} leadership activit{'y' if rule.min_activities == 1 else 'ies'}"
+                        f" at {levels} level; has {len(current)}")
+    outside = [a for a in current if getattr(a, "part_of_paid_work", None) is False]
+    if len(outside) < rule.min_outside_paid_work:
+        unsaid = sum(getattr(a, "part_of_paid_work", None) is None for a in current)
+        problems.append(f"needs {rule.min_outside_paid_work} leadership activit"
+                        f"{'y' if rule.min_outside_paid_work == 1 else 'ies'} in addition to paid work; has "
+                        f"{len(outside)}" + (f" ({unsaid} do not say whether they were part of paid work)" if unsaid else ""))
+    years_txt = ""
+    if rule.min_years is not None:
+        dated = [(a.start_on, min(a.end_on or ctx.as_of, ctx.as_of)) for a in current if a.start_on is not None]
+        days = covered_days(dated)
+        needed = int(round(rule.min_years * DAYS_PER_YEAR_OF_EXPERIENCE))
+        years_txt = f"{_years(days)} years of leadership experience, paid and unpaid"
+        if days < needed:
+            problems.append(f"{_years(days)} of {_h(rule.min_years)} years of leadership experience (paid and "
+                            f"unpaid, dated activities): {_days(needed - days)} more needed")
+    if not problems:
+        parts = []
+        if rule.min_activities:
+            parts.append(f"{len(current)} {levels} leadership activit{'y' if len(current) == 1 else 'ies'}")
+        if rule.min_outside_paid_work:
+            parts.append(f"{len(outside)} in addition to paid work")
+        if years_txt:
+            parts.append(f"{years_txt} (minimum {_h(rule.min_years)})")
+        return ctx.result(req_id, MET, "; ".join(parts), rule.source)
+    if later and len(problems) == 1:
         return ctx.result(req_id, PENDING, f"leadership activity starts after {ctx.as_of.isoformat()}", rule.source)
-    others = [a.level for a in ctx.doc.leadership_activities]
-    detail = f"needs {rule.min_activities} leadership activit{'y' if rule.min_activities == 1 else 'ies'} at " \
-             f"{levels} level; has {len(current)}"
+    others = [a.level for a in ctx.doc.leadership_activities if a.level not in rule.levels]
+    detail = "; ".join(problems)
     if others:
         detail += f" (other levels: {', '.join(others)})"
     return ctx.result(req_id, UNMET, detail, rule.source)
@@ -478,37 +577,82 @@ def best_rsc_window(pieces: list[_RscPiece], max_months: int, min_months: int) -
     return best_valid, best_any
 
 
-def _rsc_pieces(ctx: _Context, rule: RscHoursRule, until: date | None) -> tuple[list[_RscPiece], list[str]]:
-    """Qualifying RS/C records, clipped to the post-degree part and to ``until`` (prorated)."""
-    providers = ctx.rules.sets.get(rule.provider_set, frozenset())
-    pieces, excluded = [], []
+def _providing_periods(ctx: _Context, rule: RscHoursRule, until: date | None) -> list[tuple[date, date]] | None:
+    """Days on which the applicant was doing the qualifying work (None: the rule does not ask)."""
+    wp = rule.while_providing
+    if wp is None:
+        return None
+    last = ctx.as_of if until is not None else date.max - ONE_DAY
+    return merge_periods((w.start_on, min(w.end_on or last, last)) for w in ctx.doc.work if w.kind in wp.kinds)
+
+
+def _rsc_pieces(ctx: _Context, rule: RscHoursRule, until: date | None,
+                assume_accepted: bool = False) -> tuple[list[_RscPiece], list[str], list[str]]:
+    """Qualifying RS/C records, clipped to the post-degree part, to the days of qualifying work and to
+    ``until`` (prorated); what is not counted and why; and the determination questions involved."""
+    providers = ctx.rules.sets.get(rule.provider_set, frozenset()) if rule.provider_set else frozenset()
+    providing = _providing_periods(ctx, rule, until)
+    pieces, excluded, asked = [], [], []
     for r in ctx.doc.rsc:
         who = f"{_h(r.hours)} h from {r.provider.name}"
-        if r.provider.endorsement not in providers:
-            excluded.append(f"{who} ({r.provider.endorsement or 'not endorsed'}: not a qualifying provider)")
-            continue
+        question = None
+        if rule.provider_determination or r.provider.endorsement not in providers:
+            exc = rule.provider_exception
+            if rule.provider_determination:
+                question = rule.provider_determination
+            elif exc is not None and r.provider.endorsement in exc.endorsements:
+                question = exc.determination
+            else:
+                excluded.append(f"{who} ({r.provider.endorsement or 'not endorsed'}: not a qualifying provider)")
+                continue
+            asked.append(question)
+            verdict = ctx.accepted(question)
+            if verdict is False:
+                excluded.append(f"{who} (provider not accepted by the coordinator)")
+                continue
+            if verdict is None and not assume_accepted:
+                excluded.append(f"{who} (awaiting the coordinator's determination {question})")
+                continue
         start = _post_degree_start(r.after, rule.after, r.start_on, ctx.doc)
         if start is None:
-            excluded.append(f"{who} (not {_AFTER_WORDS[rule.after].strip()})")
+            why = f"not {_AFTER_WORDS[rule.after].strip()}"
+            if r.after is not None and _AFTER_LEVEL[r.after] >= _AFTER_LEVEL[rule.after]:
+                why = f"marked {_AFTER_WORDS[rule.after].strip()}, but no such degree is claimed"
+            excluded.append(f"{who} ({why})")
             continue
         end = r.end_on if until is None else min(r.end_on, until)
         if start > end:
             continue
-        share = days_inclusive(start, end) / days_inclusive(r.start_on, r.end_on)
-        pieces.append(_RscPiece(start, end, r.hours * share, (r.about_providing_rsc_hours or 0.0) * share))
-    return pieces, excluded
+        total_days = days_inclusive(r.start_on, r.end_on)
+        spans = [(start, end)] if providing is None else \
+            [(max(start, a), min(end, b)) for a, b in providing if max(start, a) <= min(end, b)]
+        kept = 0
+        for a, b in spans:
+            share = days_inclusive(a, b) / total_days
+            kept += days_inclusive(a, b)
+            pieces.append(_RscPiece(a, b, r.hours * share, (r.about_providing_rsc_hours or 0.0) * share))
+        lost = days_inclusive(start, end) - kept
+        if providing is not None and lost > 0:
+            excluded.append(f"{_h(r.hours * lost / total_days)} h from {r.provider.name} on days not covered by "
+                            f"{rule.while_providing.label}")
+    return pieces, excluded, list(dict.fromkeys(asked))
 
 
 def check_rsc_hours(ctx: _Context, req_id: str, rule: RscHoursRule) -> RequirementResult:
-    source = _source_with_sets(rule.source, ctx.rules, rule.provider_set)
-    pieces, excluded = _rsc_pieces(ctx, rule, ctx.as_of)
+    pieces, excluded, asked = _rsc_pieces(ctx, rule, ctx.as_of)
+    source = ctx.with_question_sources(_source_with_sets(rule.source, ctx.rules, rule.provider_set), asked)
     valid, any_ = best_rsc_window(pieces, rule.window_max_months, rule.window_min_months)
     chosen = valid if valid is not None else any_
     ctx.rsc_window = chosen
-    providers = _or_list(sorted(ctx.rules.sets.get(rule.provider_set, ())))
-    scope = f"{_AFTER_WORDS[rule.after]}RS/C from qualifying providers ({providers}) within a " \
-            f"{rule.window_max_months}-month window"
-    tail = f"; not counted: {'; '.join(excluded)}" if excluded else ""
+    if rule.provider_set:
+        providers = f"qualifying providers ({_or_list(sorted(ctx.rules.sets.get(rule.provider_set, ())))})"
+    else:
+        providers = "providers approved by a coordinator"
+    scope = f"{_AFTER_WORDS[rule.after]}RS/C from {providers} within a {rule.window_max_months}-month window"
+    if rule.while_providing is not None:
+        scope += f", while {rule.while_providing.label}"
+    notes = [ctx.answer_note(q) for q in asked if ctx.answer(q) is not None]
+    tail = (f"; not counted: {'; '.join(excluded)}" if excluded else "") + "".join(f"; {n}" for n in notes)
     have = valid.hours if valid is not None else 0.0
     if have + _EPS >= rule.min_hours:
         return ctx.result(req_id, MET, f"{_h(have)} h of {scope} (minimum {_h(rule.min_hours)}){tail}", source)
@@ -518,8 +662,15 @@ def check_rsc_hours(ctx: _Context, req_id: str, rule: RscHoursRule) -> Requireme
                           f"months{tail}", source)
     best = max(have, any_.hours if any_ is not None else 0.0)
     detail = f"{_h(best)} of {_h(rule.min_hours)} h of {scope}: {_h(rule.min_hours - best)} h more needed{tail}"
+    awaiting = [q for q in asked if ctx.answer(q) is None]
+    if awaiting:
+        hoped, _, _ = _rsc_pieces(ctx, rule, None, assume_accepted=True)
+        v2, _ = best_rsc_window(hoped, rule.window_max_months, rule.window_min_months)
+        if v2 is not None and v2.hours + _EPS >= rule.min_hours:
+            waits = "; ".join(ctx.answer_note(q) for q in awaiting)
+            return ctx.result(req_id, PENDING, f"{detail}; {waits}", source)
     # Sessions still running past the as-of date can still meet it.
-    later, _ = _rsc_pieces(ctx, rule, None)
+    later, _, _ = _rsc_pieces(ctx, rule, None)
     if any(p.end > ctx.as_of for p in later):
         v2, _ = best_rsc_window(later, rule.window_max_months, rule.window_min_months)
         if v2 is not None and v2.hours + _EPS >= rule.min_hours:
@@ -530,7 +681,7 @@ def check_rsc_hours(ctx: _Context, req_id: str, rule: RscHoursRule) -> Requireme
 def check_rsc_about_providing(ctx: _Context, req_id: str, rule: RscAboutProvidingRule) -> RequirementResult:
     base = ctx.rules.rules.get(rule.of)
     if ctx.rsc_window is None and isinstance(base, RscHoursRule):
-        pieces, _ = _rsc_pieces(ctx, base, ctx.as_of)
+        pieces, _, _ = _rsc_pieces(ctx, base, ctx.as_of)
         valid, any_ = best_rsc_window(pieces, base.window_max_months, base.window_min_months)
         ctx.rsc_window = valid if valid is not None else any_
     about = ctx.rsc_window.about if ctx.rsc_window is not None else 0.0
@@ -591,6 +742,23 @@ def classify_ratings(ctx: _Context, max_insufficient: int) -> tuple[list[_Rating
     return ctx.ratings[max_insufficient]
 
 
+def _insufficient_limit(ctx: _Context) -> int:
+    # Most "not enough information" answers a valid rating may have (an association setting).
+    return int(ctx.rules.settings["max_insufficient_information"])
+
+
+def _endorsed_or_vetted(ctx: _Context, r: _Rating) -> str | None:
+    """How a rater counts as endorsed or vetted under the endorsed_rater rule (None: not at all)."""
+    rule = ctx.rules.rules.get("endorsed_rater")
+    if not isinstance(rule, EndorsedRaterRule):
+        return None
+    if r.ref.rater.endorsement in ctx.rules.sets.get(rule.rater_set, frozenset()):
+        return f"{r.ref.rater.name} ({r.ref.rater.endorsement})"
+    if rule.vetting_allowed and r.ref.rater.vetted_on is not None and r.ref.rater.vetted_on <= ctx.as_of:
+        return f"{r.ref.rater.name} (vetted by a coordinator on {r.ref.rater.vetted_on.isoformat()})"
+    return None
+
+
 def _slot_roles(slot, applicant_is_supervisor: bool) -> set[str]:
     roles = set(slot.roles)
     if applicant_is_supervisor:
@@ -598,18 +766,25 @@ def _slot_roles(slot, applicant_is_supervisor: bool) -> set[str]:
     return roles
 
 
-def _max_filled(slot_roles: list[set[str]], ratings: list[_Rating]) -> tuple[int, list[int]]:
+def _fits(ctx: _Context, slot, r: _Rating) -> bool:
+    if r.ref.role in _slot_roles(slot, ctx.doc.applicant.is_supervisor):
+        return True
+    return slot.any_role_if_endorsed_or_vetted and _endorsed_or_vetted(ctx, r) is not None
+
+
+def _max_filled(ctx: _Context, slots, ratings: list[_Rating]) -> tuple[int, list[int]]:
     """Largest number of slots filled by distinct ratings, and the unfilled slot indexes (tiny search)."""
     best: tuple[int, list[int]] = (-1, [])
+    fits = [[_fits(ctx, slot, r) for r in ratings] for slot in slots]
 
     def go(i: int, used: frozenset[int], filled: int, unfilled: list[int]) -> None:
         nonlocal best
-        if i == len(slot_roles):
+        if i == len(slots):
             if filled > best[0]:
                 best = (filled, list(unfilled))
             return
-        for j, r in enumerate(ratings):
-            if j not in used and r.ref.role in slot_roles[i]:
+        for j in range(len(ratings)):
+            if j not in used and fits[i][j]:
                 go(i + 1, used | {j}, filled + 1, unfilled)
         go(i + 1, used, filled, unfilled + [i])
 
@@ -617,59 +792,54 @@ def _max_filled(slot_roles: list[set[str]], ratings: list[_Rating]) -> tuple[int
     return best
 
 
+def _slot_words(ctx: _Context, slot) -> str:
+    wording = ctx.rules.role_wording
+    names = list(slot.roles) + (list(slot.conditional_roles.get("applicant_is_supervisor", ()))
+                                if ctx.doc.applicant.is_supervisor else [])
+    words = _or_list(wording.get(n, n.replace("_", " ")) for n in names)
+    return words + (" (or an endorsed or vetted rater in any role)" if slot.any_role_if_endorsed_or_vetted else "")
+
+
 def check_references(ctx: _Context, req_id: str, rule: ReferencesRule) -> RequirementResult:
-    ratings, notes = classify_ratings(ctx, rule.max_insufficient_information)
+    ratings, notes = classify_ratings(ctx, _insufficient_limit(ctx))
     valid = [r for r in ratings if r.state == "valid"]
     open_ = valid + [r for r in ratings if r.state == "requested"]
-    sup = ctx.doc.applicant.is_supervisor
     note = f"; {'; '.join(notes)}" if notes else ""
+    open_patterns = [p for p in rule.patterns if p.only_if is None or getattr(ctx.doc.applicant, p.only_if, False)]
     best_pattern = None
-    for pattern in rule.patterns:
-        roles = [_slot_roles(s, sup) for s in pattern.slots]
-        filled, _ = _max_filled(roles, valid)
-        if filled == len(roles):
-            return ctx.result(req_id, MET, f"{len(roles)} valid ratings ({pattern.name}){note}", rule.source)
-        filled_open, unfilled = _max_filled(roles, open_)
-        if filled_open == len(roles):
+    for pattern in open_patterns:
+        filled, _ = _max_filled(ctx, pattern.slots, valid)
+        n = len(pattern.slots)
+        if filled == n:
+            return ctx.result(req_id, MET, f"{n} valid ratings ({pattern.name}){note}", rule.source)
+        filled_open, unfilled = _max_filled(ctx, pattern.slots, open_)
+        if filled_open == n:
             waiting = [r.ref.rater.name for r in open_ if r.state == "requested"]
-            return ctx.result(req_id, PENDING, f"{filled} of {len(roles)} valid ratings; awaiting "
+            return ctx.result(req_id, PENDING, f"{filled} of {n} valid ratings; awaiting "
                               f"{', '.join(waiting)}{note}", rule.source)
         if best_pattern is None or filled_open > best_pattern[0]:
-            best_pattern = (filled_open, unfilled, roles, filled)
-    _, unfilled, roles, filled = best_pattern
-    wording = ctx.rules.role_wording
+            best_pattern = (filled_open, unfilled, pattern, filled)
+    if best_pattern is None:  # every pattern waits on a statement the applicant has not made
+        first = rule.patterns[0]
+        best_pattern = (0, list(range(len(first.slots))), first, 0)
+    _, unfilled, pattern, filled = best_pattern
     # Name the missing slots in the data's order of roles, in plain words.
-    missing = []
-    pattern = next(p for p in rule.patterns if [_slot_roles(s, sup) for s in p.slots] == roles)
-    for i in unfilled:
-        slot = pattern.slots[i]
-        names = list(slot.roles) + (list(slot.conditional_roles.get("applicant_is_supervisor", ())) if sup else [])
-        missing.append(_or_list(wording.get(n, n.replace("_", " ")) for n in names))
+    missing = [_slot_words(ctx, pattern.slots[i]) for i in unfilled]
     alt = ""
     if len(rule.patterns) > 1:
         alt = " (or: " + "; ".join(p.name for p in rule.patterns if p is not pattern) + ")"
-    detail = f"{filled} of {len(roles)} valid ratings; {ctx.doc.category} needs a rating from " \
+    detail = f"{filled} of {len(pattern.slots)} valid ratings; {ctx.doc.category} needs a rating from " \
              + "; and from ".join(missing) + alt + note
     return ctx.result(req_id, UNMET, detail, rule.source)
 
 
 def check_endorsed_rater(ctx: _Context, req_id: str, rule: EndorsedRaterRule) -> RequirementResult:
-    refs_rule = ctx.rules.rules.get("references")
-    limit = refs_rule.max_insufficient_information if isinstance(refs_rule, ReferencesRule) else 5
-    ratings, _ = classify_ratings(ctx, limit)
+    ratings, _ = classify_ratings(ctx, _insufficient_limit(ctx))
     endorsed = ctx.rules.sets.get(rule.rater_set, frozenset())
     source = _source_with_sets(rule.source, ctx.rules, rule.rater_set)
-
-    def qualifies(r: _Rating) -> str | None:
-        if r.ref.rater.endorsement in endorsed:
-            return f"{r.ref.rater.name} ({r.ref.rater.endorsement})"
-        if rule.vetting_allowed and r.ref.rater.vetted_on is not None and r.ref.rater.vetted_on <= ctx.as_of:
-            return f"{r.ref.rater.name} (vetted by a coordinator on {r.ref.rater.vetted_on.isoformat()})"
-        return None
-
     for state, status in (("valid", MET), ("requested", PENDING)):
         for r in ratings:
-            if r.state == state and (who := qualifies(r)):
+            if r.state == state and (who := _endorsed_or_vetted(ctx, r)):
                 prefix = "" if status == MET else "awaiting the rating of "
                 return ctx.result(req_id, status, prefix + who, source)
     wanted = _or_list(sorted(endorsed))

@@ -54,7 +54,8 @@ def _senior_endorsement(endorsements: set[str], policy: AssignmentPolicy) -> str
 
 def reviewer_pool(s: Session, sitting: ExamSitting, policy: AssignmentPolicy) -> tuple[list[ReviewerCapacity], dict]:
     """Trained, active reviewers available for the sitting, with the load they already carry."""
-    rows = s.execute(select(ReviewerProfile.person_id, ReviewerAvailability.max_load, Person.employer)
+    rows = s.execute(select(ReviewerProfile.person_id, ReviewerAvailability.max_load, Person.employer,
+                            ReviewerAvailability.min_load)
                      .join(ReviewerAvailability, ReviewerAvailability.person_id == ReviewerProfile.person_id)
                      .join(Person, Person.id == ReviewerProfile.person_id)
                      .where(ReviewerAvailability.sitting_id == sitting.id, ReviewerProfile.trained.is_(True),
@@ -70,11 +71,12 @@ def reviewer_pool(s: Session, sitting: ExamSitting, policy: AssignmentPolicy) ->
                           .where(ExamAttempt.sitting_id == sitting.id, ReviewAssignment.status.in_(OPEN_ASSIGNMENT))
                           .group_by(ReviewAssignment.reviewer_id)).all())
     pool, employers = [], {}
-    for person_id, max_load, employer in rows:
+    for person_id, max_load, employer, min_load in rows:
         endorsement = _senior_endorsement(held[person_id], policy)
         if endorsement is None:
             continue
-        pool.append(ReviewerCapacity(person_id, endorsement, max_load, min(load.get(person_id, 0), max_load)))
+        pool.append(ReviewerCapacity(person_id, endorsement, max_load, min(load.get(person_id, 0), max_load),
+                                     min_load))
         employers[person_id] = (employer or "").strip().casefold()
     return pool, employers
 

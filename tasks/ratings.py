@@ -102,9 +102,9 @@ def find_request(s: Session, token: str, as_of: date, *, for_update: bool = Fals
 def form_spec(s: Session, req: ReferenceRequest, library: RulebookLibrary, as_of) -> RatingFormSpec:
     app = s.get(Application, req.application_id)
     rules = library.category_rules(app.association_code, app.category, as_of)
-    cs = library.competency_set_for(app.category)
+    # Only the domains of the applicant's category (an IMHM track): raters are not asked outside it.
     domains = tuple(FormDomain(d.name, d.area_kind, tuple(FormArea(f"{d.key}/{a.key}", a.name) for a in d.areas))
-                    for d in cs.domains)
+                    for d in library.competency_domains_for(app.category))
     status = req.status
     if req.rating is not None and req.rating.submitted_at is not None:
         status = "declined" if req.rating.declined_reason else "submitted"
@@ -115,7 +115,7 @@ def form_spec(s: Session, req: ReferenceRequest, library: RulebookLibrary, as_of
         category_name=library.category_info(app.category)["name"],
         association_name=s.get(Association, app.association_code).name, role=req.role, domains=domains,
         scale=rules.settings["rating_scale"],
-        max_insufficient=rules.rules["references"].max_insufficient_information, status=status)
+        max_insufficient=int(rules.settings["max_insufficient_information"]), status=status)
 
 
 def validate_rating(spec: RatingFormSpec, data: RatingInput, *, final: bool) -> dict[str, str]:

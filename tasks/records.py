@@ -29,6 +29,7 @@ from models import (
     Application,
     ApplicationDocumentRow,
     Association,
+    CoordinatorDetermination,
     EducationRecord,
     Endorsement,
     ExamAttempt,
@@ -110,6 +111,7 @@ def save_document(session: Session, doc: ApplicationDocument, *, actor: str, sou
     else:
         app.association_code, app.category, app.applicant_id = doc.association, doc.category, applicant.id
     app.applicant_is_supervisor = doc.applicant.is_supervisor
+    app.no_supervisor_or_rsc_provider_available = doc.applicant.no_supervisor_or_rsc_provider_available
     app.submitted_on = doc.submitted_on
     app.code_of_ethics_signed_on = doc.agreements.code_of_ethics_signed_on
     app.endorsement_agreement_signed_on = doc.agreements.endorsement_agreement_signed_on
@@ -124,7 +126,8 @@ def save_document(session: Session, doc: ApplicationDocument, *, actor: str, sou
                            end_on=w.end_on, paid=w.paid, after=w.after, families_served=w.families_served,
                            supervisor_endorsement=w.supervisor_endorsement) for i, w in enumerate(doc.work)]
     app.leadership = [LeadershipActivity(position=i, description=a.description, level=a.level, start_on=a.start_on,
-                                         end_on=a.end_on) for i, a in enumerate(doc.leadership_activities)]
+                                         end_on=a.end_on, part_of_paid_work=a.part_of_paid_work)
+                      for i, a in enumerate(doc.leadership_activities)]
     rsc_rows = []
     for i, r in enumerate(doc.rsc):
         provider = upsert_person(session, r.provider.name, r.provider.email)
@@ -137,6 +140,7 @@ def save_document(session: Session, doc: ApplicationDocument, *, actor: str, sou
     session.flush()
     _save_references(session, app, doc.references, actor)
     _save_exam(session, app, doc.exam)
+    _save_determinations(session, app, doc.determinations)
     body = json.loads(doc.model_dump_json())
     row = session.scalars(select(ApplicationDocumentRow).where(ApplicationDocumentRow.application_id == app.id)).one_or_none()
     if row is None:
@@ -196,6 +200,17 @@ def _save_references(session: Session, app: Application, refs: Iterable[Referenc
                          entity_id=req.id, application_id=app.id, reason=req.cancelled_reason)
 
 
+def _save_determinations(session: Session, app: Application, determinations) -> None:
+    """Determinations the document carries, added once; those recorded here are kept (they are history)."""
+    C = CoordinatorDetermination
+    have = set(session.execute(select(C.question, C.decided_on, C.decided_by).where(C.application_id == app.id)).all())
+    for d in determinations:
+        if (d.question, d.decided_on, d.by) not in have:
+            session.add(C(application_id=app.id, question=d.question, decided_by=d.by, decided_on=d.decided_on,
+                          accepted=d.accepted, note=d.note, recorded_by="import"))
+            have.add((d.question, d.decided_on, d.by))
+
+
 def _save_exam(session: Session, app: Application, exam: Exam | None) -> None:
     attempt = session.scalars(select(ExamAttempt).where(ExamAttempt.application_id == app.id)
                               .order_by(ExamAttempt.attempt_number.desc())).first()
@@ -238,7 +253,8 @@ def load_documents(session: Session, ids: list[str]) -> dict[str, ApplicationDoc
         return {}
     A, P = Application, Person
     apps = session.execute(select(A.id, A.association_code, A.category, A.submitted_on, A.applicant_is_supervisor,
-                                  A.code_of_ethics_signed_on, A.endorsement_agreement_signed_on, P.name, P.email)
+                                  A.code_of_ethics_signed_on, A.endorsement_agreement_signed_on, P.name, P.email,
+                                  A.no_supervisor_or_rsc_provider_available)
                            .join(P, P.id == A.applicant_id).where(A.id.in_(ids))).all()
     members = _group(session.execute(select(MembershipRow.application_id, MembershipRow.association,
                                             MembershipRow.expires_on).where(MembershipRow.application_id.in_(ids))
@@ -256,7 +272,8 @@ def load_documents(session: Session, ids: list[str]) -> dict[str, ApplicationDoc
                                          W.after, W.families_served, W.supervisor_endorsement)
                                   .where(W.application_id.in_(ids)).order_by(W.application_id, W.position)))
     L = LeadershipActivity
-    leadership = _group(session.execute(select(L.application_id, L.description, L.level, L.start_on, L.end_on)
+    leadership = _group(session.execute(select(L.application_id, L.description, L.level, L.start_on, L.end_on,
+                                               L.part_of_paid_work)
                                         .where(L.application_id.in_(ids)).order_by(L.application_id, L.position)))
     R = RscRecord
     rsc = _group(session.execute(select(R.application_id, P.name, P.email, R.provider_endorsement, R.hours, R.start_on,
@@ -276,11 +293,16 @@ def load_documents(session: Session, ids: list[str]) -> dict[str, ApplicationDoc
     exams = {r[0]: r for r in session.execute(
         select(X.application_id, X.multiple_choice_percent, X.essay_result, X.taken_on)
         .where(X.application_id.in_(ids)).order_by(X.application_id, X.attempt_number))}  # latest attempt wins
+    C = CoordinatorDetermination
+    determinations = _group(session.execute(select(C.application_id, C.question, C.decided_by, C.decided_on, C.accepted,
+                                                   C.note).where(C.application_id.in_(ids))
+                                            .order_by(C.application_id, C.decided_on, C.id)))
     out = {}
-    for (app_id, assoc, cat, submitted_on, is_sup, ethics, agreement, name, email) in apps:
+    for (app_id, assoc, cat, submitted_on, is_sup, ethics, agreement, name, email, no_sup) in apps:
         out[app_id] = _View(
             id=app_id, association=assoc, category=cat, submitted_on=submitted_on,
-            applicant=_View(name=name, email=email, endorsement=None, is_supervisor=is_sup),
+            applicant=_View(name=name, email=email, endorsement=None, is_supervisor=is_sup,
+                            no_supervisor_or_rsc_provider_available=no_sup),
             agreements=_View(code_of_ethics_signed_on=ethics, endorsement_agreement_signed_on=agreement),
             memberships=tuple(_View(association=r[1], expires_on=r[2]) for r in members.get(app_id, ())),
             education=tuple(_View(institution=r[1], credential=r[2], degree=r[3], conferred_on=r[4],
@@ -290,12 +312,14 @@ def load_documents(session: Session, ids: list[str]) -> dict[str, ApplicationDoc
                            for r in training.get(app_id, ())),
             work=tuple(_View(employer=r[1], role=r[2], kind=r[3], start_on=r[4], end_on=r[5], paid=r[6], after=r[7],
                              families_served=r[8], supervisor_endorsement=r[9]) for r in work.get(app_id, ())),
-            leadership_activities=tuple(_View(description=r[1], level=r[2], start_on=r[3], end_on=r[4])
-                                        for r in leadership.get(app_id, ())),
+            leadership_activities=tuple(_View(description=r[1], level=r[2], start_on=r[3], end_on=r[4],
+                                              part_of_paid_work=r[5]) for r in leadership.get(app_id, ())),
             rsc=tuple(_View(provider=_View(name=r[1], email=r[2], endorsement=r[3]), hours=float(r[4]), start_on=r[5],
                             end_on=r[6], format=r[7], after=r[8], about_providing_rsc_hours=_f(r[9]))
                       for r in rsc.get(app_id, ())),
             references=tuple(_reference_view(r) for r in refs.get(app_id, ())),
+            determinations=tuple(_View(question=r[1], by=r[2], decided_on=r[3], accepted=r[4], note=r[5])
+                                 for r in determinations.get(app_id, ())),
             exam=None if app_id not in exams else _View(multiple_choice_percent=_f(exams[app_id][1]),
                                                         essay_result=exams[app_id][2], taken_on=exams[app_id][3]),
         )

@@ -19,6 +19,7 @@ from endorse.db import transaction
 from models import Endorsement, Person, Renewal, record_audit
 from tasks.outbox import queue_email
 from tasks.pipeline import PipelineConfig, _now_for
+from tasks.renewal_evaluation import renewal_asks, renewal_year, years_held
 
 
 def _settings(cfg: PipelineConfig, association: str | None) -> dict:
@@ -43,12 +44,17 @@ def send_renewal_notices(sessions: sessionmaker[Session], cfg: PipelineConfig) -
             days = (e.renewal_due_on - cfg.as_of).days
             if days not in _settings(cfg, e.association_code)["renewal_notice_days_before"] or _renewed(s, e):
                 continue
+            # What renewing asks, from the rules in force on the due date (no figure in the template).
+            code = e.association_code or cfg.library.baseline.data["association"]
+            rules = cfg.library.category_rules(code, e.category, e.renewal_due_on)
+            held = years_held(e.granted_on, e.renewal_due_on) if e.granted_on else 0
+            start, _ = renewal_year(e.renewal_due_on)
             queued = queue_email(s, role="renewal.notice", to_email=person.email, to_name=person.name,
                         association=e.association_code, application_id=None,
                         idempotency_key=f"renewal.notice:{e.id}:{e.renewal_due_on.isoformat()}:{days}",
                         context={"person_name": person.name, "category_name": cfg.library.category_info(e.category)["name"],
                                  "endorsement_number": e.number, "due_on": e.renewal_due_on.isoformat(),
-                                 "days": days})
+                                 "days": days, "year_from": start.isoformat(), "asks": renewal_asks(rules, held)})
             sent += queued.new  # a renewal run alongside may have queued it first
     return sent
 
@@ -104,8 +110,6 @@ def record_renewal(sessions: sessionmaker[Session], doc, library, *, as_of: date
 
     if not doc.endorsement_number:
         raise ValueError(f"{doc.id}: endorsement_number is needed to record a renewal")
-    ev = evaluate_renewal(doc, library, doc.year)
-    unmet = [f"{r.id}: {r.detail}" for r in ev.requirements if r.status not in ("met", "not_applicable")]
     with transaction(sessions) as s:
         e = s.scalars(select(Endorsement).where(Endorsement.number == doc.endorsement_number)).first()
         if e is None:
@@ -115,6 +119,9 @@ def record_renewal(sessions: sessionmaker[Session], doc, library, *, as_of: date
         if e.renewal_due_on is None or e.renewal_due_on.year != doc.year:
             raise ValueError(f"{doc.id}: year {doc.year}, but endorsement {e.number} renews next in "
                              f"{e.renewal_due_on.year if e.renewal_due_on else 'no year'}")
+        # The renewal year ends on the endorsement's own due date (the database is the source of truth).
+        ev = evaluate_renewal(doc.model_copy(update={"due_on": e.renewal_due_on}), library, doc.year)
+        unmet = [f"{r.id}: {r.detail}" for r in ev.requirements if r.status not in ("met", "not_applicable")]
         renewal = s.scalars(select(Renewal).where(Renewal.endorsement_id == e.id, Renewal.year == doc.year)).first()
         if renewal is None:
             renewal = Renewal(endorsement_id=e.id, year=doc.year)

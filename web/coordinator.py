@@ -160,10 +160,14 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
 
     def application_or_404(request: Request, who: Coordinator, application_id: str, template: str):
         try:
+            from tasks.determinations import application_questions
+
             with ctx.sessions() as s:
                 page = views.application_page(s, application_id, who.association)
+                questions = application_questions(s, ctx.library, page.app, ctx.today())
             runs = ui_runs_url(prefect_ui_url, page.app.id) if prefect_ui_url else None
-            return render(request, template, who, page=page, today=ctx.today(), prefect_runs=runs)
+            return render(request, template, who, page=page, today=ctx.today(), prefect_runs=runs,
+                          questions=questions)
         except views.NotYours:
             return not_found(request, who)
 
@@ -295,6 +299,17 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
         ask(ctx.sessions, application_id, actor=f"coordinator:{who.email}")
         return "Decision requested: it is recorded at the next reconcile."
 
+    def determine(who: Coordinator, application_id: str, form: dict) -> str:
+        from tasks.determinations import record_determination
+
+        if form.get("decision") not in ("accepted", "not_accepted"):
+            raise ValueError("decision: choose accepted or not accepted")
+        record_determination(ctx.sessions, ctx.library, application_id, question=form.get("question", "").strip(),
+                             decided_by=who.email, decided_on=_day(form, "decided_on"),
+                             accepted=form["decision"] == "accepted",
+                             note=form.get("note", "").strip()[:2000] or None, actor=f"coordinator:{who.email}")
+        return f"Determination recorded: {form['decision'].replace('_', ' ')}."
+
     def vet(who: Coordinator, request_id: int, form: dict) -> str:
         from tasks.raters import vet_rater
 
@@ -331,6 +346,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
     action("transcript", record_transcript)
     action("approve-exam", approve_exam)
     action("request-decision", request_decision)
+    action("determine", determine)
     reference_action("vet", vet)
     reference_action("resend", resend)
     reference_action("replace", replace)

@@ -2,7 +2,7 @@
 (and the day that was computed on); a rulebook version records when a full pass last ran under it.
 
 Revision ID: 0009
-Revises: 0002
+Revises: 0008
 Create Date: 2026-11-29 17:30:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0002'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

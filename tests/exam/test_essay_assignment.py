@@ -1,8 +1,11 @@
 """Essay assignment: optimal against an independent exact solver, every hard constraint on every plan.
 
 The oracle here re-derives everything from the rules, not from the module: which pairs are allowed,
-how much each slot needs, the load step costs, and the objective (a two-stage MILP solved by HiGHS
-through scipy: most slots first, then least cost with those slots).
+how much each slot needs, the load step costs, which essays lack a preferred reviewer, how much of
+the minimum loads is met, and the objective (a staged MILP solved by HiGHS through scipy: most
+slots first, then most minimum-load units with those slots, then least cost with both). The MILP
+models "an essay without a preferred reviewer" with its own 0/1 variable and the minimum loads as
+capped counts, not with the flow's arcs, bonus or rebates.
 """
 
 from __future__ import annotations
@@ -21,9 +24,14 @@ from scipy.sparse import lil_matrix
 
 from tasks.essay_assignment import (
     ALL_AT_MAXIMUM_LOAD,
+    ESSAYS_NEEDED_FOR_OTHER_MINIMUMS,
     MAX_COST,
+    NO_ESSAY_TO_REVIEW,
+    NO_PREFERRED_REVIEWER,
     NO_QUALIFIED_REVIEWER,
     ONLY_ONE_QUALIFIED_REVIEWER,
+    PREFERRED_AT_MAXIMUM_LOAD,
+    PREFERRED_OUTWEIGHED,
     AssignmentPolicy,
     EssayToReview,
     PolicyError,
@@ -37,6 +45,7 @@ RULEBOOK = {
     "eligible_endorsements": {"IMHS": ["IMHS", "IMHM-C"], **{t: IMHM for t in IMHM}},
     "preferred_endorsements": {"IMHS": ["IMHS"], **{t: [t] for t in IMHM}},
     "mismatch_cost": 200,
+    "no_preferred_reviewer_cost": 1200,
     "load_cost_per_unit": 10,
 }
 POLICY = AssignmentPolicy.from_mapping(RULEBOOK)
@@ -54,20 +63,23 @@ def random_policy(rng: random.Random) -> AssignmentPolicy:
     return AssignmentPolicy.from_mapping({
         "reviewers_per_essay": rng.choice([1, 2, 2, 2, 3]), "eligible_endorsements": eligible,
         "preferred_endorsements": preferred, "mismatch_cost": rng.choice([0, 1, 37, 200, 5000]),
-        "load_cost_per_unit": rng.choice([0, 1, 3, 10]),
+        "no_preferred_reviewer_cost": rng.choice([0, 1, 150, 2000]), "load_cost_per_unit": rng.choice([0, 1, 3, 10]),
     })
 
 
 def random_instance(rng: random.Random, n_essays: int, n_reviewers: int, *, policy: AssignmentPolicy | None = None,
-                    conflict_rate: float = 0.15, max_load=(0, 4), rounds_so_far: bool = True):
-    """Essays, reviewers, policy, existing, needed; candidates are sometimes reviewers themselves."""
+                    conflict_rate: float = 0.15, max_load=(0, 4), rounds_so_far: bool = True,
+                    minimums: float = 0.0):
+    """Essays, reviewers, policy, existing, needed; candidates are sometimes reviewers themselves;
+    a share ``minimums`` of the reviewers asks for a minimum load."""
     policy = policy or random_policy(rng)
     endorsements = sorted(set().union(*policy.eligible_endorsements.values())) + ["outsider"]
     reviewers = []
     for j in range(n_reviewers):
         cap = rng.randint(*max_load)
         current = rng.randint(0, min(cap + 1, 2)) if rounds_so_far else 0  # one may be over a lowered cap
-        reviewers.append(ReviewerCapacity(f"p{j}", rng.choice(endorsements), cap, current))
+        least = rng.randint(1, cap) if minimums and cap and rng.random() < minimums else 0  # (same draws without)
+        reviewers.append(ReviewerCapacity(f"p{j}", rng.choice(endorsements), cap, current, least))
     people = [r.reviewer_id for r in reviewers] + ["someone-else"]
     essays = [EssayToReview(f"e{i}", rng.choice(sorted(policy.eligible_endorsements)), rng.choice(people),
                             frozenset(p for p in people if rng.random() < conflict_rate))
@@ -109,8 +121,31 @@ def mismatch(e, r, policy):
     return 0 if r.endorsement in policy.preferred_endorsements.get(e.track, ()) else policy.mismatch_cost
 
 
-def cost_of(plan, essays, reviewers, policy):
+def is_preferred(e, rid, reviewers, policy):
+    """A reviewer the round does not know (not in ``reviewers``) is not preferred."""
+    by_id = {r.reviewer_id: r for r in reviewers}
+    return rid in by_id and by_id[rid].endorsement in policy.preferred_endorsements.get(e.track, ())
+
+
+def starts_without_preferred(e, reviewers, policy, existing, needed):
+    """An essay the round has slots for and no preferred reviewer on it yet."""
+    return slots(e, policy, existing, needed) > 0 and not any(
+        is_preferred(e, rid, reviewers, policy) for rid in existing.get(e.essay_id, ()))
+
+
+def lacking(plan, essays, reviewers, policy, existing, needed):
+    """Essays of the round that end it without a preferred reviewer, new or already on it."""
+    return {e.essay_id for e in essays if starts_without_preferred(e, reviewers, policy, existing, needed)
+            and not any(is_preferred(e, rid, reviewers, policy) for rid in plan.assignments[e.essay_id])}
+
+
+def short_of(r):
+    return max(0, r.min_load - r.current_load)
+
+
+def cost_of(plan, essays, reviewers, policy, existing=None, needed=None):
     """The objective of a plan's assignments, recomputed from the rules."""
+    existing, needed = existing or {}, needed or {}
     by_id = {r.reviewer_id: r for r in reviewers}
     count = {r.reviewer_id: 0 for r in reviewers}
     total = 0
@@ -118,43 +153,86 @@ def cost_of(plan, essays, reviewers, policy):
         for rid in plan.assignments[e.essay_id]:
             total += mismatch(e, by_id[rid], policy)
             count[rid] += 1
+    total += policy.no_preferred_reviewer_cost * len(lacking(plan, essays, reviewers, policy, existing, needed))
     return total + sum(sum(step_costs(r, policy)[:count[r.reviewer_id]]) for r in reviewers)
 
 
-def milp_optimum(essays, reviewers, policy, existing, needed) -> tuple[int, int]:
-    """(slots filled, cost): maximise slots, then fix that number and minimise cost (HiGHS, gap 0)."""
-    pairs = [(i, j) for i, e in enumerate(essays) for j, r in enumerate(reviewers) if allowed(e, r, policy, existing)]
-    steps = [(j, c) for j, r in enumerate(reviewers) for c in step_costs(r, policy)]
-    if not pairs:
-        return 0, 0
-    n_x, n = len(pairs), len(pairs) + len(steps)
-    n_e, n_r = len(essays), len(reviewers)
-    a = lil_matrix((n_e + n_r + 1, n))
-    for k, (i, j) in enumerate(pairs):
-        a[i, k] = 1  # essay i gets at most its free slots
-        a[n_e + j, k] = 1  # reviewer j's new essays …
-        a[n_e + n_r, k] = 1  # total slots filled
-    for k, (j, _) in enumerate(steps):
-        a[n_e + j, n_x + k] = -1  # … are exactly the load steps they use
-    a = a.tocsr()
-    free = [slots(e, policy, existing, needed) for e in essays]
-    exact = {"mip_rel_gap": 0.0}
+class Milp:
+    """The round as a 0/1 program: x (essay, reviewer) pairs, z load steps, y "this essay has no
+    preferred reviewer", m minimum-load units met per reviewer (0 … short)."""
 
-    # Stage 1: as many slots as possible (steps unconstrained in cost, so leave them free to match).
-    c1 = np.concatenate([-np.ones(n_x), np.zeros(len(steps))])
-    rows1 = LinearConstraint(a, np.concatenate([np.full(n_e, -np.inf), np.zeros(n_r), [-np.inf]]),
-                             np.concatenate([free, np.zeros(n_r), [np.inf]]))
-    first = milp(c1, constraints=rows1, integrality=np.ones(n), bounds=Bounds(0, 1), options=exact)
-    assert first.success, first.message
-    filled = int(round(-first.fun))
+    def __init__(self, essays, reviewers, policy, existing, needed):
+        self.pairs = [(i, j) for i, e in enumerate(essays) for j, r in enumerate(reviewers)
+                      if allowed(e, r, policy, existing)]
+        self.steps = [(j, c) for j, r in enumerate(reviewers) for c in step_costs(r, policy)]
+        self.bare = [i for i, e in enumerate(essays) if starts_without_preferred(e, reviewers, policy, existing, needed)]
+        self.wanting = [j for j, r in enumerate(reviewers) if short_of(r) > 0]
+        nx, nz, ny, nm = len(self.pairs), len(self.steps), len(self.bare), len(self.wanting)
+        self.n = nx + nz + ny + nm
+        self.x, self.z, self.y, self.m = (slice(0, nx), slice(nx, nx + nz), slice(nx + nz, nx + nz + ny),
+                                          slice(nx + nz + ny, self.n))
+        n_e, n_r = len(essays), len(reviewers)
+        rows = n_e + n_r + ny + nm
+        a = lil_matrix((rows, self.n))
+        lo, hi = [], []
+        for k, (i, j) in enumerate(self.pairs):
+            a[i, k] = 1  # essay i gets at most its free slots
+            a[n_e + j, k] = 1  # reviewer j's new essays …
+        for k, (j, _) in enumerate(self.steps):
+            a[n_e + j, self.z.start + k] = -1  # … are exactly the load steps they use
+        lo += [-np.inf] * n_e + [0] * n_r
+        hi += [slots(e, policy, existing, needed) for e in essays] + [0] * n_r
+        for q, i in enumerate(self.bare):  # y_i = 1 unless one of its new reviewers is preferred
+            a[n_e + n_r + q, self.y.start + q] = 1
+            for k, (pi, j) in enumerate(self.pairs):
+                if pi == i and is_preferred(essays[i], reviewers[j].reviewer_id, reviewers, policy):
+                    a[n_e + n_r + q, k] = 1
+        lo += [1] * ny
+        hi += [np.inf] * ny
+        for q, j in enumerate(self.wanting):  # units met ≤ new essays of the reviewer
+            a[n_e + n_r + ny + q, self.m.start + q] = 1
+            for k, (_, pj) in enumerate(self.pairs):
+                if pj == j:
+                    a[n_e + n_r + ny + q, k] = -1
+        lo += [-np.inf] * nm
+        hi += [0] * nm
+        self.rows = LinearConstraint(a.tocsr(), lo, hi)
+        upper = np.ones(self.n)
+        upper[self.m] = [short_of(reviewers[j]) for j in self.wanting]
+        self.bounds = Bounds(np.zeros(self.n), upper)
+        self.fixed: list[LinearConstraint] = []
+        self.cost = np.zeros(self.n)
+        self.cost[self.x] = [mismatch(essays[i], reviewers[j], policy) for i, j in self.pairs]
+        self.cost[self.z] = [c for _, c in self.steps]
+        self.cost[self.y] = policy.no_preferred_reviewer_cost
 
-    # Stage 2: with exactly that many, the least mismatch + load cost.
-    cost = np.array([mismatch(essays[i], reviewers[j], policy) for i, j in pairs] + [c for _, c in steps], float)
-    rows2 = LinearConstraint(a, np.concatenate([np.full(n_e, -np.inf), np.zeros(n_r), [filled]]),
-                             np.concatenate([free, np.zeros(n_r), [filled]]))
-    second = milp(cost, constraints=rows2, integrality=np.ones(n), bounds=Bounds(0, 1), options=exact)
-    assert second.success, second.message
-    return filled, int(round(second.fun))
+    def vector(self, part, value=1.0):
+        v = np.zeros(self.n)
+        v[part] = value
+        return v
+
+    def best(self, objective) -> int:
+        """The optimum of ``objective`` under every constraint fixed so far, then fixed itself."""
+        if self.n == 0:
+            return 0
+        found = milp(objective, constraints=[self.rows, *self.fixed], integrality=np.ones(self.n),
+                     bounds=self.bounds, options={"mip_rel_gap": 0.0})
+        assert found.success, found.message
+        value = round(found.fun)
+        self.fixed.append(LinearConstraint(objective.reshape(1, -1), value, value))
+        return value
+
+
+def milp_optimum(essays, reviewers, policy, existing, needed) -> tuple[int, int, int]:
+    """(slots filled, minimum-load units met, cost), each the best with the ones before it fixed."""
+    model = Milp(essays, reviewers, policy, existing, needed)
+    filled = -model.best(-model.vector(model.x))
+    met = -model.best(-model.vector(model.m))
+    return filled, met, model.best(model.cost)
+
+
+def met_of(plan, reviewers):
+    return sum(min(plan.loads[r.reviewer_id] - r.current_load, short_of(r)) for r in reviewers)
 
 
 def qualified_count(e, reviewers, policy, existing):
@@ -204,12 +282,58 @@ def assert_hard_constraints(plan, essays, reviewers, policy, existing=None, need
     assert dict(plan.loads) == load, "reported loads are current load plus new essays"
     assert plan.slots_filled == sum(map(len, plan.assignments.values()))
     assert plan.slots_needed == sum(slots(e, policy, existing, needed) for e in essays)
-    assert plan.total_cost == cost_of(plan, essays, reviewers, policy), "reported cost is the plan's objective"
+    assert plan.total_cost == cost_of(plan, essays, reviewers, policy, existing, needed), "reported cost is the objective"
     assert plan.mismatches == sum(1 for e in essays for rid in plan.assignments[e.essay_id]
                                   if by_id[rid].endorsement not in policy.preferred_endorsements.get(e.track, ()))
     with_capacity = [load[r.reviewer_id] for r in reviewers if r.max_load > 0]
     if with_capacity:
         assert plan.load_stats == (min(with_capacity), sum(with_capacity) / len(with_capacity), max(with_capacity))
+    assert_essays_without_a_preferred_reviewer_say_why(plan, essays, reviewers, policy, existing, needed)
+    assert_minimum_loads_not_met_say_why(plan, essays, reviewers, policy, existing, needed)
+
+
+def assert_essays_without_a_preferred_reviewer_say_why(plan, essays, reviewers, policy, existing, needed):
+    reported = {w.essay_id: w.reason for w in plan.without_preferred}
+    assert len(reported) == len(plan.without_preferred), "an essay is reported once"
+    assert set(reported) == lacking(plan, essays, reviewers, policy, existing, needed), \
+        "exactly the essays of the round left without a preferred reviewer are reported"
+    for e in essays:
+        if e.essay_id not in reported:
+            continue
+        free = [r for r in reviewers if r.endorsement in policy.preferred_endorsements.get(e.track, ())
+                and r.reviewer_id not in e.blocked]
+        if not free:
+            assert reported[e.essay_id] == NO_PREFERRED_REVIEWER
+        elif all(plan.loads[r.reviewer_id] >= r.max_load for r in free):
+            assert reported[e.essay_id] == PREFERRED_AT_MAXIMUM_LOAD
+        else:
+            assert reported[e.essay_id] == PREFERRED_OUTWEIGHED
+            # A free preferred reviewer with room and an open slot would be a larger flow.
+            assert len(plan.assignments[e.essay_id]) == slots(e, policy, existing, needed)
+
+
+def assert_minimum_loads_not_met_say_why(plan, essays, reviewers, policy, existing, needed):
+    reported = {m.reviewer_id: m for m in plan.short_of_minimum}
+    assert len(reported) == len(plan.short_of_minimum), "a reviewer is reported once"
+    new = {r.reviewer_id: plan.loads[r.reviewer_id] - r.current_load for r in reviewers}
+    assert {rid: m.missing for rid, m in reported.items()} == \
+        {r.reviewer_id: short_of(r) - new[r.reviewer_id] for r in reviewers if new[r.reviewer_id] < short_of(r)}
+    by_id = {r.reviewer_id: r for r in reviewers}
+    for rid, m in reported.items():
+        r = by_id[rid]
+        theirs = [e for e in essays if slots(e, policy, existing, needed) > 0 and allowed(e, r, policy, existing)]
+        if len(theirs) < short_of(r):
+            assert m.reason == (NO_ESSAY_TO_REVIEW if not theirs else
+                                f"only {len(theirs)} essay{'s' if len(theirs) > 1 else ''} in this round "
+                                f"they may review (track and conflicts)")
+            continue
+        assert m.reason == ESSAYS_NEEDED_FOR_OTHER_MINIMUMS
+        for e in theirs:
+            if rid in plan.assignments[e.essay_id]:
+                continue
+            assert len(plan.assignments[e.essay_id]) == slots(e, policy, existing, needed), "the essay is full"
+            for other in plan.assignments[e.essay_id]:
+                assert new[other] <= short_of(by_id[other]), "everyone on it needs it for their own minimum"
 
 
 # --- optimality -----------------------------------------------------------------------------------
@@ -222,15 +346,46 @@ def test_the_assignment_is_optimal_as_an_independent_milp_solver_finds(seed):
                                                                   rounds_so_far=seed % 2 == 1)
     plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
     assert_hard_constraints(plan, essays, reviewers, policy, existing, needed)
-    assert (plan.slots_filled, plan.total_cost) == milp_optimum(essays, reviewers, policy, existing, needed)
+    assert (plan.slots_filled, met_of(plan, reviewers), plan.total_cost) == \
+        milp_optimum(essays, reviewers, policy, existing, needed)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_minimum_loads_are_met_jointly_with_the_other_terms_as_an_independent_milp_solver_finds(seed):
+    rng = random.Random(500 + seed)
+    essays, reviewers, policy, existing, needed = random_instance(rng, rng.randint(2, 9), rng.randint(2, 8),
+                                                                  rounds_so_far=seed % 2 == 1, minimums=0.5)
+    plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
+    assert_hard_constraints(plan, essays, reviewers, policy, existing, needed)
+    assert (plan.slots_filled, met_of(plan, reviewers), plan.total_cost) == \
+        milp_optimum(essays, reviewers, policy, existing, needed)
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_rulebook_policy_is_optimal_as_an_independent_milp_solver_finds(seed):
     rng = random.Random(1000 + seed)
-    essays, reviewers, policy, existing, needed = random_instance(rng, 10, 8, policy=POLICY, max_load=(1, 5))
+    essays, reviewers, policy, existing, needed = random_instance(rng, 10, 8, policy=POLICY, max_load=(1, 5),
+                                                                  minimums=0.3)
     plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
-    assert (plan.slots_filled, plan.total_cost) == milp_optimum(essays, reviewers, policy, existing, needed)
+    assert (plan.slots_filled, met_of(plan, reviewers), plan.total_cost) == \
+        milp_optimum(essays, reviewers, policy, existing, needed)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_no_plan_optimal_under_the_linear_mismatch_cost_leaves_fewer_essays_without_a_preferred_reviewer(seed):
+    """Among the plans that were optimal before (each mismatch at mismatch_cost, nothing per essay),
+    none has fewer essays without a preferred reviewer than the plan now chosen (issue #21)."""
+    rng = random.Random(2000 + seed)
+    essays, reviewers, policy, existing, needed = random_instance(rng, rng.randint(3, 9), rng.randint(3, 8),
+                                                                  rounds_so_far=seed % 2 == 1)
+    policy = dataclasses.replace(policy, no_preferred_reviewer_cost=rng.choice([1, 50, 1200]))
+    plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
+    linear = Milp(essays, reviewers, dataclasses.replace(policy, no_preferred_reviewer_cost=0), existing, needed)
+    linear.best(-linear.vector(linear.x))
+    linear.best(-linear.vector(linear.m))
+    linear.best(linear.cost)
+    fewest = linear.best(linear.vector(linear.y))
+    assert len(plan.without_preferred) <= fewest
 
 
 def test_track_match_wins_when_a_mismatch_costs_more_than_the_extra_load():
@@ -266,6 +421,166 @@ def test_filling_more_slots_comes_before_any_cost():
     policy = AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1, "mismatch_cost": MAX_COST})
     plan = assign_essays(essays, reviewers, policy)
     assert plan.assignments == {"e1": ("c",), "e2": ("s",)} and not plan.uncovered
+
+
+# --- a preferred reviewer on every essay the pool allows (issue #21) -----------------------------
+
+
+def test_a_second_mismatched_reviewer_on_an_essay_costs_more_than_the_first():
+    # Two IMHM-P essays, two IMHM-P and two IMHM-C reviewers with one place each: with a mismatch
+    # a flat cost, one essay could get both IMHM-C reviewers at the same cost; it costs more now.
+    reviewers = [ReviewerCapacity("p1", "IMHM-P", 1), ReviewerCapacity("p2", "IMHM-P", 1),
+                 ReviewerCapacity("c1", "IMHM-C", 1), ReviewerCapacity("c2", "IMHM-C", 1)]
+    essays = [EssayToReview("e1", "IMHM-P", "x"), EssayToReview("e2", "IMHM-P", "y")]
+    plan = assign_essays(essays, reviewers, POLICY)
+    for e in essays:
+        assert [rid[0] for rid in sorted(plan.assignments[e.essay_id])] == ["c", "p"]
+    assert plan.without_preferred == [] and plan.mismatches == 2
+    both_on_one = dataclasses.replace(plan, assignments={"e1": ("p1", "p2"), "e2": ("c1", "c2")})
+    assert cost_of(both_on_one, essays, reviewers, POLICY) == plan.total_cost + POLICY.no_preferred_reviewer_cost
+
+
+def test_an_essay_the_pool_cannot_fill_still_gets_a_reviewer_of_its_own_track():
+    # Three places for four slots: one essay will be short either way; it keeps its IMHM-P reviewer.
+    reviewers = [ReviewerCapacity("p1", "IMHM-P", 1), ReviewerCapacity("p2", "IMHM-P", 1),
+                 ReviewerCapacity("c1", "IMHM-C", 1)]
+    essays = [EssayToReview("e1", "IMHM-P", "x"), EssayToReview("e2", "IMHM-P", "y")]
+    plan = assign_essays(essays, reviewers, POLICY)
+    assert plan.slots_filled == 3 and plan.without_preferred == []
+    assert {len(rids) for rids in plan.assignments.values()} == {1, 2}
+    assert all(any(r.startswith("p") for r in rids) for rids in plan.assignments.values())
+
+
+def test_a_reviewer_already_on_the_essay_counts_toward_its_preferred_reviewer():
+    # A third reviewer after a disagreement: the essay already has its IMHM-P reviewer, so the
+    # cheaper IMHM-C one is fine; without it, the IMHM-P reviewer is worth the load.
+    reviewers = [ReviewerCapacity("p-busy", "IMHM-P", 10, current_load=9), ReviewerCapacity("c", "IMHM-C", 10),
+                 ReviewerCapacity("p-on", "IMHM-P", 10, 1), ReviewerCapacity("c-on", "IMHM-C", 10, 1),
+                 ReviewerCapacity("c-on2", "IMHM-C", 10, 1)]
+    essay = EssayToReview("e1", "IMHM-P", "x")
+    with_one = assign_essays([essay], reviewers, POLICY, existing={"e1": {"p-on", "c-on"}}, needed={"e1": 3})
+    assert with_one.assignments == {"e1": ("c",)}
+    without = assign_essays([essay], reviewers, POLICY, existing={"e1": {"c-on", "c-on2"}}, needed={"e1": 3})
+    assert set(without.assignments["e1"]) <= {"p-busy", "p-on"} and without.without_preferred == []
+
+
+def test_on_the_benchmark_instance_no_plan_leaves_fewer_essays_without_a_preferred_reviewer():
+    """The 2,000 × 200 instance of ``make bench`` (a pool too short to fill every slot): the plan's
+    count of essays without a preferred reviewer is the least any plan filling as many slots has."""
+    from bench.essay_assignment import POLICY as BENCH_POLICY
+    from bench.essay_assignment import instance
+
+    essays, reviewers = instance(2000, 200)
+    plan = assign_essays(essays, reviewers, BENCH_POLICY)
+    assert plan.uncovered, "the instance is one where the pool is short"
+    assert len(plan.without_preferred) == fewest_without_a_preferred_reviewer(essays, reviewers, BENCH_POLICY,
+                                                                              plan)
+
+
+def fewest_without_a_preferred_reviewer(essays, reviewers, policy, plan) -> int:
+    """The integer program (first round, nobody on an essay yet): x (essay, reviewer) pairs, y_i = 1
+    when essay i has no preferred reviewer; most slots, then fewest y. Solved exactly: the slots by
+    LP (the essay/reviewer incidence matrix is totally unimodular, so the LP optimum is the integer
+    one); the fewest y bounded below by its LP relaxation, which proves the minimum when ``plan``
+    (a feasible integer solution) attains it; otherwise by HiGHS's MILP (gap 0). The LPs use
+    HiGHS's interior point: the instance has 2.6·10⁵ pairs, where simplex takes minutes."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
+    pairs = [(i, j, r.endorsement in policy.preferred_endorsements.get(e.track, ()))
+             for i, e in enumerate(essays) for j, r in enumerate(reviewers) if allowed(e, r, policy, {})]
+    i, j, preferred = (np.array(column) for column in zip(*pairs))
+    n_x, n_e, n_r = len(pairs), len(essays), len(reviewers)
+    k, n = np.arange(n_x), n_x + n_e
+    # x ≤ slots per essay and room per reviewer; −(preferred pairs of i) − y_i ≤ −1.
+    rows = np.concatenate([i, n_e + j, (n_e + n_r + i)[preferred], n_e + n_r + np.arange(n_e)])
+    cols = np.concatenate([k, k, k[preferred], n_x + np.arange(n_e)])
+    values = np.concatenate([np.ones(2 * n_x), -np.ones(int(preferred.sum()) + n_e)])
+    a_ub = coo_matrix((values, (rows, cols)), shape=(2 * n_e + n_r, n)).tocsr()
+    b_ub = np.concatenate([np.full(n_e, policy.reviewers_per_essay), [r.room for r in reviewers], -np.ones(n_e)])
+    slots_row = coo_matrix((np.ones(n_x), (np.zeros(n_x), k)), shape=(1, n)).tocsr()
+    per_pair, per_essay = np.concatenate([np.ones(n_x), np.zeros(n_e)]), np.concatenate([np.zeros(n_x), np.ones(n_e)])
+
+    most = linprog(-per_pair, A_ub=a_ub, b_ub=b_ub, bounds=(0, 1), method="highs-ipm")
+    assert most.status == 0, most.message
+    filled = round(-most.fun)
+    assert plan.slots_filled == filled
+    relaxed = linprog(per_essay, A_ub=a_ub, b_ub=b_ub, A_eq=slots_row, b_eq=[filled], bounds=(0, 1),
+                      method="highs-ipm")
+    assert relaxed.status == 0, relaxed.message
+    if len(plan.without_preferred) == int(np.ceil(relaxed.fun - 1e-6)):
+        return len(plan.without_preferred)  # no integer plan goes below the relaxation, and the plan meets it
+    exact = milp(per_essay, constraints=[LinearConstraint(a_ub, -np.inf, b_ub), LinearConstraint(slots_row, filled, filled)],
+                 integrality=np.ones(n), bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
+    assert exact.success, exact.message
+    return round(exact.fun)
+
+
+# --- minimum loads --------------------------------------------------------------------------------
+
+
+def test_a_volunteer_with_a_minimum_load_gets_it_even_against_the_balance():
+    reviewers = [ReviewerCapacity("a", "IMHS", 10), ReviewerCapacity("b", "IMHS", 10)]
+    essays = [EssayToReview(f"e{i}", "IMHS", f"cand{i}") for i in range(4)]
+    one_each = AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1})
+    assert assign_essays(essays, reviewers, one_each).loads == {"a": 2, "b": 2}
+    reviewers[1] = ReviewerCapacity("b", "IMHS", 10, min_load=3)
+    plan = assign_essays(essays, reviewers, one_each)
+    assert plan.loads == {"a": 1, "b": 3} and plan.short_of_minimum == []
+
+
+def test_a_minimum_load_outweighs_a_mismatch_but_never_a_slot():
+    # The IMHM-C volunteer's minimum puts them on an IMHM-P essay though an IMHM-P reviewer is free …
+    reviewers = [ReviewerCapacity("p", "IMHM-P", 5), ReviewerCapacity("c", "IMHM-C", 5, min_load=1)]
+    plan = assign_essays([EssayToReview("e1", "IMHM-P", "x")], reviewers,
+                         AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1}))
+    assert plan.assignments == {"e1": ("c",)}
+    # … but not at the price of a slot: e2 has only the volunteer, so e1 goes to the other reviewer.
+    reviewers = [ReviewerCapacity("s", "IMHS", 1), ReviewerCapacity("v", "IMHS", 1, min_load=1)]
+    essays = [EssayToReview("e1", "IMHS", "x"), EssayToReview("e2", "IMHS", "y", frozenset({"s"}))]
+    plan = assign_essays(essays, reviewers, AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1}))
+    assert plan.assignments == {"e1": ("s",), "e2": ("v",)}
+
+
+def test_a_minimum_load_counts_the_essays_already_on_the_reviewer():
+    reviewers = [ReviewerCapacity("a", "IMHS", 10), ReviewerCapacity("b", "IMHS", 10, current_load=2, min_load=3)]
+    essays = [EssayToReview(f"e{i}", "IMHS", f"cand{i}") for i in range(4)]
+    plan = assign_essays(essays, reviewers, AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1}))
+    assert plan.loads == {"a": 3, "b": 3}  # b needed one more; the balance does the rest
+
+
+@pytest.mark.parametrize("rule, reviewers, essays, expected", [
+    ("no essay of their track in the round",
+     [ReviewerCapacity("v", "IMHM-P", 5, min_load=2)], [EssayToReview("e1", "IMHS", "x")],
+     [("v", 2, NO_ESSAY_TO_REVIEW)]),
+    ("their only essay is one they are in conflict with",
+     [ReviewerCapacity("v", "IMHS", 5, min_load=1), ReviewerCapacity("s", "IMHS", 5)],
+     [EssayToReview("e1", "IMHS", "x", frozenset({"v"}))], [("v", 1, NO_ESSAY_TO_REVIEW)]),
+    ("fewer essays than the minimum asks",
+     [ReviewerCapacity("v", "IMHS", 5, min_load=3)], [EssayToReview("e1", "IMHS", "x")],
+     [("v", 2, "only 1 essay in this round they may review (track and conflicts)")]),
+    ("two volunteers want two each of three single-reviewer essays",
+     [ReviewerCapacity("v", "IMHS", 5, min_load=2), ReviewerCapacity("w", "IMHS", 5, min_load=2)],
+     [EssayToReview(f"e{i}", "IMHS", f"c{i}") for i in range(3)], "one of them, 1, " + ESSAYS_NEEDED_FOR_OTHER_MINIMUMS),
+])
+def test_a_minimum_load_that_cannot_be_met_is_reported_with_its_reason(rule, reviewers, essays, expected):
+    one_each = AssignmentPolicy.from_mapping({**RULEBOOK, "reviewers_per_essay": 1})
+    plan = assign_essays(essays, reviewers, one_each)
+    assert_hard_constraints(plan, essays, reviewers, one_each)
+    if isinstance(expected, str):
+        assert [(m.missing, m.reason) for m in plan.short_of_minimum] == [(1, ESSAYS_NEEDED_FOR_OTHER_MINIMUMS)]
+        assert sorted(plan.loads.values()) == [1, 2]
+    else:
+        assert plan.short_of_minimum == expected
+
+
+@HYPOTHESIS
+@given(st.randoms(use_true_random=False))
+def test_minimum_loads_keep_every_hard_constraint_and_say_why_when_unmet(rng):
+    essays, reviewers, policy, existing, needed = random_instance(rng, rng.randint(0, 12), rng.randint(0, 10),
+                                                                  minimums=0.6)
+    plan = assign_essays(essays, reviewers, policy, existing=existing, needed=needed)
+    assert_hard_constraints(plan, essays, reviewers, policy, existing, needed)
 
 
 # --- hard constraints on every plan ---------------------------------------------------------------
@@ -421,6 +736,8 @@ def test_the_candidate_never_reviews_their_own_essay_even_if_not_listed_as_a_con
      "not in this round"),
     (lambda: assign_essays([EssayToReview("e", "IMHS", "c")], [], POLICY, needed={"e": 0}), "needed"),
     (lambda: ReviewerCapacity("r", "IMHS", -1), "max_load"),
+    (lambda: ReviewerCapacity("r", "IMHS", 3, min_load=4), "min_load 4 is above max_load 3"),
+    (lambda: ReviewerCapacity("r", "IMHS", 3, min_load=-1), "min_load"),
     (lambda: EssayToReview("e", "IMHS", "c", "r1"), "collection"),
 ])
 def test_inputs_that_break_a_rule_are_refused(call, message):
@@ -434,7 +751,8 @@ def test_inputs_that_break_a_rule_are_refused(call, message):
 def test_the_policy_is_read_from_rulebook_data():
     assert POLICY.eligible_endorsements["IMHS"] == frozenset({"IMHS", "IMHM-C"})
     assert POLICY.preferred_endorsements["IMHM-P"] == frozenset({"IMHM-P"})
-    assert (POLICY.reviewers_per_essay, POLICY.mismatch_cost, POLICY.load_cost_per_unit) == (2, 200, 10)
+    assert (POLICY.reviewers_per_essay, POLICY.mismatch_cost, POLICY.no_preferred_reviewer_cost,
+            POLICY.load_cost_per_unit) == (2, 200, 1200, 10)
     without_default = {k: v for k, v in RULEBOOK.items() if k != "reviewers_per_essay"}
     assert AssignmentPolicy.from_mapping(without_default).reviewers_per_essay == 2
 
@@ -445,6 +763,9 @@ def test_the_policy_is_read_from_rulebook_data():
     ({"mismatch_cost": "200"}, "mismatch_cost"),
     ({"mismatch_cost": 2.5}, "mismatch_cost"),
     ({"load_cost_per_unit": True}, "load_cost_per_unit"),
+    ({"no_preferred_reviewer_cost": -1}, "no_preferred_reviewer_cost"),
+    ({"no_preferred_reviewer_cost": 1.5}, "no_preferred_reviewer_cost"),
+    ({"no_preferred_reviewer_cost": MAX_COST + 1}, "no_preferred_reviewer_cost"),
     ({"load_cost_per_unit": -1}, "load_cost_per_unit"),
     ({"load_cost_per_unit": 10**7}, "load_cost_per_unit"),
     ({"reviewers_per_essay": 0}, "reviewers_per_essay"),
@@ -463,7 +784,7 @@ def test_a_malformed_policy_is_refused(change, message):
 
 
 @pytest.mark.parametrize("key", ["eligible_endorsements", "preferred_endorsements", "mismatch_cost",
-                                 "load_cost_per_unit"])
+                                 "no_preferred_reviewer_cost", "load_cost_per_unit"])
 def test_a_policy_missing_a_setting_is_refused(key):
     with pytest.raises(PolicyError, match="lacks"):
         AssignmentPolicy.from_mapping({k: v for k, v in RULEBOOK.items() if k != key})
@@ -482,15 +803,51 @@ def test_the_dry_run_shows_every_new_pair_as_a_table_and_csv(tmp_path):
         assert row["track"] == plan.essays[row["essay_id"]].track
         assert row["reviewer_endorsement"] == by_id[row["reviewer_id"]].endorsement
         assert row["preferred"] == (row["reviewer_endorsement"] in POLICY.preferred_endorsements[row["track"]])
+        assert row["note"] == ""
     buffer = io.StringIO()
     plan.to_csv(buffer)
     plan.to_csv(tmp_path / "plan.csv")
     assert (tmp_path / "plan.csv").read_bytes().decode("utf-8") == buffer.getvalue()
     read = list(csv.DictReader(io.StringIO(buffer.getvalue())))
-    assert list(read[0]) == ["essay_id", "track", "reviewer_id", "reviewer_endorsement", "preferred"]
+    assert list(read[0]) == ["essay_id", "track", "reviewer_id", "reviewer_endorsement", "preferred", "note"]
     assert read == [{k: str(v) for k, v in row.items()} for row in rows]
+
+
+def test_the_dry_run_csv_says_which_essays_lack_a_preferred_reviewer_or_reviewers_and_why():
+    # e1: the only IMHM-P reviewer is in conflict, so two reviewers from other tracks.
+    # e2: the IMHM-P reviewer it could have is full, and nobody else is left: no reviewer at all.
+    reviewers = [ReviewerCapacity("p1", "IMHM-P", 1), ReviewerCapacity("c1", "IMHM-C", 1),
+                 ReviewerCapacity("c2", "IMHM-C", 1)]
+    essays = [EssayToReview("e1", "IMHM-P", "x", frozenset({"p1"})), EssayToReview("e2", "IMHM-P", "y"),
+              EssayToReview("e3", "IMHM-P", "z", frozenset({"c1", "c2"}))]
+    plan = assign_essays(essays, reviewers, POLICY)
+    assert plan.assignments == {"e1": ("c1", "c2"), "e2": (), "e3": ("p1",)}
+    assert plan.without_preferred == [("e1", NO_PREFERRED_REVIEWER), ("e2", PREFERRED_AT_MAXIMUM_LOAD)]
+    buffer = io.StringIO()
+    plan.to_csv(buffer)
+    notes = {(row["essay_id"], row["reviewer_id"]): row["note"] for row in csv.DictReader(io.StringIO(buffer.getvalue()))}
+    assert notes == {
+        ("e1", "c1"): f"no preferred reviewer: {NO_PREFERRED_REVIEWER}",
+        ("e1", "c2"): f"no preferred reviewer: {NO_PREFERRED_REVIEWER}",
+        ("e2", ""): f"needs 2 more: {ALL_AT_MAXIMUM_LOAD}; no preferred reviewer: {PREFERRED_AT_MAXIMUM_LOAD}",
+        ("e3", "p1"): f"needs 1 more: {ONLY_ONE_QUALIFIED_REVIEWER}",
+    }
 
 
 def test_an_empty_round_is_an_empty_plan():
     plan = assign_essays([], [], POLICY)
     assert (plan.assignments, plan.uncovered, plan.total_cost, plan.load_stats) == ({}, [], 0, (0, 0.0, 0))
+
+
+def test_every_associations_rulebook_weighs_an_essay_without_its_track_above_a_load_step_and_a_mismatch():
+    """rules/baseline.yaml · essay_review_policy (issue #21): no single step of load balance plus a
+    mismatch elsewhere may outweigh an essay left without a reviewer of its own track."""
+    from datetime import date
+
+    from endorse.rulebook import default_library
+    from tasks.exam import policy_for
+
+    library = default_library()
+    for association in library.associations:
+        policy = policy_for(library, association, date(2026, 11, 29))
+        assert policy.no_preferred_reviewer_cost > 100 * policy.load_cost_per_unit + policy.mismatch_cost, association

@@ -270,6 +270,27 @@ def test_when_nobody_is_left_the_coordinator_is_told_which_essay_and_why(session
     assert sitting.codes["IMHM-C"] in mail.body_text and "qualified reviewer" in mail.body_text
 
 
+def test_applying_a_round_records_essays_without_a_preferred_reviewer_and_minimum_loads_not_met(sessions, sitting):
+    from models import ReviewerAvailability
+    from tasks.essay_assignment import PREFERRED_AT_MAXIMUM_LOAD
+
+    with transaction(sessions) as s:
+        for name, (max_load, min_load) in {"Mona Mentor": (0, 0), "Mark Mentor": (0, 0), "Mila Mentor": (0, 0),
+                                           "Ivy Imhs": (5, 3)}.items():
+            avail = s.scalars(select(ReviewerAvailability)
+                              .where(ReviewerAvailability.person_id == sitting.reviewers[name])).one()
+            avail.max_load, avail.min_load = max_load, min_load
+    _apply(sessions, sitting.id)  # the IMHM-C mentors offered nothing this time: Pia (IMHM-P) alone
+    with sessions() as s:
+        entries = {e.action: e.details for e in s.scalars(select(AuditLog).where(AuditLog.action.in_(
+            ["exam.essays_without_preferred_reviewer", "exam.minimum_loads_not_met"])))}
+    assert entries["exam.essays_without_preferred_reviewer"]["essays"] == [
+        {"candidate_code": sitting.codes["IMHM-C"], "reason": PREFERRED_AT_MAXIMUM_LOAD}]
+    assert entries["exam.minimum_loads_not_met"]["reviewers"] == [
+        {"reviewer_id": sitting.reviewers["Ivy Imhs"], "missing": 2,
+         "reason": "only 1 essay in this round they may review (track and conflicts)"}]
+
+
 @pytest.mark.parametrize("field,value,error", [
     ("score:reflection", "", "score “Reflection” from 1 to 4"),
     ("score:reflection", "9", "score “Reflection” from 1 to 4"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -112,3 +113,70 @@ def test_each_kind_of_conflict_is_found(sessions):
     assert ids["Erik Lindqvist"] in mentor  # RS/C provider and rater
     assert mentor_app.applicant_id in mentor  # never the candidate
     assert ids["Mona Mentor"] not in imhs | mentor
+
+
+def _cli(database_url, *args):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": database_url}
+    # The installed script, as a coordinator runs it (under `python -m endorse.cli` a usage error
+    # escapes main as a traceback: the module runs as __main__ with its own UsageError class).
+    endorse = Path(sys.executable).parent / "endorse"
+    return subprocess.run([str(endorse), *args], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False)
+
+
+def test_a_minimum_load_entered_with_the_availability_is_met_or_reported(sessions):
+    from tasks.essay_assignment import NO_ESSAY_TO_REVIEW
+
+    ids = _setup(sessions)
+    with transaction(sessions) as s:
+        for name, least in (("Pia Policy", 1), ("Rita Reviewer", 2)):
+            avail = s.scalars(select(ReviewerAvailability).where(ReviewerAvailability.person_id == ids[name])).one()
+            avail.min_load = least
+    with sessions() as s:
+        rnd = plan_sitting(s, ids["sitting"], default_library(), AS_OF)
+    by_code = {rnd.candidate_codes[e]: set(r) for e, r in rnd.plan.assignments.items()}
+    # Pia (IMHM-P) is not preferred for the IMHM-C essay, but her minimum outweighs the mismatch.
+    assert ids["Pia Policy"] in by_code["CAND-2"] and rnd.plan.without_preferred == []
+    # Rita's only essay of her track is one she declared a conflict with.
+    assert rnd.plan.short_of_minimum == [(ids["Rita Reviewer"], 2, NO_ESSAY_TO_REVIEW)]
+
+
+def test_add_reviewer_records_a_minimum_load_and_refuses_one_above_the_maximum(sessions, database_url):
+    ids = _setup(sessions)
+    ok = _cli(database_url, "add-reviewer", "--name", "Vera Volunteer", "--email", "vera@example.org",
+              "--max-load", "6", "--min-load", "2", "--sitting", str(ids["sitting"]), "--by", "coord@example.org")
+    assert ok.returncode == 0, ok.stderr
+    assert "max load 6, min load 2" in ok.stdout
+    bad = _cli(database_url, "add-reviewer", "--name", "Walt Willing", "--email", "walt@example.org",
+               "--max-load", "3", "--min-load", "4", "--sitting", str(ids["sitting"]), "--by", "coord@example.org")
+    assert bad.returncode == 2 and "--min-load must be from 0 to --max-load (3), got 4" in bad.stderr
+    with sessions() as s:
+        rows = s.execute(select(ReviewerProfile.max_load, ReviewerProfile.min_load, ReviewerAvailability.max_load,
+                                ReviewerAvailability.min_load)
+                         .join(ReviewerAvailability, ReviewerAvailability.person_id == ReviewerProfile.person_id)
+                         .where(ReviewerAvailability.sitting_id == ids["sitting"],
+                                ReviewerProfile.person_id.not_in([ids[n] for n in ids if n not in ("sitting", "IMHS", "IMHM-C")]))).all()
+        assert rows == [(6, 2, 6, 2)]  # Vera's; nothing of Walt's was written
+        assert s.scalar(select(func.count()).select_from(ReviewerProfile)) == 7
+
+
+def test_the_dry_run_lists_essays_without_a_preferred_reviewer_and_minimums_not_met(sessions, database_url, tmp_path):
+    ids = _setup(sessions)
+    with transaction(sessions) as s:
+        for name in ("Mona Mentor", "Colleague At Work"):  # the IMHM-C essay's preferred reviewers are full
+            avail = s.scalars(select(ReviewerAvailability).where(ReviewerAvailability.person_id == ids[name])).one()
+            avail.max_load = 0
+        avail = s.scalars(select(ReviewerAvailability).where(ReviewerAvailability.person_id == ids["Rita Reviewer"])).one()
+        avail.min_load = 1
+    out = _cli(database_url, "assign-essays", str(ids["sitting"]), "--csv", str(tmp_path / "plan.csv"),
+               "--as-of", AS_OF.isoformat())
+    assert out.returncode == 0, out.stderr
+    assert "1 essays without a preferred reviewer" in out.stdout
+    assert "no preferred reviewer: CAND-2: preferred reviewers free of conflicts are all at their maximum load" in out.stdout
+    assert (f"below minimum load: reviewer #{ids['Rita Reviewer']} gets 1 fewer than their minimum: "
+            "no essay in this round they may review") in out.stdout
+    csv_text = (tmp_path / "plan.csv").read_text(encoding="utf-8")
+    assert "no preferred reviewer: preferred reviewers free of conflicts are all at their maximum load" in csv_text

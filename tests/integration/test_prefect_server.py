@@ -5,57 +5,24 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from endorse.prefect_server import LocalPrefectServer, stop_process_group
 from endorse.settings import PROJECT_ROOT
+from tests.integration.prefect_helpers import deployment_ids
 
 pytestmark = pytest.mark.prefect_server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
 @pytest.fixture
 def prefect_server(tmp_path: Path):
-    port = _free_port()
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-server"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "true", "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api"}
-    env.pop("PREFECT_API_URL", None)
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/api/health", 120)
-        yield f"http://127.0.0.1:{port}/api"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with LocalPrefectServer(tmp_path / "prefect-server") as server:
+        yield server.api_url
 
 
 CHECK = r"""
@@ -93,11 +60,7 @@ def test_a_reconcile_triggered_like_a_web_handler_runs_on_the_server(prefect_ser
         assert out.returncode == 0, out.stderr[-3000:]
         run = json.loads(out.stdout.strip().splitlines()[-1])
     finally:
-        served.terminate()
-        try:
-            served.wait(20)
-        except subprocess.TimeoutExpired:
-            served.kill()
+        stop_process_group(served)
         serve_log.close()
     assert run["state"] == "COMPLETED"
     assert run["name"] == "application-CT-2026-102-submitted"  # the stage when the event came in
@@ -136,13 +99,10 @@ def _find_the_run_in_the_prefect_dashboard(ui: str, application_id: str, run_nam
 
 def _wait_for_deployment(api: str, name: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    req = urllib.request.Request(f"{api}/deployments/filter", data=b"{}", headers={"Content-Type": "application/json"},
-                                 method="POST")
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                if any(d["name"] == name for d in json.loads(r.read())):
-                    return
+            if name in deployment_ids(api):
+                return
         except OSError:
             pass
         time.sleep(1)
