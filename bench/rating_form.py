@@ -114,7 +114,7 @@ class _Server:
     def __init__(self, factory: str, env: dict, workers: int = 1):
         self.port = _free_port()
         cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(self.port),
-               "--log-level", "warning", "--no-access-log"]
+               "--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
         if workers > 1:
             cmd += ["--workers", str(workers)]
         self.proc = subprocess.Popen(cmd, env=env)

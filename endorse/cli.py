@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -159,8 +160,31 @@ def cmd_renewal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def quiet_environment() -> None:
+    """Coordinators read what a command prints: no Prefect INFO logs, no telemetry (and no error line
+    when telemetry cannot get out). Set here, not only in the Makefile; an explicit setting wins."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _data_first(argv: list[str]) -> list[str]:
+    """``--data DIR`` is a global option; people also type it after the command: move it first."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("--data=") and i > 0:
+            return [arg, *argv[:i], *argv[i + 1:]]
+        if arg == "--data" and i > 0 and i + 1 < len(argv):
+            return [arg, argv[i + 1], *argv[:i], *argv[i + 2:]]
+    return argv
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="endorse", description="Infant Mental Health Endorsement® workflow")
+    parser.add_argument("--data", metavar="DIR",
+                        help="the data folder (SQLite database; default var/, or ENDORSE_DATA_DIR); "
+                             "make demo's data is in var/demo")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("evaluate", help="check application documents against their rulebook")
@@ -199,8 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     from endorse.documents import DocumentError
     from endorse.rulebook import RulebookError
 
+    quiet_environment()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_data_first(sys.argv[1:] if argv is None else list(argv)))
+    if args.data:
+        from endorse.settings import get_settings
+
+        os.environ["ENDORSE_DATA_DIR"] = str(Path(args.data).resolve())
+        get_settings.cache_clear()
     try:
         return args.func(args)
     except (UsageError, DocumentError, RulebookError) as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 from datetime import date
 from pathlib import Path
 
@@ -75,8 +75,10 @@ def _after_event(application_id: str, args) -> None:
         return
     from flows.after_event import reconcile_after_event
 
+    from endorse.output import reconcile_line
+
     line, outcome = reconcile_after_event(application_id, getattr(args, "as_of", None))
-    print(json.dumps(outcome) if outcome is not None else line)
+    print(reconcile_line(application_id, outcome) if outcome is not None else line)
 
 
 @_lookup
@@ -90,20 +92,32 @@ def cmd_reconcile(args) -> int:
 
 def cmd_sweep(args) -> int:
     _sessions()
+    from endorse.output import sweep_line
     from flows.sweep import sweep
 
-    print(json.dumps(sweep(batch_size=args.batch_size, as_of=args.as_of, full=args.full)))
+    print(sweep_line(sweep(batch_size=args.batch_size, as_of=args.as_of, full=args.full), args.as_of))
     return 0
 
 
 def cmd_deliver(args) -> int:
-    _sessions()
+    from sqlalchemy import func, select
+
+    from endorse.output import delivery_line
+    from endorse.settings import get_settings
     from flows.deliver_outbox import deliver_outbox
+    from models import OutboxMessage
+    from tasks.outbox import SmtpConfig
 
-    print(json.dumps(deliver_outbox()))
-    return 0
+    sessions = _sessions()
+    report = deliver_outbox()
+    with sessions() as s:
+        waiting = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued"))
+    line, ok = delivery_line(report, SmtpConfig.from_settings(get_settings()).where, waiting)
+    print(line)
+    return 0 if ok else 1
 
 
+@_lookup
 def cmd_serve(args) -> int:
     """The web app (rating links) on a thread, and the Prefect deployments in the foreground.
 
@@ -111,27 +125,54 @@ def cmd_serve(args) -> int:
     """
     import contextlib
     import os
+    import signal
     import threading
 
     import uvicorn
 
+    from endorse.cli import UsageError
+    from endorse.settings import SECRET_FILE, check_can_serve, get_settings
+    from web.app import default_app
+    from web.guard import uvicorn_config
+
+    settings = get_settings()  # in development this makes the secret key file on first start
+    try:
+        check_can_serve(settings, args.host)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if (settings.data_dir / SECRET_FILE).is_file() and "ENDORSE_SECRET_KEY" not in os.environ:
+        print(f"secret key: {settings.data_dir / SECRET_FILE} (set ENDORSE_SECRET_KEY to use your own)")
     _sessions()
     from flows.deployments import serve_deployments
-    from web.app import default_app
 
     with contextlib.ExitStack() as stack:
         if not args.web_only and not os.environ.get("PREFECT_API_URL"):
             from endorse.prefect_server import LocalPrefectServer
-            from endorse.settings import get_settings
 
-            local = stack.enter_context(LocalPrefectServer(get_settings().data_dir / "prefect-server"))
+            local = stack.enter_context(LocalPrefectServer(settings.data_dir / "prefect-server"))
             os.environ.update(local.client_env())
-        server = uvicorn.Server(uvicorn.Config(default_app(), host=args.host, port=args.port, log_level="info"))
-        threading.Thread(target=server.run, daemon=True).start()
-        if args.web_only:
-            threading.Event().wait()
-        serve_deployments(**({"prefect_yaml": Path(args.prefect_file)} if args.prefect_file else {}))
+        # Shutdown is prompt: open keep-alive connections get a few seconds, not uvicorn's unbounded wait.
+        config = uvicorn_config(default_app(), host=args.host, port=args.port, trusted_proxies=settings.trusted_proxy_list)
+        config.timeout_graceful_shutdown = 3
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        # SIGTERM (systemd, docker stop, kill) ends the command like Ctrl-C does, through the same clean-up.
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            if args.web_only:
+                threading.Event().wait()
+            serve_deployments(**({"prefect_yaml": Path(args.prefect_file)} if args.prefect_file else {}))
+        except KeyboardInterrupt:
+            print("stopping", flush=True)
+        finally:
+            server.should_exit = True
+            thread.join(5)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_automations_apply(args) -> int:
@@ -265,7 +306,9 @@ def cmd_vetting_queue(args) -> int:
     for q in items:
         print(f"{q.request_id:>6}  {q.application_id:<14} {q.category:<8} {q.association:<9} {q.role:<28} "
               f"{q.rater_name} <{q.rater_email}>")
-    print(f"{len(items)} rater(s) to vet")
+    from endorse.output import vetting_count_line
+
+    print(vetting_count_line(len(items)))
     return 0
 
 
@@ -319,7 +362,9 @@ def cmd_outbox(args) -> int:
     for m in rows:
         print(f"{m.id:>6} {m.status:<8} {m.role:<28} {m.recipient_email:<36} attempts={m.attempts} "
               f"{(m.last_error or '')[:80]}")
-    print(f"{len(rows)} message(s) {'/'.join(args.status)}")
+    from endorse.output import outbox_count_line
+
+    print(outbox_count_line(len(rows), args.status))
     return 0
 
 
@@ -350,7 +395,7 @@ def cmd_show(args) -> int:
     with _sessions()() as s:
         app = s.get(Application, args.application)
         if app is None:
-            raise LookupError(f"no application {args.application!r}")
+            raise LookupError(_no_application(args.application))
         doc = load_documents(s, [app.id])[app.id]
         print(format_table(evaluate(doc, default_library(), as_of).to_dict()))
         print(f"\nstage: {app.stage} since {app.stage_entered_at:%Y-%m-%d}")
@@ -378,7 +423,7 @@ def cmd_show(args) -> int:
                 notes.append(f"vetted {req.vetting.decision} on {req.vetting.vetted_on} by {req.vetting.coordinator}")
             if req.waived_access:
                 notes.append("applicant waived access")
-            print(f"  #{req.id:<5} {req.role:<28} {person.name} <{person.email}>  {req.status}  " + "; ".join(notes))
+            print(f"  #{req.id:<5} {req.role:<28} {req.rater_name} <{person.email}>  {req.status}  " + "; ".join(notes))
         print("\nemails:")
         for m in s.scalars(select(OutboxMessage).where(OutboxMessage.application_id == app.id).order_by(OutboxMessage.id)):
             print(f"  {m.created_at:%Y-%m-%d} {m.role:<30} {m.recipient_email:<34} {m.status}"
@@ -390,6 +435,23 @@ def cmd_show(args) -> int:
                 what = f"{e.details.get('from_stage')} → {e.details.get('to_stage')}: {e.details.get('reason')}"
             print(f"  {e.at:%Y-%m-%d %H:%M} {e.actor:<28} {what}")
     return 0
+
+
+def _no_application(application_id: str) -> str:
+    """Say which data was searched, and where the demo's is when that is elsewhere."""
+    from endorse.demo import DEMO_DIR
+    from endorse.output import no_application
+    from endorse.settings import get_settings
+
+    settings = get_settings()
+    if settings.database_url:
+        from sqlalchemy.engine import make_url
+
+        where = make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+    else:
+        where = str(settings.data_dir)
+    demo = (DEMO_DIR / "endorse.sqlite3").exists() and settings.data_dir.resolve() != DEMO_DIR.resolve()
+    return no_application(application_id, where, os.path.relpath(DEMO_DIR) if demo else None)
 
 
 def _secret() -> str:
@@ -461,7 +523,9 @@ def cmd_exam_enrol(args) -> int:
         print(f"  {app_id:<24} candidate code {code}")
     for app_id, why in out.skipped:
         print(f"  {app_id:<24} not enrolled: {why}")
-    print(f"{len(out.enrolled)} enrolled")
+    from endorse.output import enrolment_line
+
+    print(enrolment_line(len(out.enrolled), out.nobody_because))
     return 0
 
 
@@ -507,19 +571,38 @@ def cmd_clear_essay_flag(args) -> int:
 @_lookup
 def cmd_add_reviewer(args) -> int:
     from endorse.db import transaction
-    from models import ReviewerAvailability, ReviewerProfile, record_audit
+    from endorse.text import single_line
+    from models import CoordinatorAccount, ExamSitting, Person, ReviewerAvailability, ReviewerProfile, record_audit
     from sqlalchemy import select
-    from tasks.records import upsert_person
+    from tasks.people import audit_person_change, claim_for
+    from tasks.records import person_for
 
     # Checked before anything is written (the database refuses it too, less readably).
     if args.max_load < 0:
         raise ValueError(f"--max-load must be 0 or more, got {args.max_load}")
     if not 0 <= args.min_load <= args.max_load:
         raise ValueError(f"--min-load must be from 0 to --max-load ({args.max_load}), got {args.min_load}")
+    name, email = single_line(args.name, "--name"), single_line(args.email, "--email", max_length=254)
+    employer = None if args.employer is None else single_line(args.employer, "--employer")
     with transaction(_sessions()) as s:
-        person = upsert_person(s, args.name, args.email)
-        if args.employer is not None:
-            person.employer = args.employer
+        sitting = s.get(ExamSitting, args.sitting) if args.sitting is not None else None
+        if args.sitting is not None and sitting is None:
+            raise LookupError(f"--sitting: no exam sitting {args.sitting}")
+        association = sitting.association_code if sitting else s.scalars(
+            select(CoordinatorAccount.association_code).join(Person, Person.id == CoordinatorAccount.person_id)
+            .where(Person.email_normalized == args.by.strip().casefold())).first()
+        person = person_for(s, name, email, association=association)
+        changes = {k: [getattr(person, k), v] for k, v in (("name", name), ("employer", employer))
+                   if v is not None and getattr(person, k) != v}
+        if changes:  # a correction of the reviewer's own record: only by their own association
+            if association is None:
+                raise ValueError("--sitting: say which sitting (its association registers the reviewer)")
+            claim_for(s, person, association)
+            for k, (_, v) in changes.items():
+                setattr(person, k, v)
+            s.flush()
+            audit_person_change(s, person, actor=f"coordinator:{args.by}", action="person.changed",
+                                by_association=association, changes=changes)
         profile = s.scalars(select(ReviewerProfile).where(ReviewerProfile.person_id == person.id)).first()
         if profile is None:
             profile = ReviewerProfile(person_id=person.id)
@@ -567,18 +650,63 @@ def cmd_review_link(args) -> int:
     return 0
 
 
+def _coordinators_association(by: str) -> str:
+    """The association of the active coordinator account ``--by`` names (people change only through one)."""
+    from models import CoordinatorAccount, Person
+    from sqlalchemy import select
+
+    with _sessions()() as s:
+        code = s.scalars(select(CoordinatorAccount.association_code)
+                         .join(Person, Person.id == CoordinatorAccount.person_id)
+                         .where(Person.email_normalized == by.strip().casefold(),
+                                CoordinatorAccount.active.is_(True))).first()
+    if code is None:
+        raise LookupError(f"--by: {by} is not an active coordinator account")
+    return code
+
+
+@_lookup
+def cmd_change_person(args) -> int:
+    from tasks.people import change_person
+
+    association = _coordinators_association(args.by)
+    person_id = change_person(_sessions(), args.email, association=association, actor=f"coordinator:{args.by}",
+                              name=args.name, employer=args.employer)
+    print(f"person #{person_id} {args.email}: record updated by {association} (audited in every association that sees them)")
+    return 0
+
+
+@_lookup
+def cmd_record_endorsement(args) -> int:
+    from tasks.people import record_endorsement
+
+    association = _coordinators_association(args.by)
+    record_endorsement(_sessions(), args.email, category=args.category, association=association,
+                       actor=f"coordinator:{args.by}", number=args.number,
+                       granted_on=_date(args.granted_on) if args.granted_on else None)
+    print(f"{args.email}: {args.category} endorsement recorded by {association} (verified)")
+    return 0
+
+
+@_lookup
+def cmd_deactivate_coordinator(args) -> int:
+    from tasks.accounts import deactivate_coordinator
+
+    deactivate_coordinator(_sessions(), args.email, actor=f"coordinator:{args.by}" if args.by else "cli")
+    print(f"coordinator {args.email} deactivated; every session of theirs has ended")
+    return 0
+
+
 @_lookup
 def cmd_add_coordinator(args) -> int:
     """A coordinator account; the password comes from stdin or a prompt, never from the command line."""
-    import getpass
-    import sys
-
     from endorse.rulebook import default_library
     from endorse.db import transaction
+    from endorse.setup import new_password
     from tasks.accounts import set_coordinator
     from tasks.records import ensure_associations
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    password = new_password(args.password_stdin)
     sessions = _sessions()
     with transaction(sessions) as s:
         ensure_associations(s, default_library())
@@ -781,6 +909,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p.add_argument("--by", help="who creates it (audit log)")
     p.set_defaults(func=cmd_add_coordinator)
+
+    p = sub.add_parser("deactivate-coordinator", help="close a coordinator account; its sessions end at once")
+    p.add_argument("--email", required=True)
+    p.add_argument("--by", help="who closes it (audit log)")
+    p.set_defaults(func=cmd_deactivate_coordinator)
+
+    p = sub.add_parser("change-person", help="correct a person's own record (their association's coordinator only)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--name")
+    p.add_argument("--employer")
+    p.add_argument("--by", required=True, help="a coordinator of the person's own association")
+    p.set_defaults(func=cmd_change_person)
+
+    p = sub.add_parser("record-endorsement",
+                       help="record an endorsement a person holds, checked by their own association (verified)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--category", required=True)
+    p.add_argument("--number")
+    p.add_argument("--granted-on")
+    p.add_argument("--by", required=True, help="a coordinator of the person's own association")
+    p.set_defaults(func=cmd_record_endorsement)
+
+    from endorse.setup import register as register_setup
+
+    register_setup(sub)
 
     p = sub.add_parser("reconcile", help="reconcile one application now")
     p.add_argument("application")

@@ -72,6 +72,7 @@ def _run(sink, read_eml, started: float) -> int:
     from endorse.rulebook import default_library
     from flows.deliver_outbox import deliver_outbox
     from flows.reconcile import reconcile_in_process
+    from endorse.output import sweep_line
     from flows.sweep import sweep
     from tasks import pipeline
     from tasks.importing import import_documents
@@ -86,39 +87,118 @@ def _run(sink, read_eml, started: float) -> int:
     cfg = pipeline.PipelineConfig(library=library, as_of=AS_OF, secret_key=get_secret(), actor="coordinator:demo")
 
     say("sweep 1: every application enters the pipeline")
-    say(f"  {sweep(batch_size=500, as_of=as_of)}")
-    say(f"  outbox: {deliver_outbox()}")
+    say(f"  {sweep_line(sweep(batch_size=500, as_of=as_of), as_of)}")
+    say(f"  outbox: {_delivered(deliver_outbox())}")
 
     say("the coordinator records the transcripts that were awaited")
     recorded = _record_awaited_transcripts(sessions)
     say(f"  {recorded} transcripts recorded")
-    say(f"sweep 2: {sweep(batch_size=500, as_of=as_of)}")
-    say(f"  outbox: {deliver_outbox()}")
+    say(f"sweep 2: {sweep_line(sweep(batch_size=500, as_of=as_of), as_of)}")
+    say(f"  outbox: {_delivered(deliver_outbox())}")
 
     say("raters open the links in their emails and answer")
     answered = _raters_answer(sink, read_eml, sessions, library)
     touched = sorted(answered.pop("applications"))
-    say(f"  {answered} over HTTP, for {len(touched)} applications")
+    say(f"  {answered['submitted']} ratings submitted, {answered['declined']} declined, "
+        f"{answered['not_enough_information']} with too many 'not enough information' answers (over HTTP, for "
+        f"{len(touched)} applications)")
     for app_id in touched[:3]:  # events trigger reconciles; the sweep picks up the rest in batches
         say(f"  event → reconcile flow application-{app_id}: {reconcile_in_process(app_id, as_of)['stage']}")
-    say(f"sweep 3: {sweep(batch_size=500, as_of=as_of)}")
+    say(f"sweep 3: {sweep_line(sweep(batch_size=500, as_of=as_of), as_of)}")
 
     say("written exam: approve, sitting, codes, essays (a signed one is held), optimal reviewers, reviews by link")
     exams = _exam_round(sessions, cfg, sink, read_eml)
-    say(f"  {exams}")
-    say(f"sweep 4: {sweep(batch_size=500, as_of=as_of)}")
-    say(f"  outbox: {deliver_outbox()}")
+    say(f"  {exams['approved']} approved, {exams['sittings']} sittings, {exams['essays']} essays ({exams['held']} held "
+        f"until redacted), {exams['reviews']} reviews, {exams['third_reviewers']} third reviewer(s)")
+    say(f"sweep 4: {sweep_line(sweep(batch_size=500, as_of=as_of), as_of)}")
+    say(f"  outbox: {_delivered(deliver_outbox())}")
 
     report = _final_report(sessions)
     (DEMO_DIR / "report.md").write_text(report)
     print()
     print(report)
-    say(f"emails:   {sink.folder} ({len(list(sink.folder.glob('*.eml')))} .eml files)")
-    say(f"database: {DEMO_DIR / 'endorse.sqlite3'}")
-    say(f"report:   {DEMO_DIR / 'report.md'}")
-    say(f"Prefect:  {DEMO_DIR / 'prefect'} (the local server's database: flow runs, artifacts, logs)")
+    accounts = _demo_accounts(sessions)
+    print(how_to_look_around(sink.folder, accounts, _first_email(sink.folder, read_eml, sessions)), flush=True)
     say(f"done in {time.monotonic() - started:.0f} s")
     return 0
+
+
+DEMO_ACCOUNT_FILE = "demo-account.txt"
+
+
+def _demo_accounts(sessions) -> list[tuple[str, str, str]]:
+    """One coordinator account per association of the demo (the profile's coordinator), one password
+    for all, made up for this run: demo-only, printed, and kept beside the demo's data for make serve."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from models import Application, Association
+    from tasks.accounts import set_coordinator
+
+    password = "demo-" + secrets.token_urlsafe(9)
+    with sessions() as s:
+        rows = s.execute(select(Association.code, Association.coordinator_name, Association.coordinator_email)
+                         .where(Association.code.in_(select(Application.association_code).distinct()),
+                                Association.profile_digest.is_not(None))
+                         .order_by(Association.code)).all()
+    accounts = []
+    for code, name, email in rows:
+        set_coordinator(sessions, association=code, name=name, email=email, password=password, actor="coordinator:demo")
+        accounts.append((code, email, password))
+    lines = [f"demo coordinator accounts (demo only; password for each: {password}):"]
+    lines += [f"  {code:<8} {email}" for code, email, _ in accounts]
+    path = DEMO_DIR / DEMO_ACCOUNT_FILE
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return accounts
+
+
+def _first_email(folder: Path, read_eml, sessions) -> tuple[Path, str] | None:
+    """A rating request whose link still opens the rater's form (else the first decision letter)."""
+    from sqlalchemy import select
+
+    from endorse.links import hash_token
+    from models import ReferenceRequest
+
+    with sessions() as s:
+        open_hashes = set(s.scalars(select(ReferenceRequest.token_hash).where(ReferenceRequest.status == "requested",
+                                                                              ReferenceRequest.token_hash.is_not(None))))
+    letter = None
+    for path in sorted(folder.glob("*.eml")):
+        msg = read_eml(path)
+        if msg["X-Endorse-Role"] == "reference.request":
+            m = LINK.search(msg.get_body(preferencelist=("plain",)).get_content())
+            if m and hash_token(m.group(1)) in open_hashes:
+                return path, "a rating request still unanswered: its link opens the rater's form while make serve runs"
+        elif letter is None and msg["X-Endorse-Role"] == "decision.endorsed":
+            letter = (path, "a decision letter: an applicant endorsed, with the endorsement number")
+    return letter
+
+
+def how_to_look_around(mail: Path, accounts: list[tuple[str, str, str]], first: tuple[Path, str] | None) -> str:
+    """The demo's last words: exactly what to type and open next."""
+    rel = os.path.relpath
+    lines = ["", "How to look around:",
+             "  make serve                      the dashboard on the demo's data: open http://127.0.0.1:8000/coordinator/"]
+    if accounts:
+        code, email, password = accounts[0]
+        lines.append(f"                                  sign in as {email} ({code}), password {password} (demo only;")
+        lines.append(f"                                  the other associations' accounts: {rel(DEMO_DIR / DEMO_ACCOUNT_FILE)})")
+    if first is not None:
+        lines.append(f"  open {rel(first[0])} first: {first[1]}")
+    lines += [f"  every email sent is an .eml file in {rel(mail)}/ (any mail program opens them)",
+              f"  .venv/bin/endorse --data {rel(DEMO_DIR)} show CT-2026-137    one application: checklist, raters, emails, timeline",
+              f"  report: {rel(DEMO_DIR / 'report.md')}; database: {rel(DEMO_DIR / 'endorse.sqlite3')}; "
+              f"Prefect: {rel(DEMO_DIR / 'prefect')}",
+              "  make shell                      a shell where endorse is on the PATH and looks at the demo's data"]
+    return "\n".join(lines)
+
+
+def _delivered(report: dict) -> str:
+    from endorse.output import delivery_line
+
+    return delivery_line(report, f"the SMTP sink on 127.0.0.1:{os.environ['ENDORSE_SMTP_PORT']}", 0)[0]
 
 
 def _fresh_intake(paths: list[Path], folder: Path) -> list[Path]:
@@ -264,7 +344,7 @@ def _exam_round(sessions, cfg, sink, read_eml) -> dict:
     from tasks.essay_review import apply_sitting
     from tasks.exam_intake import clear_essay_flag, enrol_candidates, import_essays, import_multiple_choice, open_sitting
     from tasks.pipeline import approve_for_exam, reconcile_one
-    from tasks.records import upsert_person
+    from tasks.records import person_for
 
     lib = cfg.library
     with sessions() as s:
@@ -288,15 +368,17 @@ def _exam_round(sessions, cfg, sink, read_eml) -> dict:
             continue
         with transaction(sessions) as s:
             for name, endorsement, employer in DEMO_REVIEWERS:
-                p = upsert_person(s, name, name.lower().replace(" ", ".") + "@reviewers.example.org")
-                p.employer = employer
+                p = person_for(s, name, name.lower().replace(" ", ".") + "@reviewers.example.org", association=assoc)
+                if p.home_association == assoc:  # the demo's coordinator registers its own reviewers
+                    p.employer = employer
                 if s.scalars(select(Endorsement).where(Endorsement.person_id == p.id)).first() is None:
-                    s.add(Endorsement(person_id=p.id, category=endorsement, origin="declared", status="active",
-                                      number=f"DEMO-{p.id}"))
+                    # Recorded by the coordinator of the reviewer's own association: a verified endorsement.
+                    s.add(Endorsement(person_id=p.id, category=endorsement, origin="recorded", status="active",
+                                      association_code=assoc, recorded_by="coordinator:demo", number=f"DEMO-{p.id}"))
                 if s.scalars(select(ReviewerProfile).where(ReviewerProfile.person_id == p.id)).first() is None:
                     s.add(ReviewerProfile(person_id=p.id, trained=True, max_load=12))
                 s.add(ReviewerAvailability(sitting_id=sitting_id, person_id=p.id, max_load=12))
-            names = {a.id: a.applicant.name for a in s.scalars(select(Application).where(
+            names = {a.id: a.applicant_name for a in s.scalars(select(Application).where(
                 Application.id.in_([i for i, _ in enrolled])))}
         essays_csv = folder / f"essays-{assoc}.csv"
         with essays_csv.open("w", newline="") as fh:

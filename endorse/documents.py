@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -21,6 +22,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+from endorse.text import refuse_control_characters
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # As loose as JSON Schema's "email" format check: we must accept what the schema accepts.
@@ -40,13 +43,15 @@ def _iso_date(value: Any) -> Any:
 
 
 def _email(value: Any) -> Any:
-    if not isinstance(value, str) or not _EMAIL.match(value):
+    if not isinstance(value, str) or not _EMAIL.match(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("must be an email address")
     return value
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Email = Annotated[str, BeforeValidator(_email), StringConstraints(max_length=254)]
+# A name goes into email headers and subjects: one line, no control characters.
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(refuse_control_characters)]
 Hours = Annotated[float, Field(gt=0)]
 
 Endorsement = Literal[
@@ -78,7 +83,7 @@ class _Strict(BaseModel):
 
 
 class Person(_Strict):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Name
     email: Email
     endorsement: Endorsement | None = None
 

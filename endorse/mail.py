@@ -1,8 +1,8 @@
 """Email rendering: a role (``reference.request``) → subject, plain text and HTML from Jinja2.
 
 Templates live in ``templates/email/<role>.{subject,txt,html}``; an association can override any of
-them in ``templates/email/<ASSOCIATION>/``. Autoescape is on for HTML; plain-text templates render
-user-supplied values as given (a text part cannot execute markup). Links to secure pages are filled
+them in ``templates/email/<ASSOCIATION>/``. Autoescape is on for HTML only; subjects and plain-text parts
+render user-supplied values as given (neither can execute markup). Links to secure pages are filled
 in at delivery time through the ``link`` placeholder, never stored.
 """
 
@@ -45,8 +45,8 @@ def render(role: str, context: dict, *, association: str | None = None, template
         templates_dir = str(get_settings().templates_dir)
     env = _env(templates_dir, association)
     ctx = {"link": LINK_PLACEHOLDER, **context}
-    subject = env.get_template(f"{role}.subject").render(ctx).strip().replace("\n", " ")
-    # Plain text must not be HTML-escaped: render it with autoescape off.
+    # Subjects and plain text are not HTML: a name like "O'Brien & Co" must read as typed there.
+    subject = " ".join(_render_unescaped(env, f"{role}.subject", ctx).split())
     text = _render_unescaped(env, f"{role}.txt", ctx)
     html = env.get_template(f"{role}.html").render(ctx)
     return RenderedMail(subject=subject, text=text, html=html)

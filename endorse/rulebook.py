@@ -662,6 +662,8 @@ def load_rulebooks(rules_dir: str | Path) -> RulebookLibrary:
     _check_references(base_path, baseline, base_sets, base_questions)
     overlays: dict[str, _RawBook] = {}
     for p in sorted((rules_dir / "associations").glob("*.yaml")):
+        if p.name.endswith(".profile.yaml"):  # an association's profile (endorse/profiles.py), not rules
+            continue
         data = _load_book(p, defs, baseline)
         code = data["association"]
         if p.stem != code:
@@ -698,9 +700,9 @@ def load_rulebooks(rules_dir: str | Path) -> RulebookLibrary:
 
 
 def _digest(rules_dir: Path) -> str:
-    """A fingerprint of the rule files, recorded with every decision."""
+    """A fingerprint of the rule files, recorded with every decision (profiles are not rules)."""
     h = hashlib.sha256()
-    for p in sorted(rules_dir.rglob("*.yaml")):
+    for p in sorted(q for q in rules_dir.rglob("*.yaml") if not q.name.endswith(".profile.yaml")):
         h.update(p.relative_to(rules_dir).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()

@@ -62,7 +62,7 @@ def build_deployments(prefect_yaml: Path = PREFECT_YAML) -> list:
     return deployments
 
 
-def serve_deployments(limit: int | None = None, prefect_yaml: Path = PREFECT_YAML) -> None:
+def serve_deployments(limit: int | None = None, prefect_yaml: Path = PREFECT_YAML, pause_on_shutdown: bool = True) -> None:
     from prefect import serve
 
-    serve(*build_deployments(prefect_yaml), limit=limit)
+    serve(*build_deployments(prefect_yaml), limit=limit, pause_on_shutdown=pause_on_shutdown)

@@ -15,11 +15,21 @@ target_metadata = models.Base.metadata
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url
     engine = make_engine(url)
+    sqlite = url.startswith("sqlite")
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=url.startswith("sqlite"), compare_type=True)
+        if sqlite:
+            # A batch migration rebuilds a table (copy, drop, rename); with foreign keys enforced, dropping
+            # a table that rows refer to fails. Off for the migration (outside its transaction, or SQLite
+            # ignores it), and every reference checked before it commits.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=sqlite,
+                          compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                raise RuntimeError("the migration left rows referring to rows that do not exist")
+        if sqlite:
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
     engine.dispose()
 
 

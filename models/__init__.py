@@ -28,7 +28,7 @@ from models.exam import (
 )
 from models.orchestration import ScheduledRun
 from models.outbox import OutboxMessage
-from models.people import Association, CoordinatorAccount, Endorsement, Person, RulebookVersion
+from models.people import VERIFIED_ORIGINS, Association, CoordinatorAccount, Endorsement, Person, RulebookVersion
 from models.references import Rating, RatingAnswer, RaterVetting, ReferenceRequest
 
 __all__ = [
@@ -36,5 +36,6 @@ __all__ = [
     "CoordinatorAccount", "CoordinatorDetermination", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",
     "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewInvitation", "ReviewerAvailability", "ReviewerProfile",
-    "RscRecord", "RulebookVersion", "ScheduledRun", "TrainingRecord", "Transcript", "WorkRecord", "record_audit", "utcnow",
+    "RscRecord", "RulebookVersion", "ScheduledRun", "TrainingRecord", "Transcript", "VERIFIED_ORIGINS", "WorkRecord",
+    "record_audit", "utcnow",
 ]

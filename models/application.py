@@ -27,6 +27,10 @@ class Application(Base):
     association_code: Mapped[str] = mapped_column(ForeignKey("association.code"))
     category: Mapped[str] = mapped_column(String(16))
     applicant_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    # What this application says about its applicant: a claim on the application, never written onto the
+    # person (who may be known to other associations). Pages, letters and exports of this application use it.
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    applicant_endorsement_declared: Mapped[str | None] = mapped_column(String(16))
     applicant_is_supervisor: Mapped[bool] = mapped_column(default=False)
     # The applicant states that neither a current supervisor nor an RS/C provider is available.
     no_supervisor_or_rsc_provider_available: Mapped[bool] = mapped_column(default=False)
@@ -150,6 +154,7 @@ class RscRecord(Base):
     application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
     position: Mapped[int]
     provider_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    provider_name: Mapped[str] = mapped_column(String(200))  # as given in the document (a claim)
     provider_endorsement: Mapped[str | None] = mapped_column(String(16))  # as claimed in the document
     hours: Mapped[Decimal] = mapped_column(Numeric(7, 2))
     start_on: Mapped[date]

@@ -28,6 +28,8 @@ class OutboxMessage(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     reply_to: Mapped[str | None] = mapped_column(String(254))
+    # Whose email it is: delivery takes the sender and the links' address from that association's profile.
+    association_code: Mapped[str | None] = mapped_column(ForeignKey("association.code"))
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
     # The same logical email queued twice (a re-run, a crash) collapses onto one row.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -25,6 +25,8 @@ class ReferenceRequest(Base):
     position: Mapped[int]
     rater_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     role: Mapped[str] = mapped_column(String(40))
+    # The rater as this application names them (document or coordinator): a claim, never the person's record.
+    rater_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="requested")
     waived_access: Mapped[bool] = mapped_column(default=False)
     rater_endorsement_claimed: Mapped[str | None] = mapped_column(String(16))

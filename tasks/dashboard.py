@@ -7,7 +7,7 @@ applications, and asking for one is answered exactly like asking for one that do
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -28,6 +28,7 @@ from models import (
     ReviewAssignment,
     ReviewerAvailability,
     Transcript,
+    utcnow,
 )
 from tasks.orchestration import scheduled_runs_view
 from tasks.reports import pipeline_frame, pipeline_summary
@@ -76,9 +77,8 @@ def dashboard(s: Session, association: str, library: RulebookLibrary, as_of: dat
     overdue = [{"application_id": a, "rater": n, "role": role, "due_on": d, "days_overdue": (as_of - d).days,
                 "request_id": rid}
                for rid, a, n, role, d in s.execute(
-                   select(ReferenceRequest.id, ReferenceRequest.application_id, Person.name, ReferenceRequest.role,
-                          ReferenceRequest.due_on)
-                   .join(Person, Person.id == ReferenceRequest.rater_id)
+                   select(ReferenceRequest.id, ReferenceRequest.application_id, ReferenceRequest.rater_name,
+                          ReferenceRequest.role, ReferenceRequest.due_on)
                    .join(Application, Application.id == ReferenceRequest.application_id)
                    .where(Application.association_code == association, ReferenceRequest.status == "requested",
                           ReferenceRequest.due_on < as_of)
@@ -94,24 +94,57 @@ def dashboard(s: Session, association: str, library: RulebookLibrary, as_of: dat
                    .order_by(EducationRecord.application_id))]
     cfg = PipelineConfig(library=library, as_of=as_of, secret_key="")
     vetting = [vars(v) for v in vetting_queue(s, cfg) if v.association == association]
-    emails = [{"id": i, "role": role, "to": to, "status": st, "attempts": n, "error": err, "application_id": a}
-              for i, role, to, st, n, err, a in s.execute(
-                  select(OutboxMessage.id, OutboxMessage.role, OutboxMessage.recipient_email, OutboxMessage.status,
-                         OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.application_id)
-                  .outerjoin(Application, Application.id == OutboxMessage.application_id)
-                  .where((Application.association_code == association) | (OutboxMessage.application_id.is_(None)),
-                         (OutboxMessage.status.in_(PROBLEM_EMAIL_STATUSES))
-                         | ((OutboxMessage.status == "queued") & (OutboxMessage.attempts > 0)))
-                  .order_by(OutboxMessage.id.desc()).limit(200))
-              if a is not None or _is_association_mail(s, i, association)]
+    emails = undelivered_emails(s, association)
     return Dashboard(association, as_of, int(frame["stage"].isin(OPEN_STAGES).sum()) if not frame.empty else 0,
                      by_stage, summary, overdue, awaited, vetting, emails, reviewer_load(s, association),
                      essays_waiting(s, association), scheduled_runs_view(s))
 
 
+def undelivered_emails(s: Session, association: str, now: datetime | None = None) -> list[dict]:
+    """Emails that did not reach their recipient: failed or bounced, and those still waiting longer
+    after their due time than the outbox ever lets a due message wait (it is not running, or the mail
+    server is unreachable)."""
+    from tasks.outbox import OVERDUE_AFTER
+
+    now = now or utcnow()
+    late = now - OVERDUE_AFTER
+    rows = s.execute(
+        select(OutboxMessage.id, OutboxMessage.role, OutboxMessage.recipient_email, OutboxMessage.status,
+               OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.application_id,
+               OutboxMessage.association_code, OutboxMessage.next_attempt_at, Application.association_code)
+        .outerjoin(Application, Application.id == OutboxMessage.application_id)
+        .where((OutboxMessage.association_code == association) | (Application.association_code == association)
+               | (OutboxMessage.application_id.is_(None) & OutboxMessage.association_code.is_(None)),
+               OutboxMessage.status.in_(PROBLEM_EMAIL_STATUSES)
+               | (OutboxMessage.status.in_(("queued", "sending")) & (OutboxMessage.next_attempt_at < late)))
+        .order_by(OutboxMessage.id.desc()).limit(500))
+    out = []
+    for i, role, to, st, n, err, app_id, msg_assoc, due, app_assoc in rows:
+        if msg_assoc is None and app_assoc is None and not _is_association_mail(s, i, association):
+            continue
+        if st in ("queued", "sending"):
+            waited = now - _aware(due)
+            st = f"{st}, {_duration(waited)} past due"
+            err = err or "not attempted yet: is the outbox running (endorse serve or endorse deliver)?"
+        out.append({"id": i, "role": role, "to": to, "status": st, "attempts": n, "error": err, "application_id": app_id})
+    return out
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they are stored in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _duration(delta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
+
+
 def _is_association_mail(s: Session, message_id: int, association: str) -> bool:
-    # Mail without an application (reviewers, coordinators) belongs to the association whose
-    # coordinator is its reply-to address.
+    # Mail queued before messages carried their association: the one whose coordinator is its reply-to.
     from models import Association
 
     assoc = s.get(Association, association)
@@ -192,7 +225,7 @@ def application_page(s: Session, application_id: str, association: str) -> Appli
         rating = req.rating
         submitted = rating is not None and rating.submitted_at is not None
         references.append({
-            "id": req.id, "rater": req.rater.name, "email": req.rater.email, "role": req.role, "status": req.status,
+            "id": req.id, "rater": req.rater_name, "email": req.rater.email, "role": req.role, "status": req.status,
             "endorsement": req.rater_endorsement_claimed, "due_on": req.due_on, "waived": req.waived_access,
             "vetting": None if req.vetting is None else f"{req.vetting.decision} on {req.vetting.vetted_on} "
                                                         f"by {req.vetting.coordinator}",
@@ -239,10 +272,9 @@ def _describe(e: AuditLog) -> str:
 
 
 def decisions_frame(s: Session, association: str) -> pd.DataFrame:
-    rows = s.execute(select(Decision.application_id, Application.category, Person.name, Decision.outcome,
+    rows = s.execute(select(Decision.application_id, Application.category, Application.applicant_name, Decision.outcome,
                             Decision.decided_at, Decision.decided_by, Decision.reasons)
                      .join(Application, Application.id == Decision.application_id)
-                     .join(Person, Person.id == Application.applicant_id)
                      .where(Application.association_code == association).order_by(Decision.id)).all()
     frame = pd.DataFrame(rows, columns=["application_id", "category", "applicant", "outcome", "decided_at",
                                         "decided_by", "reasons"])
@@ -255,7 +287,7 @@ def pipeline_export_frame(s: Session, association: str, as_of: date) -> pd.DataF
     frame = pipeline_for(s, association, as_of)
     if frame.empty:
         return frame
-    names = dict(s.execute(select(Application.id, Person.name).join(Person, Person.id == Application.applicant_id)
+    names = dict(s.execute(select(Application.id, Application.applicant_name)
                            .where(Application.association_code == association)).all())
     frame = frame.assign(applicant=frame["id"].map(names))
     frame["stage_entered_at"] = frame["stage_entered_at"].map(lambda t: t.strftime("%Y-%m-%d") if t is not None else "")

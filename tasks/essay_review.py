@@ -282,7 +282,7 @@ def validate_review(criteria: tuple[Criterion, ...], scale: dict, scores: dict[s
             errors[k] = "not a criterion of this rubric"
     for c in criteria:
         raw = (scores.get(c.key) or "").strip()
-        if not raw.isdigit() or int(raw) not in allowed:
+        if raw not in {str(v) for v in allowed}:  # not isdigit(): "²" is a digit that int() refuses
             errors[c.key] = f"score “{c.title}” from {scale['min']} to {scale['max']}"
         else:
             clean[c.key] = int(raw)
@@ -391,10 +391,10 @@ def send_exam_feedback(s: Session, attempt: ExamAttempt) -> bool:
     sitting = s.get(ExamSitting, attempt.sitting_id) if attempt.sitting_id else None
     pass_mark = float(sitting.pass_mark_percent) if sitting else None
     mc = float(attempt.multiple_choice_percent)
-    queue_email(s, role="exam.feedback", to_email=app.applicant.email, to_name=app.applicant.name,
+    queue_email(s, role="exam.feedback", to_email=app.applicant.email, to_name=app.applicant_name,
                 association=app.association_code, application_id=app.id,
                 idempotency_key=f"exam.feedback:{attempt.id}",
-                context={"applicant_name": app.applicant.name, "sitting_name": sitting.name if sitting else "",
+                context={"applicant_name": app.applicant_name, "sitting_name": sitting.name if sitting else "",
                          "multiple_choice_percent": f"{mc:g}", "pass_mark": "" if pass_mark is None else f"{pass_mark:g}",
                          "multiple_choice_passed": pass_mark is None or mc >= pass_mark,
                          "essay_passed": attempt.essay_result == "pass",

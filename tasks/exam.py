@@ -27,6 +27,7 @@ from models import (
     ReviewerAvailability,
     ReviewerProfile,
     RscRecord,
+    VERIFIED_ORIGINS,
     WorkRecord,
 )
 from tasks.essay_assignment import AssignmentPlan, AssignmentPolicy, EssayToReview, ReviewerCapacity, assign_essays
@@ -63,7 +64,9 @@ def reviewer_pool(s: Session, sitting: ExamSitting, policy: AssignmentPolicy) ->
     ids = [r[0] for r in rows]
     held: dict[int, set[str]] = {i: set() for i in ids}
     for person_id, category in s.execute(select(Endorsement.person_id, Endorsement.category)
-                                         .where(Endorsement.person_id.in_(ids), Endorsement.status == "active")):
+                                         .where(Endorsement.person_id.in_(ids), Endorsement.status == "active",
+                                                # verified only: granted here or recorded by their own association
+                                                Endorsement.origin.in_(VERIFIED_ORIGINS))):
         held[person_id].add(category)
     load = dict(s.execute(select(ReviewAssignment.reviewer_id, func.count())
                           .join(Essay, Essay.id == ReviewAssignment.essay_id)

@@ -8,7 +8,6 @@ with any bad line changes nothing.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -20,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
+from endorse.text import comparable, single_line
 from models import Application, Essay, ExamAttempt, ExamSitting, Person, WorkRecord, record_audit
-from tasks.stages import EXAM, NOT_ENDORSED, check_allowed
+from tasks.stages import ELIGIBILITY_REVIEW, EXAM, NOT_ENDORSED, check_allowed
 
 # Candidate codes avoid letters and digits people confuse (0/O, 1/I/L) when they read them out.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -39,10 +39,12 @@ class ImportRejected(ValueError):
 class Enrolment:
     enrolled: list[tuple[str, str]]  # (application id, candidate code)
     skipped: list[tuple[str, str]]  # (application id, why)
+    nobody_because: str | None = None  # when nobody was enrolled: why, in a coordinator's words
 
 
 def open_sitting(sessions: sessionmaker[Session], library: RulebookLibrary, *, association: str, name: str,
                  opens_on: date, closes_on: date, actor: str) -> int:
+    name = single_line(name, "name")  # it appears in email subjects
     if closes_on < opens_on:
         raise ValueError(f"the sitting closes ({closes_on}) before it opens ({opens_on})")
     pass_mark = library.setting(association, "pass_mark_percent", opens_on)
@@ -104,7 +106,21 @@ def enrol_candidates(sessions: sessionmaker[Session], sitting_id: int, library: 
             record_audit(s, actor=actor, action="exam.enrolled", entity_type="exam_attempt", entity_id=attempt.id,
                          application_id=app.id, sitting_id=sitting_id, attempt_number=attempt.attempt_number)
             enrolled.append((app.id, attempt.candidate_code))
-    return Enrolment(enrolled, skipped)
+        why = None if enrolled else _why_nobody(s, sitting, apps, skipped)
+    return Enrolment(enrolled, skipped, why)
+
+
+def _why_nobody(s: Session, sitting: ExamSitting, approved: list[Application], skipped: list) -> str:
+    assoc = sitting.association_code
+    if skipped:
+        return f"every approved applicant of {assoc} is already enrolled in another sitting"
+    if approved:
+        return f"every approved applicant of {assoc} is already enrolled in this sitting"
+    waiting = s.scalars(select(Application.id).where(Application.association_code == assoc,
+                                                     Application.stage == ELIGIBILITY_REVIEW)).all()
+    hint = (f" ({len(waiting)} in eligibility review, waiting for approval: endorse approve-exam APPLICATION "
+            f"--on DATE --by EMAIL)" if waiting else "")
+    return f"no applicant of {assoc} is approved for the exam{hint}"
 
 
 def _latest_attempt(s: Session, application_id: str) -> ExamAttempt | None:
@@ -196,20 +212,51 @@ class EssayIntake:
 
 def blindness_problems(text: str, applicant_name: str, employers: list[str], checks: list[str]) -> list[str]:
     """Why an essay's text could reveal its writer: their name, surname or employer appears in it
-    (whole words, any letter case). Pure, so the rule can be tested on its own."""
+    (whole words, any letter case). Both sides are compared as a reader sees them (``comparable``:
+    zero-width characters, look-alike letters, accents and odd spacing do not hide a name), and letters
+    spaced out one by one ("J a n e  D o e", "D.o.e") are read joined. Pure, so the rule can be tested
+    on its own."""
     found = []
+    seen = f" {comparable(text)} "
+    words = set(seen.split())
+    spelled_out = _spelled_out_runs(seen.split())
 
     def contains(needle: str) -> bool:
-        needle = needle.strip()
-        return len(needle) >= 3 and re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\w)", text, re.IGNORECASE) is not None
+        wanted = comparable(needle)
+        if len(wanted.replace(" ", "")) < 3:
+            return False
+        joined = wanted.replace(" ", "")  # also as one word: "Maria<zero-width space>Lopez" reads "MariaLopez"
+        return f" {wanted} " in seen or joined in words or any(joined in run for run in spelled_out)
 
-    name = applicant_name.strip()
+    name = comparable(applicant_name)
     if "applicant_name" in checks and contains(name):
         found.append("the text contains the candidate's name")
     elif "applicant_surname" in checks and len(name.split()) > 1 and contains(name.split()[-1]):
         found.append("the text contains the candidate's surname")
     if "employer" in checks and any(contains(e) for e in employers if e):
         found.append("the text names the candidate's employer")
+    return found
+
+
+def _spelled_out_runs(words: list[str]) -> list[str]:
+    """Runs of three or more one-letter words, joined: "j a n e d o e" → "janedoe"."""
+    runs, current = [], []
+    for w in words + [""]:
+        if len(w) == 1:
+            current.append(w)
+            continue
+        if len(current) >= 3:
+            runs.append("".join(current))
+        current = []
+    return runs
+
+
+def _blindness(s: Session, app: Application, text: str, checks: list[str]) -> list[str]:
+    """The check against the name the application gives and the person's own record, if they differ."""
+    employers = _employers_of(s, app)
+    found = blindness_problems(text, app.applicant_name, employers, checks)
+    if app.applicant.name != app.applicant_name:
+        found += [r for r in blindness_problems(text, app.applicant.name, employers, checks) if r not in found]
     return found
 
 
@@ -255,7 +302,7 @@ def import_essays(sessions: sessionmaker[Session], sitting_id: int, path: str | 
                 rule = library.category_rules(app.association_code, app.category, as_of).rules["exam"]
                 essay = Essay(attempt_id=attempt.id, track=rule.essay_track, text="")
                 s.add(essay)
-            reasons = blindness_problems(text, app.applicant.name, _employers_of(s, app), checks)
+            reasons = _blindness(s, app, text, checks)
             essay.text = text
             essay.flagged_reason = "; ".join(reasons) or None
             essay.flag_cleared_by = None
@@ -283,7 +330,7 @@ def clear_essay_flag(sessions: sessionmaker[Session], essay_id: int, library: Ru
             if "\x00" in redacted_text:  # as in import_essays: PostgreSQL cannot store NUL
                 raise ValueError("the redacted text contains a NUL character")
             checks = list(library.setting(app.association_code, "essay_blindness_checks", as_of))
-            still = blindness_problems(redacted_text, app.applicant.name, _employers_of(s, app), checks)
+            still = _blindness(s, app, redacted_text, checks)
             if still:
                 raise ValueError(f"the redacted text still fails the blindness check: {'; '.join(still)}")
             essay.text = redacted_text.strip()

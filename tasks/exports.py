@@ -1,15 +1,19 @@
 """CSV and XLSX exports, neutralized against spreadsheet formula injection.
 
 A cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read by Excel,
-LibreOffice and Google Sheets as a formula (OWASP "CSV injection"). Every text cell that could be
-read that way gets a leading apostrophe, which spreadsheets show as text and do not evaluate.
-Numbers stay numbers. A name such as "-Ann" therefore exports as "'-Ann": the price of safety.
+LibreOffice and Google Sheets as a formula (OWASP "CSV injection"), also behind leading spaces or
+zero-width characters, which spreadsheets skip. Every text cell that could be read that way gets a
+leading apostrophe, which spreadsheets show as text and do not evaluate. Numbers stay numbers. A name
+such as "-Ann" therefore exports as "'-Ann": the price of safety. Every CSV field is quoted, so a bare
+carriage return inside a value cannot end the row and start a new, unprotected one.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import math
+import unicodedata
 
 import pandas as pd
 
@@ -17,9 +21,17 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "�
 
 
 def neutralize(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and _visible_start(value).startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def _visible_start(value: str) -> str:
+    """The value from its first character a spreadsheet reads: no leading spaces or format characters."""
+    i = 0
+    while i < len(value) and (value[i] in " \u00a0\u3000" or unicodedata.category(value[i]) == "Cf"):
+        i += 1
+    return value[i:]
 
 
 def neutralized(frame: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +45,7 @@ def neutralized(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     # UTF-8 with a byte-order mark, so Excel opens accented names correctly.
-    return neutralized(frame).to_csv(index=False).encode("utf-8-sig")
+    return neutralized(frame).to_csv(index=False, quoting=csv.QUOTE_ALL).encode("utf-8-sig")
 
 
 def to_xlsx_bytes(frame: pd.DataFrame, sheet: str) -> bytes:

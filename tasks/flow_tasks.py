@@ -127,10 +127,7 @@ def publish_pipeline_artifact(as_of: date) -> dict:
 def deliver_queued_email(limit: int = 10_000) -> dict:
     """Send what is due in the outbox (SMTP is I/O: this task retries)."""
     settings = get_settings()
-    smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, tls=settings.smtp_tls,
-                      username=settings.smtp_username,
-                      password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-                      timeout=settings.smtp_timeout_seconds, mail_from=settings.mail_from)
+    smtp = SmtpConfig.from_settings(settings)
     report = asyncio.run(deliver_due(default_session_factory(), smtp, secret_key=settings.secret_key.get_secret_value(),
                                      base_url=settings.public_base_url, concurrency=settings.outbox_concurrency,
                                      max_attempts=settings.outbox_max_attempts, limit=limit))

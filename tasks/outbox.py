@@ -10,12 +10,14 @@ time so a resend after a crash is recognisable as the same message.
 from __future__ import annotations
 
 import asyncio
+import email.errors
 import hashlib
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +30,8 @@ from models import Association, OutboxMessage, ReferenceRequest, ReviewInvitatio
 LINK_PURPOSE = {"rating": "rating", "review": "review"}
 BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
+# The outbox runs every minute: a message still waiting this long after its due time is not being delivered.
+OVERDUE_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -49,15 +53,14 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
     if existing is not None:
         return QueuedEmail(existing.id, existing.message_id, new=False)
     assoc = session.get(Association, association) if association else None
-    ctx = {"association_name": assoc.name if assoc else "Endorsement",
-           "coordinator_name": assoc.coordinator_name if assoc else "the coordinator",
-           "coordinator_email": assoc.coordinator_email if assoc else "", **context}
+    ctx = {**profile_context(assoc), **context}
     mail = render(role, ctx, association=association, templates_dir=templates_dir)
-    domain = (assoc.coordinator_email.split("@")[-1] if assoc else "endorse.localhost")
+    _check_production(assoc, association, link_kind, mail)
+    domain = ((assoc.sender_email or assoc.coordinator_email).split("@")[-1] if assoc else "endorse.localhost")
     return insert_if_absent(session, dict(
         role=role, application_id=application_id, recipient_email=to_email, recipient_name=to_name,
         subject=mail.subject, body_text=mail.text, body_html=mail.html,
-        reply_to=assoc.coordinator_email if assoc else None,
+        reply_to=assoc.coordinator_email if assoc else None, association_code=assoc.code if assoc else None,
         message_id=make_msgid(idstring=hashlib.sha256(idempotency_key.encode()).hexdigest()[:16], domain=domain),
         idempotency_key=idempotency_key, link_kind=link_kind, link_ref_id=link_ref_id, status="queued",
         attempts=0, next_attempt_at=utcnow(), created_at=utcnow(),
@@ -77,6 +80,30 @@ def insert_if_absent(session: Session, row: dict) -> QueuedEmail:
     return QueuedEmail(kept.id, kept.message_id, new=False)
 
 
+def profile_context(assoc: Association | None) -> dict:
+    """What every template may use about the association writing (from its profile)."""
+    if assoc is None:
+        return {"association_name": "Endorsement", "association_short_name": "Endorsement",
+                "coordinator_name": "the coordinator", "coordinator_email": "", "signature": "The Endorsement team",
+                "association_phone": None, "association_website": None}
+    return {"association_name": assoc.name, "association_short_name": assoc.short_name or assoc.code,
+            "coordinator_name": assoc.coordinator_name, "coordinator_email": assoc.coordinator_email,
+            "association_phone": assoc.phone, "association_website": assoc.website,
+            "signature": assoc.signature or f"The Endorsement® coordinator\n{assoc.name}"}
+
+
+def _check_production(assoc: Association | None, association: str | None, link_kind: str | None, mail) -> None:
+    from endorse.profiles import refuse_in_production
+    from endorse.settings import get_settings
+
+    settings = get_settings()
+    if settings.env != "production":
+        return
+    base = ((assoc.public_base_url if assoc else None) or settings.public_base_url) if link_kind else None
+    refuse_in_production(association=association, has_profile=assoc is not None and assoc.profile_digest is not None,
+                         link_base=base, texts=(mail.text, mail.html))
+
+
 # --- delivery -----------------------------------------------------------------------------------------
 
 
@@ -90,6 +117,37 @@ class SmtpConfig:
     timeout: float = 10.0
     mail_from: str = "endorsement@localhost"
 
+    @classmethod
+    def from_settings(cls, settings) -> "SmtpConfig":
+        return cls(host=settings.smtp_host, port=settings.smtp_port, tls=settings.smtp_tls,
+                   username=settings.smtp_username,
+                   password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                   timeout=settings.smtp_timeout_seconds, mail_from=settings.mail_from)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def client(self):
+        import aiosmtplib
+
+        return aiosmtplib.SMTP(hostname=self.host, port=self.port, use_tls=self.tls == "tls",
+                               start_tls=True if self.tls == "starttls" else False, timeout=self.timeout)
+
+
+async def send_now(smtp: SmtpConfig, em: EmailMessage) -> None:
+    """One message straight to the server (``endorse setup``'s check of the SMTP settings)."""
+    client = smtp.client()
+    await client.connect()
+    try:
+        if smtp.username:
+            await client.login(smtp.username, smtp.password or "")
+        await client.send_message(em)
+        await client.quit()
+    except BaseException:
+        client.close()
+        raise
+
 
 @dataclass(frozen=True)
 class DeliveryReport:
@@ -97,6 +155,8 @@ class DeliveryReport:
     sent: int
     retried: int
     failed: int
+    # Set when the mail server could not be reached at all (nothing was sent because of it).
+    unreachable: str | None = None
 
 
 def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: str) -> str | None:
@@ -114,7 +174,7 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
     return base_url.rstrip("/") + path + links.token_for(row.token_nonce, secret_key, LINK_PURPOSE[msg.link_kind])
 
 
-def build_message(msg: OutboxMessage, link: str | None, mail_from: str) -> EmailMessage:
+def build_message(msg: OutboxMessage, link: str | None, mail_from: str, time_zone: str | None = None) -> EmailMessage:
     em = EmailMessage()
     em["From"] = mail_from
     em["To"] = formataddr((msg.recipient_name, msg.recipient_email))
@@ -122,7 +182,8 @@ def build_message(msg: OutboxMessage, link: str | None, mail_from: str) -> Email
         em["Reply-To"] = msg.reply_to
     em["Subject"] = msg.subject
     em["Message-ID"] = msg.message_id
-    em["Date"] = format_datetime(datetime.now(timezone.utc))
+    # The association's clock: a coordinator in Oregon reads the time they would have written.
+    em["Date"] = format_datetime(datetime.now(ZoneInfo(time_zone) if time_zone else timezone.utc))
     em["X-Endorse-Role"] = msg.role
     text, html = msg.body_text, msg.body_html
     if link is not None:
@@ -157,14 +218,32 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
     ids = claim_due(sessions, limit)
     if not ids:
         return DeliveryReport(0, 0, 0, 0)
+    counts = {"sent": 0, "retried": 0, "failed": 0}
+    prepared = []
     with sessions() as s:
         rows = {m.id: m for m in s.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
-        prepared = [(i, build_message(rows[i], _link_for(s, rows[i], secret_key, base_url), smtp.mail_from))
-                    for i in ids]
+        senders = {a.code: a for a in s.scalars(select(Association).where(
+            Association.code.in_({m.association_code for m in rows.values() if m.association_code})))}
+        unbuildable = []
+        for i in ids:
+            assoc = senders.get(rows[i].association_code)
+            # The association's profile gives the sender and where its links point; else the deployment's.
+            sender = formataddr((assoc.sender_name or "", assoc.sender_email)) if assoc and assoc.sender_email \
+                else smtp.mail_from
+            link_base = (assoc.public_base_url if assoc else None) or base_url
+            # Each message is built on its own: one that cannot be (a line break in a header, say) fails
+            # alone with its reason, and every other message still goes out.
+            try:
+                prepared.append((i, build_message(rows[i], _link_for(s, rows[i], secret_key, link_base), sender,
+                                                  assoc.timezone if assoc and assoc.profile_digest else None)))
+            except UNBUILDABLE as exc:
+                unbuildable.append((i, f"{PERMANENT}cannot build the message: {type(exc).__name__}: {exc}"[:500]))
+    for i, error in unbuildable:
+        counts[_record_outcome(sessions, i, error, max_attempts)] += 1
     queue: asyncio.Queue = asyncio.Queue()
     for item in prepared:
         queue.put_nowait(item)
-    counts = {"sent": 0, "retried": 0, "failed": 0}
+    unreachable: list[str] = []
 
     async def worker() -> None:
         # Each worker keeps one SMTP session open and sends many messages through it.
@@ -174,20 +253,25 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
             error = None
             try:
                 if client is None:
-                    client = aiosmtplib.SMTP(hostname=smtp.host, port=smtp.port, use_tls=smtp.tls == "tls",
-                                             start_tls=True if smtp.tls == "starttls" else False, timeout=smtp.timeout)
-                    await client.connect()
+                    client = smtp.client()
+                    try:
+                        await client.connect()
+                    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError, OSError) as exc:
+                        unreachable.append(str(exc))
+                        raise
                     if smtp.username:
                         await client.login(smtp.username, smtp.password or "")
                 await client.send_message(em)
                 if connection_per_message:  # the naive way, kept for the benchmark's baseline
                     await client.quit()
                     client = None
-            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
+            except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, *UNBUILDABLE) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:500]
-                # A 5xx reply (unknown mailbox, refused recipient) will not get better by retrying.
+                # A 5xx reply (unknown mailbox, refused recipient) will not get better by retrying, nor will
+                # a message that cannot be serialised.
                 code = getattr(exc, "code", None)
-                if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) or (isinstance(code, int) and 500 <= code < 600):
+                if isinstance(exc, (aiosmtplib.SMTPRecipientsRefused, *UNBUILDABLE)) or \
+                        (isinstance(code, int) and 500 <= code < 600):
                     error = PERMANENT + error
                 if client is not None:
                     client.close()
@@ -200,8 +284,10 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
             except (aiosmtplib.SMTPException, OSError):
                 client.close()
 
-    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prepared))))))
-    return DeliveryReport(len(ids), counts["sent"], counts["retried"], counts["failed"])
+    if prepared:
+        await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(prepared))))))
+    return DeliveryReport(len(ids), counts["sent"], counts["retried"], counts["failed"],
+                          unreachable=unreachable[0] if unreachable and not counts["sent"] else None)
 
 
 def _record_outcome(sessions: sessionmaker[Session], msg_id: int, error: str | None, max_attempts: int) -> str:
@@ -225,6 +311,8 @@ def _record_outcome(sessions: sessionmaker[Session], msg_id: int, error: str | N
 
 
 PERMANENT = "permanent: "
+# What the email package raises for a message it cannot build or serialise (UnicodeError is a ValueError).
+UNBUILDABLE = (ValueError, TypeError, email.errors.MessageError)
 
 
 def _permanent(error: str) -> bool:

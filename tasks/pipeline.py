@@ -36,6 +36,7 @@ from tasks.evaluation import PENDING, UNMET, Evaluation, evaluate
 from tasks.next_check import next_change_on
 from tasks.records import load_documents
 from tasks.outbox import QueuedEmail, queue_email
+from tasks.people import audit_person_change
 from tasks.stages import (
     DEFERRED,
     ELIGIBILITY_REVIEW,
@@ -221,10 +222,10 @@ def queue_reference_email(s: Session, app: Application, req: ReferenceRequest, c
     info = cfg.library.category_info(app.category)
     wording = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).role_wording
     return queue_email(
-        s, role=role, to_email=rater.email, to_name=rater.name, association=app.association_code,
+        s, role=role, to_email=rater.email, to_name=req.rater_name, association=app.association_code,
         application_id=app.id, link_kind="rating", link_ref_id=req.id,
         idempotency_key=f"{role}:{req.id}:{req.token_generation}{key_suffix}",
-        context={"rater_name": rater.name, "applicant_name": app.applicant.name, "category_name": info["name"],
+        context={"rater_name": req.rater_name, "applicant_name": app.applicant_name, "category_name": info["name"],
                  "role_words": wording.get(req.role, req.role).replace("your ", "their ").replace("you", "them"),
                  "due_on": req.due_on.isoformat() if req.due_on else "",
                  "expires_on": req.token_expires_at.date().isoformat() if req.token_expires_at else "",
@@ -244,7 +245,7 @@ def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineC
     s.add(decision)
     s.flush()
     info = cfg.library.category_info(app.category)
-    ctx = {"applicant_name": app.applicant.name, "category_name": info["name"], "application_id": app.id,
+    ctx = {"applicant_name": app.applicant_name, "category_name": info["name"], "application_id": app.id,
            "decided_on": cfg.as_of.isoformat(), "missing": [_plain(r) for r in ev.missing()]}
     if outcome == ENDORSED:
         number = f"{app.association_code}-{app.category}-{cfg.as_of.year}-{app.id}"
@@ -257,12 +258,16 @@ def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineC
                                       renewal_due_on=renewal_due, status="active", origin="granted",
                                       application_id=app.id)
             s.add(endorsement)
+            s.flush()
+            # The person's record gained a verified endorsement: every association that sees them is told.
+            audit_person_change(s, app.applicant, actor=cfg.actor, action="person.endorsement_granted",
+                                by_association=app.association_code, category=app.category, number=number)
         ctx.update(endorsement_number=endorsement.number, renewal_due_on=endorsement.renewal_due_on.isoformat())
     if outcome == NOT_ENDORSED:
         wait = int(cfg.library.category_rules(app.association_code, app.category, cfg.as_of)
                    .settings["exam_retake_wait_days"])
         ctx["retake_after"] = (cfg.as_of + timedelta(days=wait)).isoformat() if ev.status_of("exam") == UNMET else ""
-    queue_email(s, role=f"decision.{outcome}", to_email=app.applicant.email, to_name=app.applicant.name,
+    queue_email(s, role=f"decision.{outcome}", to_email=app.applicant.email, to_name=app.applicant_name,
                 association=app.association_code, application_id=app.id, context=ctx,
                 idempotency_key=f"decision:{decision.id}")
     record_audit(s, actor=cfg.actor, action="decision.recorded", entity_type="decision", entity_id=decision.id,
@@ -483,10 +488,10 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
             if not missing:
                 continue
             info = cfg.library.category_info(app.category)
-            queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant.name,
+            queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant_name,
                         association=app.association_code, application_id=app.id,
                         idempotency_key=f"transcript.missing:{app.id}{key_tail}",
-                        context={"applicant_name": app.applicant.name, "category_name": info["name"],
+                        context={"applicant_name": app.applicant_name, "category_name": info["name"],
                                  "application_id": app.id, "missing": missing})
             count += queued.new
     return count

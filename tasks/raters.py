@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from endorse import links
 from endorse.db import transaction
 from endorse.documents import Rater, Reference
+from endorse.text import single_line
 from models import Application, AuditLog, Person, RaterVetting, ReferenceRequest, record_audit
 from tasks.evaluation import MET, PENDING, evaluate
 from tasks.pipeline import PipelineConfig, _now_for, issue_reference_links, queue_reference_email
-from tasks.records import declare_endorsement, load_documents, upsert_person
+from tasks.records import load_documents, person_for
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,14 @@ class ProposedRater:
     role: str
     endorsement: str | None = None
     waived_access: bool = False
+
+    def __post_init__(self) -> None:
+        # Typed into a form or on the command line, bound for an email header: checked here, for both.
+        object.__setattr__(self, "name", single_line(self.name, "name"))
+        email = single_line(self.email, "email", max_length=254)
+        if email.count("@") != 1 or " " in email:
+            raise ValueError("email: write one email address, like name@example.org")
+        object.__setattr__(self, "email", email)
 
 
 def check_rater_list(s: Session, application_id: str, proposed: list[ProposedRater], cfg: PipelineConfig) -> list[str]:
@@ -61,12 +70,13 @@ def _add_rater(s: Session, application_id: str, rater: ProposedRater, cfg: Pipel
     app = s.get(Application, application_id)
     if app is None:
         raise LookupError(f"no application {application_id!r}")
-    person = upsert_person(s, rater.name, rater.email)
+    # The name and endorsement typed here are this application's claim about the rater, not their record.
+    person = person_for(s, rater.name, rater.email, association=None)
     if person.id == app.applicant_id:
         raise ValueError("the applicant cannot rate their own application")
-    declare_endorsement(s, person, rater.endorsement)
     position = len(s.scalars(select(ReferenceRequest.id).where(ReferenceRequest.application_id == app.id)).all())
     req = ReferenceRequest(application_id=app.id, position=position, rater_id=person.id, role=rater.role,
+                           rater_name=rater.name,
                            status="requested", waived_access=rater.waived_access,
                            rater_endorsement_claimed=rater.endorsement)
     s.add(req)
@@ -161,7 +171,7 @@ def vetting_queue(s: Session, cfg: PipelineConfig) -> list[VettingItem]:
             continue
         if req.rater_endorsement_claimed in rules.sets.get(rule.rater_set, frozenset()):
             continue
-        out.append(VettingItem(req.id, app.id, app.category, app.association_code, person.name, person.email, req.role))
+        out.append(VettingItem(req.id, app.id, app.category, app.association_code, req.rater_name, person.email, req.role))
     return out
 
 

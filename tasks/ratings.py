@@ -19,7 +19,7 @@ from endorse import links
 from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
-from models import Application, Person, Rating, RatingAnswer, ReferenceRequest, record_audit
+from models import Application, Rating, RatingAnswer, ReferenceRequest, record_audit
 from tasks.outbox import queue_email
 
 NOT_ENOUGH_INFORMATION = "na"
@@ -111,7 +111,7 @@ def form_spec(s: Session, req: ReferenceRequest, library: RulebookLibrary, as_of
     from models import Association
 
     return RatingFormSpec(
-        request_id=req.id, application_id=app.id, applicant_name=app.applicant.name, category=app.category,
+        request_id=req.id, application_id=app.id, applicant_name=app.applicant_name, category=app.category,
         category_name=library.category_info(app.category)["name"],
         association_name=s.get(Association, app.association_code).name, role=req.role, domains=domains,
         scale=rules.settings["rating_scale"],
@@ -225,12 +225,11 @@ def _rating_does_not_count(s: Session, app: Application, req: ReferenceRequest, 
 
 def _ask_for_another_rater(s: Session, app: Application, req: ReferenceRequest, why: str) -> None:
     """Tell the applicant to add a rater — never what the rating said — and the coordinator why."""
-    rater = s.get(Person, req.rater_id)
     from models import Association
 
     assoc = s.get(Association, app.association_code)
-    ctx = {"applicant_name": app.applicant.name, "rater_name": rater.name, "application_id": app.id}
-    queue_email(s, role="reference.add_rater", to_email=app.applicant.email, to_name=app.applicant.name,
+    ctx = {"applicant_name": app.applicant_name, "rater_name": req.rater_name, "application_id": app.id}
+    queue_email(s, role="reference.add_rater", to_email=app.applicant.email, to_name=app.applicant_name,
                 association=app.association_code, application_id=app.id, context=ctx,
                 idempotency_key=f"reference.add_rater:{req.id}")
     queue_email(s, role="coordinator.rating_not_counted", to_email=assoc.coordinator_email,

@@ -31,7 +31,6 @@ from models import (
     Association,
     CoordinatorDetermination,
     EducationRecord,
-    Endorsement,
     ExamAttempt,
     LeadershipActivity,
     Membership as MembershipRow,
@@ -53,40 +52,90 @@ def document_digest(doc: ApplicationDocument) -> str:
     return hashlib.sha256(doc.model_dump_json().encode()).hexdigest()
 
 
-def ensure_associations(session: Session, library) -> None:
-    """One row per association that has a rulebook (names from the rulebooks)."""
-    existing = set(session.scalars(select(Association.code)))
+def ensure_associations(session: Session, library, profiles: dict | None = None) -> None:
+    """One row per association that has a rulebook, carrying its profile (endorse/profiles.py).
+
+    A profile changed since it was last applied is applied again and audited; an association without
+    a profile keeps its rulebook's name and the deployment's sender (ENDORSE_ENV=production refuses it).
+    """
+    from endorse.profiles import load_profiles, profiles_dir
+
+    if profiles is None:
+        profiles = load_profiles(profiles_dir(library), library.associations)
+    existing = {a.code: a for a in session.scalars(select(Association))}
     for code in library.associations:
-        if code not in existing:
+        row = existing.get(code)
+        if row is None:
             book = library.baseline if code == library.baseline.data["association"] else library.overlays[code]
-            session.add(Association(code=code, name=book.data["name"],
-                                    coordinator_name=f"{code} Endorsement coordinator",
-                                    coordinator_email=f"endorsement@{code.lower()}.example.org"))
+            from endorse.settings import get_settings
+
+            row = Association(code=code, name=book.data["name"], coordinator_name="Endorsement coordinator",
+                              coordinator_email=get_settings().mail_from)
+            session.add(row)
+        profile = profiles.get(code)
+        if profile is not None:
+            apply_profile(session, row, profile)
     session.flush()
 
 
-def upsert_person(session: Session, name: str, email: str) -> Person:
+def apply_profile(session: Session, row: Association, profile) -> bool:
+    """Copy a profile into its association row; audited when anything changed."""
+    from endorse.profiles import digest
+
+    new_digest = digest(profile)
+    if row.profile_digest == new_digest:
+        return False
+    row.name, row.short_name = profile.full_name, profile.short_name
+    row.coordinator_name, row.coordinator_email = profile.coordinator.name, profile.coordinator.email
+    row.sender_name, row.sender_email = profile.sender.name, profile.sender.email
+    row.signature, row.public_base_url, row.timezone = profile.signature, profile.public_base_url, profile.time_zone
+    row.phone, row.website = profile.phone, profile.website
+    first = row.profile_digest is None
+    row.profile_digest = new_digest
+    session.flush()
+    record_audit(session, actor="system:profile", action="association.profile_applied", entity_type="association",
+                 entity_id=row.code, first=first, digest=new_digest)
+    return True
+
+
+def refuse_production_start(session: Session, library) -> None:
+    """ENDORSE_ENV=production will not start with an association that has applications and no
+    profile, or a profile whose addresses or links are placeholders (example.org, loopback)."""
+    from endorse.profiles import ProductionRefusal, placeholder_host
+    from endorse.settings import get_settings
+
+    settings = get_settings()
+    if settings.env != "production":
+        return
+    with_applications = set(session.scalars(select(Application.association_code).distinct()))
+    problems = []
+    for a in session.scalars(select(Association).order_by(Association.code)):
+        if a.profile_digest is None:
+            if a.code in with_applications:
+                problems.append(f"{a.code} has applications but no profile (endorse setup --association {a.code})")
+            continue
+        for what, value in (("sender", a.sender_email), ("coordinator", a.coordinator_email),
+                            ("public_base_url", a.public_base_url or settings.public_base_url)):
+            if why := placeholder_host(value or ""):
+                problems.append(f"{a.code}'s profile: {what} {value}: {why}")
+    if problems:
+        raise ProductionRefusal("ENDORSE_ENV=production refuses to start: " + "; ".join(problems))
+
+
+def person_for(session: Session, name: str, email: str, *, association: str | None) -> Person:
+    """The person with this email, made (with this name, at home in ``association``) when new.
+
+    A person is shared by every association that knows them, so what a document or a coordinator says
+    about them here is never written onto the record: the caller keeps the name as given (and any
+    endorsement declared) on its own application row. Only the person's own association changes the
+    record (``tasks.people``)."""
     key = email.strip().casefold()
     person = session.scalars(select(Person).where(Person.email_normalized == key)).one_or_none()
     if person is None:
-        person = Person(name=name, email=email.strip(), email_normalized=key)
+        person = Person(name=name, email=email.strip(), email_normalized=key, home_association=association)
         session.add(person)
         session.flush()
-    elif person.name != name and name:
-        person.name = name
     return person
-
-
-def declare_endorsement(session: Session, person: Person, category: str | None) -> None:
-    """Record an endorsement a document says a person holds (origin 'declared')."""
-    if not category:
-        return
-    exists = session.scalars(select(Endorsement.id).where(
-        Endorsement.person_id == person.id, Endorsement.category == category, Endorsement.origin == "declared"
-    )).first()
-    if exists is None:
-        session.add(Endorsement(person_id=person.id, category=category, origin="declared", status="active"))
-        session.flush()
 
 
 @dataclass(frozen=True)
@@ -101,15 +150,15 @@ def save_document(session: Session, doc: ApplicationDocument, *, actor: str, sou
     app = session.get(Application, doc.id)
     if app is not None and app.document_digest == digest:
         return SaveOutcome(doc.id, "unchanged")
-    applicant = upsert_person(session, doc.applicant.name, doc.applicant.email)
-    declare_endorsement(session, applicant, doc.applicant.endorsement)
+    applicant = person_for(session, doc.applicant.name, doc.applicant.email, association=doc.association)
     created = app is None
     if created:
         app = Application(id=doc.id, association_code=doc.association, category=doc.category,
-                          applicant_id=applicant.id, stage="submitted")
+                          applicant_id=applicant.id, applicant_name=doc.applicant.name, stage="submitted")
         session.add(app)
     else:
         app.association_code, app.category, app.applicant_id = doc.association, doc.category, applicant.id
+    app.applicant_name, app.applicant_endorsement_declared = doc.applicant.name, doc.applicant.endorsement
     app.applicant_is_supervisor = doc.applicant.is_supervisor
     app.no_supervisor_or_rsc_provider_available = doc.applicant.no_supervisor_or_rsc_provider_available
     app.submitted_on = doc.submitted_on
@@ -130,9 +179,9 @@ def save_document(session: Session, doc: ApplicationDocument, *, actor: str, sou
                       for i, a in enumerate(doc.leadership_activities)]
     rsc_rows = []
     for i, r in enumerate(doc.rsc):
-        provider = upsert_person(session, r.provider.name, r.provider.email)
-        declare_endorsement(session, provider, r.provider.endorsement)
-        rsc_rows.append(RscRecord(position=i, provider_id=provider.id, provider_endorsement=r.provider.endorsement,
+        provider = person_for(session, r.provider.name, r.provider.email, association=None)
+        rsc_rows.append(RscRecord(position=i, provider_id=provider.id, provider_name=r.provider.name,
+                                  provider_endorsement=r.provider.endorsement,
                                   hours=Decimal(str(r.hours)), start_on=r.start_on, end_on=r.end_on, format=r.format,
                                   after=r.after, about_providing_rsc_hours=None if r.about_providing_rsc_hours is None
                                   else Decimal(str(r.about_providing_rsc_hours))))
@@ -169,15 +218,15 @@ def _save_references(session: Session, app: Application, refs: Iterable[Referenc
         .options(selectinload(ReferenceRequest.rater), selectinload(ReferenceRequest.rating)))}
     seen = set()
     for i, ref in enumerate(refs):
-        rater = upsert_person(session, ref.rater.name, ref.rater.email)
-        declare_endorsement(session, rater, ref.rater.endorsement)
+        rater = person_for(session, ref.rater.name, ref.rater.email, association=None)
         key = (rater.email_normalized, ref.role)
         seen.add(key)
         req = existing.get(key)
         if req is None:
-            req = ReferenceRequest(application_id=app.id, position=i, rater_id=rater.id, role=ref.role)
+            req = ReferenceRequest(application_id=app.id, position=i, rater_id=rater.id, role=ref.role,
+                                   rater_name=ref.rater.name)
             session.add(req)
-        req.position = i
+        req.position, req.rater_name = i, ref.rater.name
         req.waived_access = ref.waived_access
         req.rater_endorsement_claimed = ref.rater.endorsement
         live_rating = req.rating is not None and req.rating.submitted_at is not None
@@ -253,7 +302,7 @@ def load_documents(session: Session, ids: list[str]) -> dict[str, ApplicationDoc
         return {}
     A, P = Application, Person
     apps = session.execute(select(A.id, A.association_code, A.category, A.submitted_on, A.applicant_is_supervisor,
-                                  A.code_of_ethics_signed_on, A.endorsement_agreement_signed_on, P.name, P.email,
+                                  A.code_of_ethics_signed_on, A.endorsement_agreement_signed_on, A.applicant_name, P.email,
                                   A.no_supervisor_or_rsc_provider_available)
                            .join(P, P.id == A.applicant_id).where(A.id.in_(ids))).all()
     members = _group(session.execute(select(MembershipRow.application_id, MembershipRow.association,
@@ -276,13 +325,13 @@ def load_documents(session: Session, ids: list[str]) -> dict[str, ApplicationDoc
                                                L.part_of_paid_work)
                                         .where(L.application_id.in_(ids)).order_by(L.application_id, L.position)))
     R = RscRecord
-    rsc = _group(session.execute(select(R.application_id, P.name, P.email, R.provider_endorsement, R.hours, R.start_on,
+    rsc = _group(session.execute(select(R.application_id, R.provider_name, P.email, R.provider_endorsement, R.hours, R.start_on,
                                         R.end_on, R.format, R.after, R.about_providing_rsc_hours)
                                  .join(P, P.id == R.provider_id).where(R.application_id.in_(ids))
                                  .order_by(R.application_id, R.position)))
     Q, G, V = ReferenceRequest, Rating, RaterVetting
     refs = _group(session.execute(
-        select(Q.application_id, P.name, P.email, Q.rater_endorsement_claimed, Q.role, Q.status, Q.waived_access,
+        select(Q.application_id, Q.rater_name, P.email, Q.rater_endorsement_claimed, Q.role, Q.status, Q.waived_access,
                Q.imported_submitted_on, Q.imported_insufficient_count, Q.imported_recommendation, G.submitted_at,
                G.declined_reason, G.insufficient_information_count, G.recommendation, V.vetted_on, V.decision)
         .join(P, P.id == Q.rater_id).join(G, G.reference_request_id == Q.id, isouter=True)

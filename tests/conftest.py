@@ -30,19 +30,23 @@ def postgres_cluster_url():
         yield url
 
 
+def empty_database_url(request, tmp_path) -> str:
+    """A new, empty database of the kind ``request.param`` names (nothing migrated yet)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'endorse.sqlite3'}"
+    from tests.pg_cluster import create_database
+
+    base = request.getfixturevalue("postgres_cluster_url")
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50] + f"_{os.getpid()}"
+    return create_database(base, name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """An empty, migrated database of each kind, fresh for every test."""
     from endorse.db import upgrade_database
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'endorse.sqlite3'}"
-    else:
-        from tests.pg_cluster import create_database
-
-        base = request.getfixturevalue("postgres_cluster_url")
-        name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50] + f"_{os.getpid()}"
-        url = create_database(base, name)
+    url = empty_database_url(request, tmp_path)
     upgrade_database(url)
     return url
 

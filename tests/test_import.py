@@ -51,7 +51,8 @@ def test_importing_a_changed_document_updates_it_and_audits(database_url, sessio
     assert import_documents(_docs([changed]), actor="test", database_url=database_url)[0].startswith("updated")
     assert _count(sessions, TrainingRecord) == 3
     with transaction(sessions) as s:
-        actions = s.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
+        actions = s.scalars(select(AuditLog.action).where(AuditLog.entity_type == "application")
+                            .order_by(AuditLog.id)).all()
     assert actions == ["application.imported", "application.updated"]
 
 

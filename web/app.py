@@ -13,6 +13,7 @@ from datetime import date
 from typing import Callable
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,7 @@ from endorse.health import Check, database_check, readiness
 from endorse.rulebook import RulebookLibrary
 from tasks import essay_review, ratings
 from web.forms import read_form
+from web.guard import DbId, SecurityHeaders
 
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
 _TOKEN_IN_PATH = re.compile(r"(/(?:rate|review)/)[A-Za-z0-9_-]+")
@@ -82,18 +84,48 @@ class RateLimit:
 
 
 class LimitBody:
-    """Refuse oversized bodies before reading them (plain ASGI: no per-request overhead)."""
+    """Refuse oversized bodies (plain ASGI: no per-request overhead). A declared length is checked
+    before reading; a body without one (chunked) is counted as it streams and refused as soon as it
+    passes the cap, before the app sees any of it."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-                await PlainTextResponse("request body too large", status_code=413)(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = PlainTextResponse("request body too large", status_code=413)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not re.fullmatch(rb"[0-9]{1,12}", length) or int(length) > MAX_BODY_BYTES):
+            await too_large(scope, receive, send)
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        # Read the whole (small) body first, counting; then hand it to the app in one piece.
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
                 return
-        await self.app(scope, receive, send)
+            size += len(message.get("body", b""))
+            if size > MAX_BODY_BYTES:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int = 120, secure_cookies: bool = False,
@@ -103,10 +135,14 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     install_log_redaction()
     app = FastAPI(title="endorse", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(LimitBody)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RateLimit, per_minute=requests_per_minute,
                        prefixes=("/rate/", "/review/", "/coordinator/login"))
     pages = Jinja2Templates(directory=f"{templates_dir}/pages")  # autoescape is on for .html
     add_coordinator_routes(app, ctx, pages, secure_cookies=secure_cookies, prefect_ui_url=prefect_ui_url)
+    from web.front import add_front_pages
+
+    add_front_pages(app, ctx, pages)
 
     def csrf_for(token: str) -> str:
         # Bound to the link: a form posted from elsewhere cannot know it.
@@ -115,6 +151,13 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     def message(request: Request, title: str, *paragraphs: str, status: int = 200) -> HTMLResponse:
         return pages.TemplateResponse(request, "message.html", {"title": title, "paragraphs": paragraphs},
                                       status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_address(request: Request, exc: RequestValidationError) -> HTMLResponse:
+        # e.g. an essay number that is not a number, or too large to be one: name the part, never a 500.
+        fields = ", ".join(dict.fromkeys(str(e["loc"][-1]) for e in exc.errors())) or "address"
+        return message(request, "This address does not work", f"The {fields.replace('_', ' ')} in the address is not valid.",
+                       status=400)
 
     def not_found(request: Request) -> HTMLResponse:
         # The same page for unknown, expired, replaced or mistyped links: no hint which.
@@ -266,7 +309,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
             "home": home, "base": review_base(token), "notice": notices.get(notice, "")})
 
     @app.get("/review/{token}/essay/{assignment_id}", response_class=HTMLResponse)
-    async def review_essay(request: Request, token: str, assignment_id: int):
+    async def review_essay(request: Request, token: str, assignment_id: DbId):
         try:
             with ctx.sessions() as s:
                 page = essay_review.essay_page(s, token, assignment_id, ctx.library, ctx.today())
@@ -274,7 +317,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
             return not_found(request)
         return render_essay(request, token, page, empty_review(), {})
 
-    async def checked_review_post(request: Request, token: str, assignment_id: int):
+    async def checked_review_post(request: Request, token: str, assignment_id: DbId):
         form = await read_form(request)
         try:
             with ctx.sessions() as s:
@@ -291,7 +334,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
         return form, page, None
 
     @app.post("/review/{token}/essay/{assignment_id}", response_class=HTMLResponse)
-    async def review_submit(request: Request, token: str, assignment_id: int):
+    async def review_submit(request: Request, token: str, assignment_id: DbId):
         form, page, refusal = await checked_review_post(request, token, assignment_id)
         if refusal is not None:
             return refusal
@@ -314,7 +357,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
         return RedirectResponse(f"{review_base(token)}?notice=submitted", status_code=303)
 
     @app.post("/review/{token}/essay/{assignment_id}/decline", response_class=HTMLResponse)
-    async def review_decline(request: Request, token: str, assignment_id: int):
+    async def review_decline(request: Request, token: str, assignment_id: DbId):
         form, page, refusal = await checked_review_post(request, token, assignment_id)
         if refusal is not None:
             return refusal
@@ -338,7 +381,7 @@ def _rating_input(form) -> tuple[ratings.RatingInput, dict[str, str]]:
     known_raw = str(form.get("known_for_months", "")).strip()
     known = None
     if known_raw:
-        if known_raw.isdigit() and int(known_raw) <= 1200:
+        if re.fullmatch(r"[0-9]{1,4}", known_raw) and int(known_raw) <= 1200:  # ASCII digits only: "²" is isdigit()
             known = int(known_raw)
         else:
             errors["known_for_months"] = "write a whole number of months, for example 18"
@@ -363,6 +406,12 @@ def default_app() -> FastAPI:
     from flows.after_event import prefect_api_url
 
     settings = get_settings()
+    from endorse.db import transaction
+    from tasks.records import ensure_associations, refuse_production_start
+
+    with transaction(default_session_factory()) as s:
+        ensure_associations(s, default_library())  # a profile edited since takes effect at start
+        refuse_production_start(s, default_library())
     ctx = WebContext(sessions=default_session_factory(), library=default_library(),
                      secret_key=settings.secret_key.get_secret_value(), on_event=_reconcile_on_prefect)
     checks = [lambda: database_check(ctx.sessions), lambda: prefect_check(prefect_api_url()),

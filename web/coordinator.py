@@ -18,16 +18,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from endorse import auth
-from endorse.db import transaction
 from flows.prefect_glue import ui_runs_url
-from models import Association, CoordinatorAccount, Person, ReferenceRequest, record_audit
+from models import Association, CoordinatorAccount, Person, ReferenceRequest
+from tasks import accounts
 from tasks import dashboard as views
 from web.forms import read_form
+from web.guard import DbId
 
 SESSION_COOKIE = "endorse_session"
 PRE_COOKIE = "endorse_pre"  # binds the sign-in form's CSRF token before there is a session
+FLASH_COOKIE = "endorse_flash"  # the notice after an action, signed by the server
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,8 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
                             .join(Person, Person.id == CoordinatorAccount.person_id)
                             .join(Association, Association.code == CoordinatorAccount.association_code)
                             .where(CoordinatorAccount.id == claims.account_id)).first()
-        if row is None or not row[0].active:
-            return None
+        if row is None or not row[0].active or row[0].session_version != claims.version:
+            return None  # signed out, password changed or deactivated since: the session has ended
         account, person, assoc = row
         return Coordinator(account.id, person.name, person.email, assoc.code, assoc.name)
 
@@ -64,9 +67,12 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
 
     def render(request: Request, template: str, who: Coordinator, status: int = 200, **context) -> HTMLResponse:
         csrf = auth.csrf_token(secret, request.cookies.get(SESSION_COOKIE, ""))
-        return pages.TemplateResponse(request, f"coordinator/{template}", {
-            "who": who, "csrf": csrf, "prefect_ui_url": prefect_ui_url, "notice": request.query_params.get("notice", ""),
-            **context}, status_code=status)
+        notice = auth.read_flash(secret, request.cookies.get(SESSION_COOKIE), request.cookies.get(FLASH_COOKIE))
+        resp = pages.TemplateResponse(request, f"coordinator/{template}", {
+            "who": who, "csrf": csrf, "prefect_ui_url": prefect_ui_url, "notice": notice, **context}, status_code=status)
+        if FLASH_COOKIE in request.cookies:  # shown once
+            resp.delete_cookie(FLASH_COOKIE, path="/coordinator")
+        return resp
 
     def not_found(request: Request, who: Coordinator) -> HTMLResponse:
         return render(request, "not_found.html", who, status=404)
@@ -104,20 +110,18 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
             return login_page(request, "The sign-in form was out of date; please try again.", status=403)
         email = str(form.get("email", "")).strip().casefold()[:254]
         password = str(form.get("password", ""))[:1024]
-        with transaction(ctx.sessions) as s:
-            row = s.execute(select(CoordinatorAccount).join(Person, Person.id == CoordinatorAccount.person_id)
-                            .where(Person.email_normalized == email)).scalars().first()
-            ok = auth.verify_password(password, row.password_hash if row else auth.DUMMY_HASH) and row is not None \
-                and row.active
-            record_audit(s, actor=f"coordinator:{email}", action="coordinator.signed_in" if ok else "coordinator.sign_in_refused",
-                         entity_type="coordinator_account", entity_id=row.id if row else "-")
-        if not ok:
-            return login_page(request, "That email and password do not match an active coordinator account.", status=401)
+        # scrypt is deliberately slow: off the event loop, so one guesser cannot slow every other request.
+        signed = await run_in_threadpool(accounts.sign_in, ctx.sessions, email, password)
+        if signed is None:
+            return login_page(request, "That email and password do not match an active coordinator account "
+                                       "(after several failed attempts an account waits a while before the next).",
+                              status=401)
         target = str(form.get("next", "/coordinator/"))
         if not target.startswith("/coordinator/") or target.startswith("//"):
             target = "/coordinator/"  # never redirect off the site
         resp = RedirectResponse(target, status_code=303)
-        resp.set_cookie(SESSION_COOKIE, auth.issue_session(secret, row.id), max_age=auth.SESSION_SECONDS,
+        resp.set_cookie(SESSION_COOKIE, auth.issue_session(secret, signed.account_id, signed.session_version),
+                        max_age=auth.SESSION_SECONDS,
                         httponly=True, samesite="strict", secure=secure_cookies, path="/coordinator")
         return resp
 
@@ -126,6 +130,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
         who, _, refusal = await checked_post(request)
         if refusal is not None:
             return refusal
+        accounts.end_sessions(ctx.sessions, who.account_id, actor=f"coordinator:{who.email}")
         resp = RedirectResponse("/coordinator/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/coordinator")
         return resp
@@ -222,10 +227,12 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
                             .where(ReferenceRequest.id == request_id)).first()
         return row[0] if row is not None and row[1] == who.association else None
 
-    def done(application_id: str, notice: str) -> RedirectResponse:
+    def done(request: Request, application_id: str, notice: str) -> RedirectResponse:
         ctx.on_event(application_id)  # reconcile now (on Prefect when a server is configured)
-        return RedirectResponse(f"/coordinator/applications/{quote(application_id)}?notice={quote(notice)}",
-                                status_code=303)
+        resp = RedirectResponse(f"/coordinator/applications/{quote(application_id)}", status_code=303)
+        resp.set_cookie(FLASH_COOKIE, auth.flash_cookie(secret, request.cookies.get(SESSION_COOKIE, ""), notice),
+                        max_age=300, httponly=True, samesite="strict", secure=secure_cookies, path="/coordinator")
+        return resp
 
     def refused(request: Request, who: Coordinator, application_id: str, message: str) -> HTMLResponse:
         return render(request, "message.html", who, status=422, title="That did not work",
@@ -250,12 +257,12 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
                 notice = run(who, application_id, form)
             except (ValueError, LookupError) as exc:
                 return refused(request, who, application_id, str(exc))
-            return done(application_id, notice)
+            return done(request, application_id, notice)
 
         app.post(f"/coordinator/applications/{{application_id}}/{path}", response_class=HTMLResponse)(handler)
 
     def reference_action(path: str, run: Callable[[Coordinator, int, dict], str]):
-        async def handler(request: Request, request_id: int):
+        async def handler(request: Request, request_id: DbId):
             who, form, refusal = await checked_post(request)
             if refusal is not None:
                 return refusal
@@ -266,7 +273,7 @@ def add_coordinator_routes(app: FastAPI, ctx, pages: Jinja2Templates, *, secure_
                 notice = run(who, request_id, form)
             except (ValueError, LookupError) as exc:
                 return refused(request, who, application_id, str(exc))
-            return done(application_id, notice)
+            return done(request, application_id, notice)
 
         app.post(f"/coordinator/references/{{request_id}}/{path}", response_class=HTMLResponse)(handler)
 

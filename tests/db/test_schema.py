@@ -28,7 +28,8 @@ def _application(session) -> Application:
     person = Person(name="Ada Applicant", email="Ada@example.org", email_normalized="ada@example.org")
     session.add(person)
     session.flush()
-    app = Application(id="APP-1", association_code="MI-AIMH", category="IMHS", applicant_id=person.id)
+    app = Application(id="APP-1", association_code="MI-AIMH", category="IMHS", applicant_id=person.id,
+                      applicant_name=person.name)
     session.add(app)
     session.flush()
     return app
@@ -63,7 +64,8 @@ def test_one_stored_rating_per_reference_request(sessions):
             rater = Person(name="Rae", email="rae@example.org", email_normalized="rae@example.org")
             s.add(rater)
             s.flush()
-            req = ReferenceRequest(application_id=app.id, position=0, rater_id=rater.id, role="colleague")
+            req = ReferenceRequest(application_id=app.id, position=0, rater_id=rater.id, role="colleague",
+                                   rater_name=rater.name)
             s.add(req)
             s.flush()
             s.add(Rating(reference_request_id=req.id))

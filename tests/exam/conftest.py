@@ -16,7 +16,7 @@ from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from models import Application, Endorsement, ReviewerAvailability, ReviewerProfile
 from tasks.exam_intake import enrol_candidates, import_essays, open_sitting
-from tasks.records import ensure_associations, save_document, upsert_person
+from tasks.records import ensure_associations, person_for, save_document
 
 AS_OF = date(2026, 11, 22)
 SECRET = "exam-test-secret"
@@ -41,7 +41,7 @@ class Sitting:
 
 def add_reviewer(s, sitting_id: int, name: str, endorsement: str, *, employer: str | None = None,
                  max_load: int = 5) -> int:
-    p = upsert_person(s, name, name.lower().replace(" ", ".") + "@reviewers.example.net")
+    p = person_for(s, name, name.lower().replace(" ", ".") + "@reviewers.example.net", association=None)
     p.employer = employer
     s.add(Endorsement(person_id=p.id, category=endorsement, origin="granted", status="active",
                       number=f"R-{p.id}-{endorsement}"))

@@ -23,7 +23,7 @@ from models import (
     ReviewerProfile,
 )
 from tasks.exam import plan_sitting
-from tasks.records import ensure_associations, save_document, upsert_person
+from tasks.records import ensure_associations, person_for, save_document
 
 AS_OF = date(2026, 11, 22)
 
@@ -58,7 +58,7 @@ def _setup(sessions) -> dict:
         }
         for name, (endorsement, employer) in reviewers.items():
             email = "elindqvist@example.net" if name == "Erik Lindqvist" else name.lower().replace(" ", ".") + "@example.org"
-            p = upsert_person(s, name, email)
+            p = person_for(s, name, email, association=None)
             p.employer = employer
             s.add(Endorsement(person_id=p.id, category=endorsement, origin="granted", status="active",
                               number=f"N-{p.id}-{endorsement}"))

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from endorse import links
+from endorse.db import transaction
 from models import Application, AuditLog, OutboxMessage, ReferenceRequest
 from tests.web.conftest import make_web_app
 from tests.web.test_coordinator import CT, MI, SECRET, signed_in
@@ -173,3 +174,122 @@ def test_secrets_have_no_default_outside_development(monkeypatch):
     with pytest.raises(ValidationError, match="ENDORSE_SECRET_KEY must be set"):
         Settings(env="production", _env_file=None)
     assert Settings(env="production", secret_key="a-real-secret-from-the-vault", _env_file=None)
+
+
+# --- people shared across associations (issue #13 · 1) -------------------------------------------------------
+#
+# A person is keyed by email and shared by every association. What one association types or imports about
+# someone is a claim on its own application: it never renames the person, never gives them an endorsement
+# that counts, and never shows on another association's pages, exports or letters.
+
+INTRUDER_NAME, INTRUDER_ENDORSEMENT = "Mallory Renamed", "IMHM-C"
+CT_PEOPLE = ["applicant", "coordinator", "reviewer"]
+MI_CHANNELS = ["replace rater on the dashboard", "add rater on the command line", "an imported document"]
+
+
+def _ct_person(sessions, who: str) -> str:
+    """The email of a CT-AIMH person: an applicant, the coordinator, or a reviewer of a CT sitting."""
+    from endorse.rulebook import default_library
+    from models import Person, ReviewerAvailability, ReviewerProfile
+    from tasks.exam_intake import open_sitting
+    from tasks.records import person_for
+
+    if who == "coordinator":
+        return CT
+    if who == "applicant":
+        with sessions() as s:
+            return s.get(Application, _targets(sessions, "CT-AIMH")["app"]).applicant.email
+    sitting_id = open_sitting(sessions, default_library(), association="CT-AIMH", name="CT spring",
+                              opens_on=date(2026, 12, 1), closes_on=date(2026, 12, 15), actor=f"coordinator:{CT}")
+    with transaction(sessions) as s:  # registered by CT, with no endorsement recorded
+        p = person_for(s, "Rex Reviewer", "rex.reviewer@ct.example.org", association="CT-AIMH")
+        s.add(ReviewerProfile(person_id=p.id, trained=True, max_load=5))
+        s.add(ReviewerAvailability(sitting_id=sitting_id, person_id=p.id, max_load=5))
+        assert s.get(Person, p.id) is not None
+    return "rex.reviewer@ct.example.org"
+
+
+def _mi_config():
+    from endorse.rulebook import default_library
+    from tasks.pipeline import PipelineConfig
+
+    return PipelineConfig(library=default_library(), as_of=date(2026, 11, 22), secret_key=SECRET,
+                          actor=f"coordinator:{MI}")
+
+
+def _mi_open_request(sessions) -> tuple[str, int]:
+    """An MI-AIMH application with a rater asked (an honest one, whom MI then replaces)."""
+    from tasks.raters import ProposedRater, add_rater
+
+    app_id = _targets(sessions, "MI-AIMH")["app"]
+    request_id = add_rater(sessions, app_id, ProposedRater("Hope Honest", "hope.honest@example.org", "colleague"),
+                           _mi_config(), actor=f"coordinator:{MI}")
+    return app_id, request_id
+
+
+def _mi_says(sessions, channel: str, email: str) -> str:
+    """MI-AIMH says the person is "Mallory Renamed" holding IMHM-C; returns the MI application it is said on."""
+    from endorse.documents import load_document
+    from endorse.settings import PROJECT_ROOT
+    from tasks.raters import ProposedRater, add_rater
+    from tasks.records import save_document
+
+    app_id, request_id = _mi_open_request(sessions)
+    if channel == "replace rater on the dashboard":
+        client = signed_in(sessions, MI)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/coordinator/applications/{app_id}").text).group(1)
+        r = client.post(f"/coordinator/references/{request_id}/replace", follow_redirects=False, data={
+            "csrf": csrf, "name": INTRUDER_NAME, "email": email, "role": "colleague",
+            "endorsement": INTRUDER_ENDORSEMENT, "reason": "left"})
+        assert r.status_code == 303, r.text
+    elif channel == "add rater on the command line":
+        add_rater(sessions, app_id, ProposedRater(INTRUDER_NAME, email, "colleague", INTRUDER_ENDORSEMENT), _mi_config(),
+                  actor=f"coordinator:{MI}")
+    else:
+        doc = load_document(PROJECT_ROOT / "cohort" / "mi-aimh-imhs-eligible-01.json")
+        first = doc.references[0]
+        rater = first.rater.model_copy(update={"name": INTRUDER_NAME, "email": email,
+                                               "endorsement": INTRUDER_ENDORSEMENT})
+        doc = doc.model_copy(update={"references": (first.model_copy(update={"rater": rater}),) + tuple(doc.references[1:])})
+        with transaction(sessions) as s:
+            save_document(s, doc, actor="import")
+        app_id = doc.id
+    return app_id
+
+
+def _person_state(sessions, email: str) -> tuple:
+    from models import Endorsement, Person
+
+    with sessions() as s:
+        p = s.scalars(select(Person).where(Person.email_normalized == email)).one()
+        return p.name, p.employer, sorted(s.scalars(select(Endorsement.category).where(Endorsement.person_id == p.id)))
+
+
+@pytest.mark.parametrize("channel", MI_CHANNELS)
+@pytest.mark.parametrize("who", CT_PEOPLE)
+def test_another_associations_word_about_a_person_stays_a_claim_on_its_own_application(cohort, who, channel):
+    """Issue #13 · 1: MI-AIMH can neither rename a CT-AIMH person nor make them hold an endorsement."""
+    from endorse.rulebook import default_library
+    from models import ExamSitting
+    from tasks.exam import policy_for, reviewer_pool
+
+    email = _ct_person(cohort, who)
+    before = _person_state(cohort, email)
+    ct_pages = ["/coordinator/", f"/coordinator/applications/{_targets(cohort, 'CT-AIMH')['app']}",
+                "/coordinator/exports/pipeline.csv"]
+    ct = signed_in(cohort, CT)
+    seen_before = [ct.get(p).text for p in ct_pages]
+
+    mi_app = _mi_says(cohort, channel, email)
+
+    assert _person_state(cohort, email) == before  # the person's record is untouched
+    assert [ct.get(p).text.count(INTRUDER_NAME) for p in ct_pages] == [0, 0, 0]
+    assert [t.count(before[0]) for t in seen_before] == [ct.get(p).text.count(before[0]) for p in ct_pages]
+    with cohort() as s:  # the claim is kept, on MI's application only
+        claim = s.scalars(select(ReferenceRequest).where(ReferenceRequest.application_id == mi_app,
+                                                         ReferenceRequest.rater_name == INTRUDER_NAME)).one()
+        assert claim.rater_endorsement_claimed == INTRUDER_ENDORSEMENT and claim.rater.email_normalized == email
+        if who == "reviewer":  # no endorsement that counts: not eligible for CT's essays
+            sitting = s.scalars(select(ExamSitting).where(ExamSitting.association_code == "CT-AIMH")).one()
+            pool, _ = reviewer_pool(s, sitting, policy_for(default_library(), "CT-AIMH", date(2026, 11, 22)))
+            assert claim.rater_id not in {r.reviewer_id for r in pool}

@@ -21,7 +21,8 @@ def test_markup_in_names_is_escaped_in_html_email_and_kept_plain_in_text():
     mail = render("reference.request", {
         "rater_name": XSS, "applicant_name": XSS, "category_name": "IMHS", "role_words": "a colleague",
         "due_on": "2026-12-01", "expires_on": "2027-01-01", "waived": False, "association_name": XSS,
-        "coordinator_name": XSS, "coordinator_email": "c@example.org"})
+        "coordinator_name": XSS, "coordinator_email": "c@example.org", "signature": XSS,
+        "association_phone": XSS, "association_website": XSS})
     assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
     assert "onerror=alert(1)>" not in mail.html
     assert XSS in mail.text  # plain text cannot execute markup: shown as typed
@@ -31,7 +32,8 @@ def test_markup_in_names_is_escaped_in_html_email_and_kept_plain_in_text():
 def test_markup_in_decision_reasons_is_escaped():
     mail = render("decision.deferred", {"applicant_name": "A", "category_name": "IFS", "application_id": XSS,
                                         "missing": [XSS], "association_name": "X", "coordinator_name": "C",
-                                        "coordinator_email": "c@example.org"})
+                                        "coordinator_email": "c@example.org", "signature": XSS,
+                                        "association_phone": None, "association_website": None})
     assert "<script>" not in mail.html
 
 

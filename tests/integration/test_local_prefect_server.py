@@ -102,11 +102,11 @@ def test_a_server_that_dies_while_starting_says_so_with_its_log(tmp_path: Path):
 def test_closing_the_databases_leaves_the_final_state_in_the_database_file(database_url, tmp_path: Path):
     from endorse.db import close_databases, default_session_factory, transaction
     from models import Person
-    from tasks.records import upsert_person
+    from tasks.records import person_for
 
     sessions = default_session_factory(database_url)
     with transaction(sessions) as s:
-        upsert_person(s, "Ana Ruiz", "aruiz@example.org")
+        person_for(s, "Ana Ruiz", "aruiz@example.org", association=None)
     close_databases()
     if database_url.startswith("sqlite"):
         db = Path(database_url.split("///", 1)[1])

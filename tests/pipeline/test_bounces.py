@@ -55,4 +55,4 @@ def test_a_delivery_status_notification_marks_the_email_bounced(sessions):
     assert "bounced" in line and "5.1.1" in line
     with sessions() as s:
         assert s.scalars(select(OutboxMessage.status)).one() == "bounced"
-        assert s.scalars(select(AuditLog.action)).all() == ["email.bounced"]
+        assert s.scalars(select(AuditLog.action).where(AuditLog.entity_type == "outbox_message")).all() == ["email.bounced"]

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import DateTime, select, update
 
 from bench.generate import application
-from endorse.db import make_engine, session_factory, transaction, upgrade_database
+from endorse.db import make_engine, session_factory, transaction
 from endorse.documents import ApplicationDocument
 from endorse.rulebook import default_library
 from models import Application, Base

@@ -16,6 +16,7 @@ import uvicorn
 from endorse.settings import PROJECT_ROOT
 from endorse.smtp_sink import SmtpSink
 from tasks.outbox import SmtpConfig, deliver_due
+from web.guard import uvicorn_config
 
 from .conftest import SECRET
 
@@ -34,7 +35,7 @@ def _free_port() -> int:
 @pytest.fixture
 def served(web_app):
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(web_app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(web_app, host="127.0.0.1", port=port, trusted_proxies=[], log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

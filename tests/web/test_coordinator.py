@@ -21,7 +21,6 @@ from models import (
     Application,
     AuditLog,
     EducationRecord,
-    Person,
     RaterVetting,
     ReferenceRequest,
     Transcript,
@@ -199,7 +198,7 @@ def test_exports_neutralize_spreadsheet_formulas_in_csv_and_xlsx(cohort):
 
     app_id = _mi_app(cohort)
     with transaction(cohort) as s:
-        s.get(Person, s.get(Application, app_id).applicant_id).name = '=HYPERLINK("http://evil.example","click")'
+        s.get(Application, app_id).applicant_name = '=HYPERLINK("http://evil.example","click")'
     client = signed_in(cohort)
     csv = client.get("/coordinator/exports/pipeline.csv")
     assert csv.status_code == 200 and "attachment" in csv.headers["content-disposition"]
@@ -235,7 +234,9 @@ def test_recording_a_transcript_from_the_page(cohort):
     r = client.post(f"/coordinator/applications/{app_id}/transcript",
                     data={"csrf": csrf, "institution": institution, "received_on": "2026-11-20", "official": "yes"},
                     follow_redirects=False)
-    assert r.status_code == 303 and "Transcript" in r.headers["location"]
+    assert r.status_code == 303 and r.headers["location"] == f"/coordinator/applications/{app_id}"
+    assert f"Transcript from {institution} recorded." in client.get(r.headers["location"]).text  # the flash, once
+    assert 'role="status"' not in client.get(r.headers["location"]).text
     with cohort() as s:
         t = s.scalars(select(Transcript).join(EducationRecord).where(EducationRecord.application_id == app_id,
                                                                      EducationRecord.institution == institution)).one()

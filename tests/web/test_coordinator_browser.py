@@ -16,6 +16,7 @@ from models import Application, AuditLog, ReferenceRequest
 from tests.web.test_browser import CHROMIUM_ARGS, _free_port
 from tests.web.test_coordinator import MI, PASSWORD, SECRET, AS_OF, cohort  # noqa: F401  (fixture)
 from tests.web.conftest import make_web_app
+from web.guard import uvicorn_config
 
 pytestmark = pytest.mark.browser
 SHOTS = PROJECT_ROOT / "var" / "screenshots"
@@ -23,7 +24,7 @@ SHOTS = PROJECT_ROOT / "var" / "screenshots"
 
 def _serve(app):
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, trusted_proxies=[], log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

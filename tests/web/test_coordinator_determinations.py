@@ -33,7 +33,8 @@ def test_recording_a_determination_from_the_page_is_audited_and_shown(cohort):  
     r = client.post(f"/coordinator/applications/{app_id}/determine", follow_redirects=False,
                     data={"csrf": csrf, "question": "ifa_volunteer_experience", "decided_on": "2026-11-21",
                           "decision": "not_accepted", "note": "<b>no specialized training</b>"})
-    assert r.status_code == 303 and "Determination" in r.headers["location"]
+    assert r.status_code == 303 and r.headers["location"] == f"/coordinator/applications/{app_id}"
+    assert "Determination" in client.get(r.headers["location"]).text  # the flash notice, once
     with cohort() as s:
         d = s.scalars(select(CoordinatorDetermination).where(CoordinatorDetermination.application_id == app_id)).one()
         assert (d.application_id, d.decided_by, d.accepted) == (app_id, MI, False)

@@ -1,0 +1,92 @@
+"""What coordinator commands print: one clear line (or a table) in a coordinator's words.
+
+Pure functions from what a command got back to the text it prints; no raw dicts, no escapes, and a
+count of zero says why. Kept apart from the commands so that each message has a test of its own.
+"""
+
+from __future__ import annotations
+
+SMTP_SETTINGS_HINT = ("set ENDORSE_SMTP_HOST and ENDORSE_SMTP_PORT (and ENDORSE_SMTP_TLS, ENDORSE_SMTP_USERNAME, "
+                      "ENDORSE_SMTP_PASSWORD) to your mail server, or run a local sink: "
+                      ".venv/bin/python -m endorse.smtp_sink --port 8025")
+
+
+def stage_words(stage: str) -> str:
+    return stage.replace("_", " ")
+
+
+def reconcile_line(application_id: str, outcome: dict) -> str:
+    """After an event: where the application stands now and what moved it."""
+    from tasks.stages import FINAL_STAGES
+
+    moves = outcome.get("transitions") or []
+    stage = stage_words(outcome["stage"])
+    if moves:
+        return f"{application_id}: now in {stage} ({'; '.join(moves)})"
+    if outcome["stage"] in FINAL_STAGES:
+        return f"{application_id}: {stage} (decided: nothing more moves it)"
+    return f"{application_id}: stays in {stage} (its checklist does not let it move yet)"
+
+
+_SWEEP_EXTRAS = (
+    ("reminders", "rating reminder(s)"),
+    ("transcript_reminders", "transcript reminder(s)"),
+    ("expired_links", "link(s) expired"),
+    ("escalated", "overdue rating(s) escalated"),
+    ("essay_reviews_reassigned", "essay review(s) reassigned"),
+    ("reviewer_reminders", "reviewer reminder(s)"),
+    ("overdue_ratings", "rating(s) overdue"),
+)
+
+
+def sweep_line(result: dict, as_of: str | None) -> str:
+    day = f" as of {as_of}" if as_of else ""
+    evaluated = result.get("evaluated", 0)
+    if not evaluated:
+        return f"sweep{day}: 0 applications evaluated: no application is open (endorse import FOLDER loads some)"
+    moved = result.get("transitions", 0)
+    head = (f"sweep{day}: {evaluated} open application(s) evaluated, {moved} stage change(s)"
+            + ("" if moved else " (no checklist changed enough to move an application)"))
+    extras = [f"{result[k]} {words}" for k, words in _SWEEP_EXTRAS if result.get(k)]
+    return head + ("; " + ", ".join(extras) if extras else "")
+
+
+def delivery_line(report: dict, smtp_where: str, waiting: int) -> tuple[str, bool]:
+    """The outcome of ``endorse deliver`` and whether it went well (False: the command exits 1)."""
+    if report.get("unreachable"):
+        return (f"cannot reach SMTP at {smtp_where} ({report['unreachable']}) — {SMTP_SETTINGS_HINT}; "
+                f"{waiting} email(s) wait in the outbox and will be sent once it answers", False)
+    if not report.get("claimed"):
+        later = f" ({waiting} queued for a later retry: endorse outbox lists them)" if waiting else ""
+        return f"0 emails sent: nothing is due in the outbox{later}", True
+    parts = [f"{report['sent']} email(s) sent through {smtp_where}"]
+    if report.get("retried"):
+        parts.append(f"{report['retried']} will be retried (endorse outbox shows the server's answer)")
+    if report.get("failed"):
+        parts.append(f"{report['failed']} failed for good (endorse outbox --status failed)")
+    return "; ".join(parts), not report.get("failed") and not report.get("retried")
+
+
+def enrolment_line(count: int, nobody_because: str | None) -> str:
+    if count:
+        return f"{count} enrolled"
+    return f"0 enrolled: {nobody_because or 'nobody to enrol'}"
+
+
+def no_application(application_id: str, where: str, demo_data: str | None) -> str:
+    hint = (f" (the demo's data is in {demo_data}: endorse --data {demo_data} show {application_id})"
+            if demo_data else " (endorse import FOLDER loads applications)")
+    return f"no application {application_id!r} in {where}{hint}"
+
+
+def vetting_count_line(count: int) -> str:
+    if count:
+        return f"{count} rater(s) to vet"
+    return "0 raters to vet: every proposed rater is endorsed or already vetted"
+
+
+def outbox_count_line(count: int, statuses: list[str]) -> str:
+    which = "/".join(statuses)
+    if count:
+        return f"{count} message(s) {which}"
+    return f"0 messages {which}: every email in the outbox has another status (endorse outbox --status sent lists those sent)"
