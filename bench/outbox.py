@@ -13,8 +13,8 @@ from pathlib import Path
 def _fill(sessions, n: int, tag: str) -> None:
     from endorse.db import transaction
     from endorse.rulebook import default_library
-    from tasks.mail.outbox import queue_email
     from tasks.intake.records import ensure_associations
+    from tasks.mail.outbox import queue_email
 
     with transaction(sessions) as s:
         ensure_associations(s, default_library())

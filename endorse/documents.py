@@ -230,6 +230,9 @@ class DocumentError(Exception):
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
 
+    def __reduce__(self):  # rebuilt from its parts when a worker process reports it
+        return (type(self), (self.path, self.problems))
+
 
 def _field_path(loc: tuple[Any, ...]) -> str:
     out = ""

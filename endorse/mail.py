@@ -53,6 +53,11 @@ def render(role: str, context: dict, *, association: str | None = None, template
 
 
 def _render_unescaped(env: Environment, name: str, ctx: dict) -> str:
-    source, _, _ = env.loader.get_source(env, name)
-    plain = env.overlay(autoescape=False)
-    return plain.from_string(source).render(ctx)
+    return _plain(env).get_template(name).render(ctx)
+
+
+@lru_cache(maxsize=8)
+def _plain(env: Environment) -> Environment:
+    # Kept, so its compiled templates are too: compiling a template for every email cost more than
+    # rendering it when the first sweep after an import queues thousands.
+    return env.overlay(autoescape=False)

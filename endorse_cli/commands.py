@@ -98,7 +98,7 @@ def cmd_sweep(args) -> int:
     from endorse_cli.output import sweep_line
     from flows.sweep import sweep
 
-    print(sweep_line(sweep(batch_size=args.batch_size, as_of=args.as_of), args.as_of))
+    print(sweep_line(sweep(batch_size=args.batch_size, as_of=args.as_of, full=args.full), args.as_of))
     return 0
 
 
@@ -945,9 +945,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_reconcile)
 
-    p = sub.add_parser("sweep", help="run the sweep over every open application")
+    p = sub.add_parser("sweep", help="run the sweep over the applications that are due or marked")
     p.add_argument("--batch-size", type=int, default=1000)
     p.add_argument("--as-of")
+    p.add_argument("--full", action="store_true",
+                   help="re-evaluate every open application (done by itself when the rule files change)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("deliver", help="deliver what is due in the outbox")

@@ -68,10 +68,14 @@ _SWEEP_EXTRAS = (
 def sweep_line(result: dict, as_of: str | None) -> str:
     day = f" as of {as_of}" if as_of else ""
     evaluated = result.get("evaluated", 0)
+    # An incremental sweep (issue 17) looks only at applications due or marked.
+    which = "open" if result.get("full", True) else "due or marked"
     if not evaluated:
-        return f"sweep{day}: 0 applications evaluated: no application is open (endorse import FOLDER loads some)"
+        why = ("no application is open (endorse import FOLDER loads some)" if result.get("full", True) else
+               "none is due or marked today (endorse sweep --full looks at every open application)")
+        return f"sweep{day}: 0 applications evaluated: {why}"
     moved = result.get("transitions", 0)
-    head = (f"sweep{day}: {evaluated} open application(s) evaluated, {moved} stage change(s)"
+    head = (f"sweep{day}: {evaluated} {which} application(s) evaluated, {moved} stage change(s)"
             + ("" if moved else " (no checklist changed enough to move an application)"))
     extras = [f"{result[k]} {words}" for k, words in _SWEEP_EXTRAS if result.get(k)]
     return head + ("; " + ", ".join(extras) if extras else "")

@@ -53,8 +53,7 @@ def reconcile_after_event(application_id: str, as_of: str | None = None) -> tupl
     raises because Prefect is down: the application stays marked and the sweep catches up."""
     api = prefect_api_url()
     if not api:
-        from tasks.pipeline import parse_as_of
-        from tasks.pipeline import reconcile_application_state
+        from tasks.pipeline import parse_as_of, reconcile_application_state
 
         # The flow's own task function, run without Prefect (the artifact is the sweep's to publish).
         outcome = reconcile_application_state.fn(application_id, parse_as_of(as_of))

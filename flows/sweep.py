@@ -1,4 +1,9 @@
-"""The scheduled sweep over every open application, in batches (one task per batch, never per application)."""
+"""The scheduled sweep, in batches (one task per batch, never per application).
+
+Incremental: only applications due (a day their checklist can change by time alone has come) or
+marked (an event, an import, a coordinator action). A full pass over every open application runs
+when asked (``full=True``, ``endorse sweep --full``) and when the rule files changed since the last
+full pass."""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from tasks.pipeline import (
     advance_application_batch,
     escalate_overdue_ratings,
     expire_stale_links,
-    list_open_batches,
     parse_as_of,
+    plan_sweep,
     publish_pipeline_artifact,
     reassign_overdue_essays,
     record_completed_run,
+    record_full_sweep,
     remind_missing_transcripts,
     remind_reviewers,
     send_due_reminders,
@@ -33,12 +39,15 @@ FOLLOW_UPS = (
 # A sweep of 10 000 applications takes a few minutes; one hung on a lock must not hold the slot
 # of the next 15-minute run. A failed sweep retries once: every step is safe to run again.
 @flow(name="sweep", log_prints=True, timeout_seconds=12 * 60, retries=1, retry_delay_seconds=60)
-def sweep(batch_size: int = 1000, as_of: str | None = None) -> dict:
+def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False) -> dict:
     day = parse_as_of(as_of)
-    moved = {"evaluated": 0, "reconciled": 0, "transitions": 0}
-    for batch in list_open_batches(batch_size):
-        for k, v in advance_application_batch(batch, day).items():
+    plan = plan_sweep(batch_size, day, full)
+    moved = {"full": plan["full"], "evaluated": 0, "reconciled": 0, "transitions": 0, "rescheduled": 0}
+    for batch in plan["batches"]:
+        for k, v in advance_application_batch(batch, day, plan["rules_changed"]).items():
             moved[k] += v
+    if plan["full"]:
+        record_full_sweep(day)
     for key, step in FOLLOW_UPS:
         moved[key] = step(day)
     moved.update(publish_pipeline_artifact(day))

@@ -44,6 +44,10 @@ class Application(Base):
     decision_requested: Mapped[bool] = mapped_column(default=False)
     # Set when something happened that the pipeline should look at; cleared by a reconcile.
     needs_reconcile: Mapped[bool] = mapped_column(default=True, index=True)
+    # The first day its checklist can change by time alone, as computed on checked_as_of
+    # (tasks/next_check.py); the incremental sweep takes it up on that day. None: not yet computed.
+    next_check_on: Mapped[date | None] = mapped_column(index=True)
+    checked_as_of: Mapped[date | None]
     document_digest: Mapped[str | None] = mapped_column(String(64))
     last_evaluated_at: Mapped[datetime | None]
     last_checklist: Mapped[list | None]  # the latest evaluation, for the dashboard and artifacts

@@ -38,6 +38,9 @@ class RulebookVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     digest: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a sweep last re-evaluated every open application under these rules (None: never, so
+    # the next sweep is a full pass).
+    full_sweep_at: Mapped[datetime | None]
 
 
 class Person(Base):

@@ -12,6 +12,7 @@ _VERBS = {
     "Evaluation": "evaluation",
     "RequirementResult": "evaluation",
     "evaluate": "evaluation",
+    "next_change_on": "next_check",
     "StageFacts": "stages",
     "Transition": "stages",
     "check_allowed": "stages",

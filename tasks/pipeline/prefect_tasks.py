@@ -51,9 +51,27 @@ def list_open_batches(batch_size: int) -> list[list[str]]:
 
 
 @task
-def advance_application_batch(ids: list[str], as_of: date) -> dict:
+def plan_sweep(batch_size: int, as_of: date, full: bool = False) -> dict:
+    """Which applications this sweep looks at: all open ones (asked for, or the rule files changed
+    since the last full pass) or only those due or marked."""
+    with default_session_factory()() as s:
+        rules_changed = pipeline.full_sweep_needed(s, default_library())
+        full = full or rules_changed
+        ids = pipeline.open_application_ids(s) if full else pipeline.due_application_ids(s, as_of)
+    return {"full": full, "rules_changed": rules_changed,
+            "batches": [ids[i:i + batch_size] for i in range(0, len(ids), batch_size)]}
+
+
+@task
+def record_full_sweep(as_of: date) -> None:
+    """Every batch of a full pass is done: later sweeps may be incremental under these rule files."""
+    pipeline.record_full_sweep(default_session_factory(), _config(as_of))
+
+
+@task
+def advance_application_batch(ids: list[str], as_of: date, rules_changed: bool = False) -> dict:
     """One task for a whole batch: evaluate all, move the ones that can move."""
-    return pipeline.advance_batch(default_session_factory(), ids, _config(as_of))
+    return pipeline.advance_batch(default_session_factory(), ids, _config(as_of), rules_changed)
 
 
 @task

@@ -12,20 +12,23 @@ call these functions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from endorse.db import transaction
+from endorse.rulebook import RulebookLibrary
 from models import (
     Application,
+    RulebookVersion,
     record_audit,
 )
 from tasks.config import PipelineConfig, _now_for
 from tasks.decision.decisions import record_decision
 from tasks.eligibility.evaluation import Evaluation, evaluate
+from tasks.eligibility.next_check import next_change_on
 from tasks.eligibility.stages import (
     DEFERRED,
     ELIGIBILITY_REVIEW,
@@ -63,7 +66,8 @@ def stage_facts(app: Application, cfg: PipelineConfig) -> StageFacts:
 
 
 def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig,
-                  evaluation: Evaluation | None = None, version: int | None = None) -> ReconcileOutcome:
+                  evaluation: Evaluation | None = None, version: int | None = None,
+                  document=None) -> ReconcileOutcome:
     """Evaluate one application and move it as far as its checklist allows, a transaction per step.
 
     The checklist is read once; each step then checks (optimistic lock) that nobody changed the
@@ -71,13 +75,13 @@ def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: Pip
     """
     out = ReconcileOutcome(application_id, "")
     for _ in range(MAX_STEPS):
-        if evaluation is None or version is None:
-            evaluation, version = _read(sessions, application_id, cfg)
+        if evaluation is None or version is None or document is None:
+            document, evaluation, version = _read(sessions, application_id, cfg)
         try:
             with transaction(sessions) as s:
-                step = _reconcile_step(s, application_id, cfg, evaluation, version)
+                step = _reconcile_step(s, application_id, cfg, document, evaluation, version)
         except (_Stale, StaleDataError):
-            evaluation = version = None
+            evaluation = version = document = None
             continue
         version = step.version
         out.stage, out.eligible = step.stage, step.eligible
@@ -91,13 +95,23 @@ class _Stale(Exception):
     """The application changed between the read and the write."""
 
 
-def _read(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig) -> tuple[Evaluation, int]:
+def _read(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig) -> tuple[object, Evaluation, int]:
     with sessions() as s:
         version = s.scalar(select(Application.version_id).where(Application.id == application_id))
         if version is None:
             raise LookupError(f"no application {application_id!r}")
         doc = load_documents(s, [application_id])[application_id]
-    return evaluate(doc, cfg.library, cfg.as_of), version
+    return doc, evaluate(doc, cfg.library, cfg.as_of), version
+
+
+def next_check(doc, stage: str, exam_approved_on: date | None, ev: Evaluation, cfg: PipelineConfig) -> date | None:
+    """The day the sweep must look at this application again if nothing happens to it meanwhile
+    (None: in a final stage, only an event brings it back)."""
+    if stage not in SWEPT_STAGES:
+        return None
+    # The stage machine also reads the exam approval, which lapses after a rulebook period.
+    extra = (exam_approved_on,) if exam_approved_on is not None else ()
+    return next_change_on(doc, cfg.library, cfg.as_of, ev, extra)
 
 
 @dataclass
@@ -108,7 +122,7 @@ class _Step:
     version: int
 
 
-def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, ev: Evaluation, version: int) -> _Step:
+def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, ev: Evaluation, version: int) -> _Step:
     app = s.get(Application, application_id)
     if app is None:
         raise LookupError(f"no application {application_id!r}")
@@ -123,6 +137,8 @@ def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, ev: Ev
         t = next_transition(ev, stage_facts(app, cfg))
     if t is None:
         app.needs_reconcile = False
+        app.next_check_on = next_check(doc, app.stage, app.exam_approved_on, ev, cfg)
+        app.checked_as_of = cfg.as_of
     else:
         apply_transition(s, app, t, ev, cfg, now)
     s.flush()
@@ -154,29 +170,117 @@ def _stage_side_effects(s: Session, app: Application, ev: Evaluation, cfg: Pipel
 # --- sweep steps: set-based, one call per batch ------------------------------------------------------------
 
 
+SWEPT_STAGES = OPEN_STAGES + (DEFERRED,)
+
+
 def open_application_ids(s: Session) -> list[str]:
-    """Open applications, and any other one an action marked for a reconcile that has not run yet."""
-    return list(s.scalars(select(Application.id).where(or_(Application.stage.in_(OPEN_STAGES + (DEFERRED,)),
+    """The full pass: open applications, and any other one an action marked for a reconcile that has not run yet."""
+    return list(s.scalars(select(Application.id).where(or_(Application.stage.in_(SWEPT_STAGES),
                                                            Application.needs_reconcile.is_(True)))
                           .order_by(Application.id)))
 
 
-def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: PipelineConfig) -> dict[str, int]:
-    """Evaluate a batch in one read, then move only the applications that have somewhere to go."""
+def due_application_ids(s: Session, as_of: date) -> list[str]:
+    """The incremental sweep: applications marked by an event, an import or an action, and open
+    applications whose checklist can have changed by ``as_of`` through time alone (or whose next
+    check was computed on a later day than ``as_of``: a re-run "as of" an earlier day)."""
+    A = Application
+    by_time = A.stage.in_(SWEPT_STAGES) & or_(A.next_check_on.is_(None), A.next_check_on <= as_of,
+                                                A.checked_as_of > as_of)
+    # Two index scans (mark, next check) rather than one scan of every application.
+    marked = select(A.id).where(A.needs_reconcile.is_(True))
+    timed = select(A.id).where(by_time)
+    return sorted(set(s.scalars(marked)) | set(s.scalars(timed)))
+
+
+def full_sweep_needed(s: Session, library: RulebookLibrary) -> bool:
+    """A full pass when no sweep has yet re-evaluated everything under these rule files."""
+    return s.scalar(select(RulebookVersion.full_sweep_at).where(RulebookVersion.digest == library.digest)) is None
+
+
+def record_full_sweep(sessions: sessionmaker[Session], cfg: PipelineConfig) -> None:
+    """After a full pass has gone through every batch: later sweeps can be incremental under these rules."""
+    with transaction(sessions) as s:
+        row = s.scalars(select(RulebookVersion).where(RulebookVersion.digest == cfg.library.digest)).one_or_none()
+        if row is None:
+            row = RulebookVersion(digest=cfg.library.digest)
+            s.add(row)
+        if row.full_sweep_at is None:
+            row.full_sweep_at = _now_for(cfg.as_of)
+            record_audit(s, actor=cfg.actor, action="sweep.full_pass", entity_type="rulebook_version",
+                         entity_id=cfg.library.digest, as_of=cfg.as_of.isoformat())
+
+
+def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: PipelineConfig,
+                  rules_changed: bool = False) -> dict[str, int]:
+    """Evaluate a batch in one read, then move only the applications that have somewhere to go; the
+    others keep the day they must be looked at again.
+
+    A stored day stays right until it comes (nothing changes before it by time alone, and whatever
+    else changes marks the application), unless the rules changed: then every day is computed again."""
     with sessions() as s:
         docs = load_documents(s, ids)
         # Only the columns the stage machine needs (not the stored checklist JSON of every row).
         apps = {a.id: a for a in s.execute(select(
             Application.id, Application.association_code, Application.category, Application.stage,
             Application.exam_approved_on, Application.decision_requested, Application.needs_reconcile,
-            Application.version_id).where(Application.id.in_(ids)))}
-        due = []
+            Application.version_id, Application.next_check_on, Application.checked_as_of)
+            .where(Application.id.in_(ids)))}
+        due, checks = [], []
         for app_id, doc in docs.items():
             app = apps[app_id]
             ev = evaluate(doc, cfg.library, cfg.as_of)
             if app.needs_reconcile or next_transition(ev, stage_facts(app, cfg)) is not None:
-                due.append((app_id, ev, app.version_id))
-    moved = 0
-    for app_id, ev, version in due:
-        moved += len(reconcile_one(sessions, app_id, cfg, ev, version).transitions)
-    return {"evaluated": len(docs), "reconciled": len(due), "transitions": moved}
+                due.append((app_id, ev, app.version_id, doc))
+                continue
+            still_right = (not rules_changed and app.next_check_on is not None and app.next_check_on > cfg.as_of
+                           and app.checked_as_of is not None and app.checked_as_of <= cfg.as_of)
+            if still_right:
+                continue
+            nxt = next_check(doc, app.stage, app.exam_approved_on, ev, cfg)
+            if nxt != app.next_check_on or app.checked_as_of is None or app.checked_as_of > cfg.as_of:
+                checks.append({"b_id": app_id, "b_version": app.version_id, "b_next": nxt, "b_on": cfg.as_of})
+    if checks:
+        _store_next_checks(sessions, checks)
+    moved, again = _reconcile_together(sessions, due, cfg)
+    for app_id in again:  # changed since the batch read it: on its own, from a fresh read
+        moved += len(reconcile_one(sessions, app_id, cfg).transitions)
+    return {"evaluated": len(docs), "reconciled": len(due), "transitions": moved, "rescheduled": len(checks)}
+
+
+RECONCILES_PER_TRANSACTION = 100
+
+
+def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: PipelineConfig) -> tuple[int, list[str]]:
+    """Reconcile many applications to a transaction (on the first sweep after a bulk import a commit
+    per transition cost more than the transitions). Each application moves inside its own savepoint:
+    all its steps or none, each audited; one that changed since the batch read it is rolled back
+    alone and returned to be reconciled on its own."""
+    moved, again = 0, []
+    for i in range(0, len(due), RECONCILES_PER_TRANSACTION):
+        with transaction(sessions) as s:
+            for app_id, ev, version, doc in due[i:i + RECONCILES_PER_TRANSACTION]:
+                steps = 0
+                try:
+                    with s.begin_nested():
+                        for _ in range(MAX_STEPS):
+                            step = _reconcile_step(s, app_id, cfg, doc, ev, version)
+                            version = step.version
+                            if step.transition is None:
+                                break
+                            steps += 1
+                except (_Stale, StaleDataError):
+                    again.append(app_id)
+                    continue
+                moved += steps
+    return moved, again
+
+
+def _store_next_checks(sessions: sessionmaker[Session], checks: list[dict]) -> None:
+    """One statement for the batch; bookkeeping, not a state change (no audit, no version bump).
+    A row that changed since it was read keeps what its own reconcile wrote."""
+    table = Application.__table__
+    stmt = (table.update().where(table.c.id == bindparam("b_id"), table.c.version_id == bindparam("b_version"))
+            .values(next_check_on=bindparam("b_next"), checked_as_of=bindparam("b_on")))
+    with transaction(sessions) as s:
+        s.connection().execute(stmt, checks)

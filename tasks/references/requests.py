@@ -73,11 +73,16 @@ def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> 
     however many applicants they were asked to rate."""
     now = _now_for(cfg.as_of)
     sent = 0
+    # Only requests due on a reminder day of some rulebook (the index on status, due_on finds them),
+    # not every open request on every sweep.
+    reminder_days = {cfg.as_of + timedelta(days=int(d)) for assoc in cfg.library.associations
+                     for cat in cfg.library.categories
+                     for d in cfg.library.category_rules(assoc, cat, cfg.as_of).settings["reminder_days_before_due"]}
     with transaction(sessions) as s:
         rows = s.execute(
             select(ReferenceRequest, Application).join(Application, Application.id == ReferenceRequest.application_id)
             .where(ReferenceRequest.status == "requested", ReferenceRequest.token_hash.is_not(None),
-                   ReferenceRequest.due_on.is_not(None), ReferenceRequest.rating == None)  # noqa: E711
+                   ReferenceRequest.due_on.in_(sorted(reminder_days)), ReferenceRequest.rating == None)  # noqa: E711
             .order_by(ReferenceRequest.due_on, ReferenceRequest.id)
         ).all()
         last_by_rater: dict[int, datetime] = {}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import String, exists, literal, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from endorse.db import transaction
 from models import (
     Application,
     EducationRecord,
+    OutboxMessage,
     Transcript,
     record_audit,
 )
@@ -52,11 +53,17 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
     """Applicants waiting on transcripts are reminded at most once a week."""
     week = cfg.as_of.isocalendar()
     count = 0
+    key_tail = f":{week[0]}-W{week[1]}"
+    # Applicants already reminded this week (their email's key is in the outbox) are not read again.
+    reminded = exists().where(OutboxMessage.idempotency_key
+                              == literal("transcript.missing:", String) + Application.id + literal(key_tail, String))
     with transaction(sessions) as s:
-        apps = s.scalars(select(Application).where(Application.stage == TRANSCRIPTS)).all()
+        apps = s.scalars(select(Application).where(Application.stage == TRANSCRIPTS, ~reminded)
+                         .options(selectinload(Application.education).selectinload(EducationRecord.transcript),
+                                  selectinload(Application.applicant))).all()
         for app in apps:
             missing = []
-            for e in s.scalars(select(EducationRecord).where(EducationRecord.application_id == app.id)):
+            for e in app.education:
                 t = e.transcript
                 if t is None or t.received_on is None or not t.official:
                     missing.append(f"{e.institution} ({e.degree or e.credential})")
@@ -65,7 +72,7 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
             info = cfg.library.category_info(app.category)
             queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant_name,
                         association=app.association_code, application_id=app.id,
-                        idempotency_key=f"transcript.missing:{app.id}:{week[0]}-W{week[1]}",
+                        idempotency_key=f"transcript.missing:{app.id}{key_tail}",
                         context={"applicant_name": app.applicant_name, "category_name": info["name"],
                                  "application_id": app.id, "missing": missing})
             count += queued.new

@@ -48,6 +48,11 @@ LINES = [  # (case, function, arguments, the line printed)
      "sweep: 5 open application(s) evaluated, 0 stage change(s) (no checklist changed enough to move an application)"),
     ("sweep of nothing", output.sweep_line, ({"evaluated": 0, "transitions": 0}, None),
      "sweep: 0 applications evaluated: no application is open (endorse import FOLDER loads some)"),
+    ("incremental sweep (issue 17)", output.sweep_line, ({"full": False, "evaluated": 3, "transitions": 1}, None),
+     "sweep: 3 due or marked application(s) evaluated, 1 stage change(s)"),
+    ("incremental sweep with nothing due", output.sweep_line, ({"full": False, "evaluated": 0}, None),
+     "sweep: 0 applications evaluated: none is due or marked today (endorse sweep --full looks at every open "
+     "application)"),
     ("nothing due", output.delivery_line, ({"claimed": 0, "sent": 0, "retried": 0, "failed": 0}, "mail:25", 0),
      ("0 emails sent: nothing is due in the outbox", True)),
     ("nothing due, some later", output.delivery_line, ({"claimed": 0}, "mail:25", 4),
