@@ -28,8 +28,12 @@ from endorse.db import make_engine, session_factory, transaction
 from endorse.documents import ApplicationDocument
 from endorse.rulebook import default_library
 from models import Application, Base
+from tasks.decision.decisions import request_decision
+from tasks.exam.results import approve_for_exam
 from tasks.intake.records import ensure_associations, save_document
 from tasks.pipeline import reconcile as pipeline
+from tasks.references.requests import escalate_overdue, expire_stale_links, send_due_reminders
+from tasks.transcripts.transcripts import record_transcript, remind_missing_transcripts
 
 SECRET = "test-secret-incremental"
 START = date(2026, 11, 22)
@@ -48,8 +52,8 @@ def sweep(sessions, day: date, full: bool) -> dict:
     with sessions() as s:
         ids = pipeline.open_application_ids(s) if full else pipeline.due_application_ids(s, day)
     out = pipeline.advance_batch(sessions, ids, cfg)
-    for step in (pipeline.send_due_reminders, pipeline.remind_missing_transcripts, pipeline.expire_stale_links,
-                 pipeline.escalate_overdue):
+    for step in (send_due_reminders, remind_missing_transcripts, expire_stale_links,
+                 escalate_overdue):
         step(sessions, cfg)
     return out
 
@@ -149,12 +153,12 @@ def _act(sessions, kind: str, app_id: str, day: date) -> None:
             with sessions() as s:
                 edu = s.get(Application, app_id).education
                 institution = edu[0].institution if edu else "none"
-            pipeline.record_transcript(sessions, app_id, institution=institution, official=True, received_on=day,
+            record_transcript(sessions, app_id, institution=institution, official=True, received_on=day,
                                        actor="coordinator@example.org")
         elif kind == "approve":
-            pipeline.approve_for_exam(sessions, app_id, approved_on=day, actor="coordinator@example.org")
+            approve_for_exam(sessions, app_id, approved_on=day, actor="coordinator@example.org")
         elif kind == "decide":
-            pipeline.request_decision(sessions, app_id, actor="coordinator@example.org")
+            request_decision(sessions, app_id, actor="coordinator@example.org")
     except (LookupError, ValueError):
         pass
 
@@ -215,7 +219,7 @@ def test_the_incremental_sweep_takes_only_marked_and_due_applications(sessions):
         assert first_id in pipeline.due_application_ids(s, first_day)  # its day has come
         assert first_id not in pipeline.due_application_ids(s, first_day - timedelta(days=1))
         assert set(pipeline.due_application_ids(s, START - timedelta(days=1))) == set(checks)  # an earlier as-of
-    pipeline.request_decision(sessions, "D-000", actor="coordinator@example.org")
+    request_decision(sessions, "D-000", actor="coordinator@example.org")
     with sessions() as s:
         assert pipeline.due_application_ids(s, START) == ["D-000"]  # a coordinator action marks it
 
