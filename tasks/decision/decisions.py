@@ -43,6 +43,22 @@ def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineC
         renewal_due = add_years(cfg.as_of, 1)
         endorsement = s.scalars(select(Endorsement).where(Endorsement.application_id == app.id,
                                                           Endorsement.origin == "granted")).first()
+        earlier = None if endorsement is not None else s.scalars(select(Endorsement).where(
+            Endorsement.person_id == app.applicant_id, Endorsement.category == app.category,
+            Endorsement.origin == "granted")).first()
+        if earlier is not None:
+            # Granted again on a new application (applying again after a lapse past the reinstatement
+            # window, say): the person holds one credential per category, so the record is granted
+            # anew from this application; what it was stays in the audit log.
+            previous = {"number": earlier.number, "granted_on": earlier.granted_on.isoformat() if earlier.granted_on
+                        else None, "status": earlier.status, "application_id": earlier.application_id}
+            earlier.number, earlier.granted_on, earlier.renewal_due_on = number, cfg.as_of, renewal_due
+            earlier.status, earlier.application_id, earlier.association_code = "active", app.id, app.association_code
+            s.flush()
+            endorsement = earlier
+            audit_person_change(s, app.applicant, actor=cfg.actor, action="person.endorsement_granted",
+                                by_association=app.association_code, category=app.category, number=number,
+                                previous=previous)
         if endorsement is None:
             endorsement = Endorsement(person_id=app.applicant_id, category=app.category,
                                       association_code=app.association_code, number=number, granted_on=cfg.as_of,

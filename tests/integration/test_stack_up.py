@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from endorse_cli.prefect_server import free_port, log_tail, stop_process_group
 from endorse.settings import PROJECT_ROOT
+from endorse_cli.prefect_server import free_port, log_tail, stop_process_group
 from endorse_cli.smtp_sink import SmtpSink
+from flows.deployments import declared_deployments
 from tests.integration.prefect_helpers import (
     all_logs,
     api,
@@ -64,7 +65,7 @@ def _record_transcript_as_a_coordinator(web: str, application_id: str) -> None:
         page = client.get(f"/coordinator/applications/{application_id}")
         assert page.status_code == 200, page.text[-500:]
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-        institution = re.search(r'<option value="([^"]+)">', page.text).group(1)
+        institution = re.search(r'name="institution"><option value="([^"]+)">', page.text).group(1)  # the awaited one
         r = client.post(f"/coordinator/applications/{application_id}/transcript", follow_redirects=False,
                         data={"csrf": csrf, "institution": institution, "received_on": "2026-11-22", "official": "yes"})
         assert r.status_code == 303, r.text[-500:]
@@ -133,7 +134,8 @@ def test_endorse_up_runs_the_whole_stack_and_takes_it_down(postgres_cluster_url,
                 assert httpx.get(f"{web}/healthz").status_code == 200
                 workers = api(api_url, "/work_pools/endorse/workers/filter")
                 assert len([w for w in workers if w["status"] == "ONLINE"]) == 2
-                assert set(deployment_ids(api_url)) == {"sweep", "deliver-outbox", "reconcile-application", "renewal"}
+                # Every deployment prefect.yaml declares, the coordinators' alert included.
+                assert set(deployment_ids(api_url)) == {d["name"] for d in declared_deployments()}
 
                 wait_for_completed_runs(api_url, ["sweep", "deliver-outbox"], auto_scheduled=True, logs=stack.logs)
                 _record_transcript_as_a_coordinator(web, application_id)
