@@ -702,19 +702,26 @@ def cmd_deactivate_coordinator(args) -> int:
     return 0
 
 
-@_lookup
-def cmd_add_coordinator(args) -> int:
-    """A coordinator account; the password comes from stdin or a prompt, never from the command line."""
+def _sessions_with_associations():
+    """The database with every association of the rulebooks in it (and its profile applied, audited)."""
     from endorse.db import transaction
     from endorse.rulebook import default_library
-    from endorse_cli.setup import new_password
-    from tasks.coordination.accounts import set_coordinator
     from tasks.intake.records import ensure_associations
 
-    password = new_password(args.password_stdin)
     sessions = _sessions()
     with transaction(sessions) as s:
         ensure_associations(s, default_library())
+    return sessions
+
+
+@_lookup
+def cmd_add_coordinator(args) -> int:
+    """A coordinator account; the password comes from stdin or a prompt, never from the command line."""
+    from endorse_cli.setup import new_password
+    from tasks.coordination.accounts import set_coordinator
+
+    password = new_password(args.password_stdin)
+    sessions = _sessions_with_associations()
     account_id = set_coordinator(sessions, association=args.association, name=args.name, email=args.email,
                                  password=password, actor=f"coordinator:{args.by}" if args.by else "cli")
     print(f"coordinator account #{account_id}: {args.email} for {args.association}")
@@ -724,16 +731,12 @@ def cmd_add_coordinator(args) -> int:
 @_lookup
 def cmd_record_renewal(args) -> int:
     """Record a renewal document against the endorsement (met, unmet, or reinstated)."""
-    from endorse.db import transaction
     from endorse.renewals import load_renewal
     from endorse.rulebook import default_library
-    from tasks.intake.records import ensure_associations
     from tasks.renewal.renewals import record_renewal
 
     doc = load_renewal(args.path)
-    sessions = _sessions()
-    with transaction(sessions) as s:
-        ensure_associations(s, default_library())
+    sessions = _sessions_with_associations()
     as_of = _date(args.as_of) if args.as_of else date.today()
     out = record_renewal(sessions, doc, default_library(), as_of=as_of, actor=f"coordinator:{args.by}")
     print(f"{out.endorsement_number} {out.year}: {out.status}; next renewal due {out.renewal_due_on}")
