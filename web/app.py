@@ -136,15 +136,15 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     app.state.readiness_checks = readiness_checks if readiness_checks is not None else [
         lambda: database_check(ctx.sessions)]
 
+    add_error_handlers(app, pages)  # first: its 500 page must pass through the middleware below
     app.add_middleware(LimitBody, page=static_page(pages, "too_large.html"))
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(RateLimit, per_minute=requests_per_minute,
                        prefixes=("/rate/", "/review/", "/coordinator/login"),
                        page=static_page(pages, "too_many_requests.html"))
+    app.add_middleware(SecurityHeaders)  # last added runs first: every answer, 413 and 429 too, gets the headers
     for router in (health.router, public.router, rater.router, reviewer.router, coordinator.sign_in_router,
                    coordinator.router):
         app.include_router(router)
-    add_error_handlers(app, pages)
     return app
 
 

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
 
 from endorse import auth
 from tasks.references import ratings
@@ -40,6 +41,7 @@ def static_page(pages: Jinja2Templates, template: str) -> bytes:
 
 
 def add_error_handlers(app: FastAPI, pages: Jinja2Templates) -> None:
+    """Call before adding any middleware (see the 500 page below)."""
     @app.exception_handler(NotSignedIn)
     async def to_sign_in(request: Request, exc: NotSignedIn) -> RedirectResponse:
         return RedirectResponse(f"/coordinator/login?next={quote(request.url.path)}", status_code=303)
@@ -71,8 +73,11 @@ def add_error_handlers(app: FastAPI, pages: Jinja2Templates) -> None:
             return error_page(request, pages, _BROWSER_PAGES[exc.status_code], exc.status_code)
         return await http_exception_handler(request, exc)
 
-    @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> HTMLResponse:
         # Starlette re-raises the exception after this page is sent, so the server's log keeps the
         # traceback; the page never shows it.
         return error_page(request, pages, "server_error.html", 500)
+
+    # Not app.exception_handler(Exception): that one answers from outside every middleware, so the
+    # page would miss the security headers. Added before the app's middleware, this is the innermost.
+    app.add_middleware(ServerErrorMiddleware, handler=server_error)
