@@ -119,16 +119,18 @@ async def chart(ctx: Ctx, who: SignedIn, name: str, s: Db):
 def application_or_404(request: Request, ctx: WebContext, site: Site, who: Coordinator, application_id: str,
                        template: str) -> HTMLResponse:
     try:
+        from tasks.decision.decisions import action_support
         from tasks.eligibility.determinations import application_questions
 
         with ctx.sessions() as s:
             page = views.application_page(s, application_id, who.association)
             questions = application_questions(s, ctx.library, page.app, ctx.today())
+            support = action_support(s, page.app, ctx.library, ctx.today())
     except views.NotYours:
         raise NotYours(who) from None
     runs = ui_runs_url(site.prefect_ui_url, page.app.id) if site.prefect_ui_url else None
     return render(request, ctx, site, template, who, page=page, today=ctx.today(), prefect_runs=runs,
-                  questions=questions)
+                  questions=questions, support=support)
 
 
 @router.get("/applications/{application_id}", response_class=HTMLResponse)
@@ -243,20 +245,34 @@ async def approve_exam(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn,
     def run() -> str:
         from tasks.exam.results import approve_for_exam
 
-        approve_for_exam(ctx.sessions, application_id, approved_on=ctx.today(), actor=actor(who))
+        approve_for_exam(ctx.sessions, application_id, approved_on=ctx.today(), actor=actor(who), library=ctx.library)
         return "Approved to sit the exam."
 
     return carried_out(request, ctx, site, who, application_id, run)
+
+
+@router.get("/applications/{application_id}/decision", response_class=HTMLResponse)
+async def decision_preview(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, s: Db,
+                           application_id: str = OwnedApplication):
+    from tasks.decision.decisions import preview_decision
+
+    preview = preview_decision(s, application_id, ctx.library, ctx.today())
+    return render(request, ctx, site, "decision.html", who, status=200 if preview.support.ok else 422,
+                  preview=preview)
 
 
 @router.post("/applications/{application_id}/request-decision", response_class=HTMLResponse)
 async def request_decision(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
                            application_id: str = OwnedApplication):
     def run() -> str:
-        from tasks.decision.decisions import request_decision as ask
+        from tasks.decision.decisions import confirm_decision
 
-        ask(ctx.sessions, application_id, actor=actor(who))
-        return "Decision requested: it is recorded at the next reconcile."
+        if not form.get("digest"):
+            raise ValueError("confirmation: open the decision's preview and confirm what it shows")
+        preview = confirm_decision(ctx.sessions, application_id, ctx.library, ctx.today(), digest=form["digest"],
+                                   actor=actor(who))
+        return f"Decision confirmed ({preview.outcome.replace('_', ' ')}): the letter you previewed goes out " \
+               "when the pipeline records it."
 
     return carried_out(request, ctx, site, who, application_id, run)
 
