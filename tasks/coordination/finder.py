@@ -191,7 +191,7 @@ def waiting_on_me(s: Session, association: str, library: RulebookLibrary, as_of:
     for e in essays_waiting(s, association):
         if e["why"].startswith("held"):
             out.append(Waiting("release or redact an essay", None, f"{e['sitting']}, essay #{e['essay_id']}: {e['why']}",
-                               "/coordinator/#essays"))
+                               "/coordinator/exam#held"))
     for m in undelivered_emails(s, association):
         out.append(Waiting("an email did not arrive", m["application_id"], f"{m['role']} to {m['to']}: {m['status']}",
                            app_href(m["application_id"], "#emails") if m["application_id"] else "/coordinator/#emails"))
