@@ -44,6 +44,22 @@ def _run_logger() -> logging.Logger | logging.LoggerAdapter:
     return get_run_logger() if under_prefect() else _log
 
 
+def _transitions_logger() -> logging.Logger | logging.LoggerAdapter:
+    """The run's logger for its transitions, at INFO. The CLI and ``endorse serve`` keep Prefect's
+    console quiet (PREFECT_LOGGING_LEVEL=WARNING), which would drop them from the run's logs too:
+    then they go to the run's logs on the Prefect server only, not to the console."""
+    if not under_prefect() or logging.getLogger("prefect").isEnabledFor(logging.INFO):
+        return _run_logger()
+    logger = logging.getLogger("endorse.flow_runs")
+    if not logger.handlers:
+        from prefect.logging.handlers import APILogHandler
+
+        logger.addHandler(APILogHandler())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
 def transition_events(outcomes: Iterable[ReconcileOutcome], labels: dict[str, tuple[str, str]],
                       as_of: date) -> list[dict]:
     """The events of these outcomes' transitions (keyword arguments of ``emit_event``), in order.
@@ -80,7 +96,7 @@ def report_reconciled(sessions: sessionmaker[Session], outcomes: list[ReconcileO
                       artifacts: bool) -> int:
     """Log each transition at INFO and, under Prefect, emit its event (and, with ``artifacts``, publish
     the artifact of every application reconciled). Returns the number of events emitted."""
-    logger = _run_logger()
+    logger = _transitions_logger()
     for out in outcomes:
         for t in out.transitions:
             logger.info("%s: %s → %s", out.application_id, t.from_stage, t.to_stage)
