@@ -148,28 +148,33 @@ def publish_application_artifacts(sessions: sessionmaker[Session], ids: list[str
     if not ids:
         return 0
     with sessions() as s:
-        pages = [(app_id, application_markdown(s, app_id)) for app_id in ids]
+        pages = [(app_id, application_markdown(s, app_id), _where_it_is(s.get(Application, app_id))) for app_id in ids]
     return asyncio.run(_publish(pages))
 
 
-async def _publish(pages: list[tuple[str, str]]) -> int:
+def _where_it_is(app: Application) -> str:
+    # The description heads the Prefect UI's page of the key: where the application is, at a glance.
+    return f"{app.id}: {app.stage.replace('_', ' ')} ({app.category}, {app.association_code})"
+
+
+async def _publish(pages: list[tuple[str, str, str]]) -> int:
     from prefect.artifacts import MarkdownArtifact
     from prefect.client.orchestration import get_client
 
     gate = asyncio.Semaphore(ARTIFACTS_AT_ONCE)
 
-    async def one(client, app_id: str, md: str) -> bool:
+    async def one(client, app_id: str, md: str, description: str) -> bool:
         async with gate:
             try:
                 await MarkdownArtifact(key=artifact_key(app_id), markdown=md,
-                                       description=f"Checklist of {app_id}").acreate(client=client)
+                                       description=description).acreate(client=client)
                 return True
             except Exception as exc:  # noqa: BLE001 - the next change of the application publishes it again
                 _run_logger().warning("artifact %s not published: %s", artifact_key(app_id), type(exc).__name__)
                 return False
 
     async with get_client() as client:
-        done = await asyncio.gather(*(one(client, app_id, md) for app_id, md in pages))
+        done = await asyncio.gather(*(one(client, *page) for page in pages))
     return sum(done)
 
 
