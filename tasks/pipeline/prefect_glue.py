@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy.orm import Session
 
@@ -94,6 +94,37 @@ def ui_events_url(ui_base: str, application_id: str, since: datetime, until: dat
     query = urlencode({"resource": json.dumps([application_resource_id(application_id)]), "rangeType": "range",
                        "start": iso(since), "end": iso(until)})
     return f"{_ui_v2(ui_base)}/events/?{query}"
+
+
+def prefect_ui_base(ui_url: str | None, api_url: str | None) -> str | None:
+    """Where coordinators open the Prefect UI: PREFECT_UI_URL, else the API's address without ``/api``
+    (and without any user:password it carries)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if ui_url:
+        return ui_url.rstrip("/")
+    if not api_url:
+        return None
+    parts = urlsplit(api_url.rstrip("/"))
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc, path=parts.path.removesuffix("/api"))).rstrip("/")
+
+
+def application_prefect_links(s: Session, application_id: str, ui_base: str, now: datetime) -> dict[str, str]:
+    """The application page's links into the Prefect UI: its runs, its artifact, and its events over
+    its whole life (from a day before it was first recorded to a day after now)."""
+    from sqlalchemy import func, select
+
+    from models import AuditLog
+
+    app = s.get(Application, application_id)
+    if app is None:
+        raise LookupError(f"no application {application_id!r}")
+    first = s.scalar(select(func.min(AuditLog.at)).where(AuditLog.application_id == application_id))
+    since = min(t if t.tzinfo else t.replace(tzinfo=timezone.utc) for t in (app.created_at, first or app.created_at))
+    until = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return {"runs": ui_runs_url(ui_base, application_id), "artifact": ui_artifact_url(ui_base, application_id),
+            "events": ui_events_url(ui_base, application_id, since - timedelta(days=1), until + timedelta(days=1))}
 
 
 def _ui_v2(ui_base: str) -> str:

@@ -25,7 +25,7 @@ from endorse.settings import PROJECT_ROOT, get_settings
 from models import Application, AuditLog, EducationRecord, Person, WorkRecord
 from tasks.eligibility.stages import Transition
 from tasks.intake.records import ensure_associations, save_document
-from tasks.pipeline.prefect_glue import ui_artifact_url, ui_events_url
+from tasks.pipeline.prefect_glue import application_prefect_links, prefect_ui_base, ui_artifact_url, ui_events_url
 from tasks.pipeline.prefect_report import transition_events
 from tasks.pipeline.reconcile import ReconcileOutcome
 
@@ -71,6 +71,34 @@ def test_the_application_page_links_to_the_artifact_and_to_the_event_feed_of_its
 
 
 # --- the flows under Prefect --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ui_url,api_url,base", [
+    ("https://prefect.example.org/", "http://127.0.0.1:4200/api", "https://prefect.example.org"),  # PREFECT_UI_URL wins
+    (None, "http://127.0.0.1:4200/api", "http://127.0.0.1:4200"),
+    (None, "https://ops:s3cret@prefect.example.org/prefect/api/", "https://prefect.example.org/prefect"),  # no password
+    (None, None, None),  # no Prefect: no links
+])
+def test_the_prefect_ui_is_where_settings_say_or_beside_the_api(ui_url, api_url, base):
+    assert prefect_ui_base(ui_url, api_url) == base
+
+
+def test_the_event_feed_link_covers_the_applications_whole_life(sessions):
+    with transaction(sessions) as s:
+        ensure_associations(s, default_library())
+        save_document(s, load_document(PROJECT_ROOT / "cohort" / COHORT[0]), actor="test")
+    with transaction(sessions) as s:
+        app = s.get(Application, "CT-2026-102")
+        app.created_at = datetime(2026, 3, 2, 9, 30)  # imported months ago; its audit entries are later
+    now = datetime(2026, 11, 29, 20, 0, tzinfo=timezone.utc)
+    with sessions() as s:
+        links = application_prefect_links(s, "CT-2026-102", "http://127.0.0.1:4200", now)
+    assert links["artifact"] == "http://127.0.0.1:4200/v2/artifacts/key/application-ct-2026-102"
+    assert links["runs"] == "http://127.0.0.1:4200/runs?tag=application%3ACT-2026-102"
+    query = {k: v for k, (v,) in parse_qs(urlsplit(links["events"]).query).items()}
+    assert (query["start"], query["end"]) == ("2026-03-01T09:30:00.000Z", "2026-11-30T20:00:00.000Z")
+    with sessions() as s, pytest.raises(LookupError, match="no application 'XX-1'"):
+        application_prefect_links(s, "XX-1", "http://127.0.0.1:4200", now)
 
 
 def test_a_reconcile_here_without_prefect_sends_nothing_and_starts_no_server(cohort, monkeypatch):
