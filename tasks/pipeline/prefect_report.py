@@ -102,9 +102,14 @@ def report_reconciled(sessions: sessionmaker[Session], outcomes: list[ReconcileO
             logger.info("%s: %s → %s", out.application_id, t.from_stage, t.to_stage)
     if not under_prefect():
         return 0
-    emitted = emit_transition_events(sessions, outcomes, as_of)
-    if artifacts:
-        publish_application_artifacts(sessions, [o.application_id for o in outcomes])
+    try:
+        emitted = emit_transition_events(sessions, outcomes, as_of)
+        if artifacts:
+            publish_application_artifacts(sessions, [o.application_id for o in outcomes])
+    except Exception as exc:  # noqa: BLE001 - committed already: the report must not fail the run that moved them
+        _run_logger().warning("reporting %d reconciled application(s) to Prefect stopped: %s", len(outcomes),
+                              type(exc).__name__)
+        return 0
     return emitted
 
 

@@ -204,8 +204,8 @@ def _run(flow_run_id):
         return c.read_flow_run(flow_run_id)
 
 
-def _logged(flow_run_id) -> list[str]:
-    """The INFO lines of a flow run (and its task runs) on the Prefect server: what its page shows."""
+def _logged(flow_run_id, level: int = logging.INFO) -> list[str]:
+    """The lines of a level of a flow run (and its task runs) on the Prefect server: what its page shows."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterLevel
     from prefect.logging.handlers import APILogHandler
@@ -213,7 +213,7 @@ def _logged(flow_run_id) -> list[str]:
     APILogHandler().flush()
     with get_client(sync_client=True) as c:
         logs = c.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]),
-                                     level=LogFilterLevel(ge_=20, le_=20)), limit=200)
+                                     level=LogFilterLevel(ge_=level, le_=level)), limit=200)
     return [log.message for log in logs]
 
 
@@ -290,3 +290,19 @@ def test_outbox_runs_are_named_after_the_time_they_were_scheduled_for(prefect_ap
     run = _run(state.state_details.flow_run_id)
     assert re.fullmatch(r"deliver-outbox-\d{4}-\d\d-\d\dT\d\d:\d\dZ", run.name), run.name
     assert run.name == f"deliver-outbox-{run.expected_start_time.astimezone(timezone.utc):%Y-%m-%dT%H:%M}Z"
+
+
+def test_a_report_that_fails_after_the_commit_does_not_fail_the_sweep(prefect_api, events, cohort, monkeypatch):
+    import tasks.pipeline.prefect_report as report
+    from flows.sweep import sweep
+
+    def broken(*_):
+        raise RuntimeError("the database went away after the commit")
+
+    monkeypatch.setattr(report, "application_markdown", broken)
+    state = sweep(batch_size=10, as_of=AS_OF, return_state=True)
+    assert state.is_completed(), state
+    assert state.result()["transitions"] == len(_stage_changes(cohort)) > 0  # the moves stand
+    assert len(events()) == len(_stage_changes(cohort))  # the events went out before the artifacts failed
+    assert "reporting 5 reconciled application(s) to Prefect stopped: RuntimeError" in \
+        _logged(state.state_details.flow_run_id, level=30)
