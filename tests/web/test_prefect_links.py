@@ -25,7 +25,8 @@ def _signed_in(sessions, prefect_ui_url: str | None) -> TestClient:
     app.state.site = replace(app.state.site, prefect_ui_url=prefect_ui_url)
     client = TestClient(app)
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/coordinator/login").text).group(1)
-    r = client.post("/coordinator/login", data={"csrf": csrf, "email": CT, "password": PASSWORD}, follow_redirects=False)
+    r = client.post("/coordinator/login", data={"csrf": csrf, "email": CT, "password": PASSWORD},
+                    follow_redirects=False)
     assert r.status_code == 303, r.text
     return client
 
