@@ -1,20 +1,23 @@
 """Against a real ``prefect server`` (issue 15, item 4): after ``endorse sweep`` the server holds an
 event for every transition the sweep made, on each application's resource, the application's
 artifact, and a sweep run named after its day; the Prefect UI's event feed and artifact page, opened
-at the links the application page gives, show them."""
+from the links on the application page, show them."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import uvicorn
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -28,6 +31,7 @@ pytestmark = pytest.mark.prefect_server
 AS_OF = "2026-11-22"
 COHORT = ("ct-aimh-ifs-eligible-01.json", "orimha-imhm-rf-eligible-01.json", "ct-aimh-imhs-transcript-awaited.json")
 EVENTS_DEADLINE_SECONDS = 120.0
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="module")
@@ -111,37 +115,68 @@ def test_after_a_sweep_the_server_has_every_transition_as_an_event_and_every_art
         assert artifact["flow_run_id"] == run["id"] and f"# Application {app_id}" in artifact["data"]
 
     if database_url.startswith("sqlite"):  # the browser once: the UI does not depend on our database
-        _open_the_links_of_the_application_page(prefect_server.ui_url, "CT-2026-102")
+        _follow_the_application_pages_links(prefect_server.ui_url, database_url, "CT-2026-102")
 
 
-def _open_the_links_of_the_application_page(ui: str, application_id: str) -> None:
-    """A coordinator follows the application page's two links into the Prefect UI (a real browser)."""
+def _follow_the_application_pages_links(ui: str, database_url: str, application_id: str) -> None:
+    """A coordinator signs in, opens the application's page and follows its two links into the
+    Prefect UI (a real browser): the event feed filtered to the application, and its artifact."""
+    from dataclasses import replace
+
     from playwright.sync_api import sync_playwright
 
-    from tasks.pipeline.prefect_glue import ui_artifact_url, ui_events_url
-    from tests.web.test_browser import CHROMIUM_ARGS
+    from endorse.db import make_engine, session_factory
+    from tasks.coordination.accounts import set_coordinator
+    from tests.web.conftest import make_web_app
+    from tests.web.test_browser import CHROMIUM_ARGS, _free_port
+    from web.guard import uvicorn_config
 
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    set_coordinator(sessions, association="CT-AIMH", name="Cal Coordinator", email="cal@ct-aimh.example.org",
+                    password=PASSWORD, actor="test")
+    app = make_web_app(sessions)
+    app.state.site = replace(app.state.site, prefect_ui_url=ui)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, trusted_proxies=[], log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     shots = PROJECT_ROOT / "var" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        try:
-            page.goto(ui_events_url(ui, application_id, now - timedelta(days=1), now + timedelta(days=1)))
-            page.get_by_text("Endorse Application Entered Endorsed").first.wait_for(timeout=60_000)
-            assert page.get_by_text("Endorse Application Entered Transcripts").count() >= 1
-            page.screenshot(path=str(shots / "prefect-events-of-an-application.png"), full_page=True)
-            page.goto(ui_artifact_url(ui, application_id))
-            page.get_by_text(f"{application_id}: endorsed (IFS, CT-AIMH)").first.wait_for(timeout=60_000)
-            page.screenshot(path=str(shots / "prefect-artifact-key-of-an-application.png"), full_page=True)
-            page.locator("a[href*='/artifacts/artifact/']").first.click()  # its latest version
-            page.get_by_text(f"Application {application_id}").first.wait_for(timeout=60_000)
-            page.get_by_text("decision → endorsed").first.wait_for(timeout=30_000)  # the history, in the timeline
-            page.screenshot(path=str(shots / "prefect-artifact-of-an-application.png"), full_page=True)
-        except Exception:
-            page.screenshot(path=str(shots / "prefect-links-FAILED.png"), full_page=True)
-            (shots / "prefect-links-FAILED.html").write_text(page.content())
-            raise
-        finally:
-            browser.close()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            try:
+                page.goto(f"http://127.0.0.1:{port}/coordinator/login")
+                page.fill("#email", "cal@ct-aimh.example.org")
+                page.fill("#password", PASSWORD)
+                page.get_by_role("button", name="Sign in").click()
+                page.wait_for_url(re.compile(r".*/coordinator/?$"))
+                page.goto(f"http://127.0.0.1:{port}/coordinator/applications/{application_id}")
+                page.screenshot(path=str(shots / "application-page-prefect-links.png"))
+                page.click("#prefect-events")
+                page.get_by_text("Endorse Application Entered Endorsed").first.wait_for(timeout=60_000)
+                assert page.get_by_text("Endorse Application Entered Transcripts").count() >= 1
+                page.screenshot(path=str(shots / "prefect-events-of-an-application.png"), full_page=True)
+                page.go_back()
+                page.click("#prefect-artifact")
+                page.get_by_text(f"{application_id}: endorsed (IFS, CT-AIMH)").first.wait_for(timeout=60_000)
+                page.screenshot(path=str(shots / "prefect-artifact-key-of-an-application.png"), full_page=True)
+                page.locator("a[href*='/artifacts/artifact/']").first.click()  # its latest version
+                page.get_by_text(f"Application {application_id}").first.wait_for(timeout=60_000)
+                page.get_by_text("decision → endorsed").first.wait_for(timeout=30_000)  # its history, in the timeline
+                page.screenshot(path=str(shots / "prefect-artifact-of-an-application.png"), full_page=True)
+            except Exception:
+                page.screenshot(path=str(shots / "prefect-links-FAILED.png"), full_page=True)
+                (shots / "prefect-links-FAILED.html").write_text(page.content())
+                raise
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        engine.dispose()
