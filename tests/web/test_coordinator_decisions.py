@@ -12,7 +12,6 @@ from sqlalchemy import select
 from endorse.db import transaction
 from endorse.rulebook import default_library
 from models import Application, OutboxMessage
-from tasks.intake.records import load_documents
 from tasks.pipeline import reconcile as pipeline
 from tests.web.test_coordinator import AS_OF, SECRET, _audits, cohort, csrf_of, signed_in  # noqa: F401  (fixture)
 
