@@ -118,3 +118,35 @@ def test_an_exam_action_without_csrf_changes_nothing(cohort):  # noqa: F811
     client = signed_in(cohort)
     r = client.post("/coordinator/exam/sittings", data={"name": "X", "opens_on": "2026-11-22", "closes_on": "2026-12-01"})
     assert r.status_code == 403 and _audits(cohort, "exam.sitting_opened") == 0
+
+
+def test_reviewers_registered_from_the_page_are_assigned_after_the_preview(cohort):  # noqa: F811
+    from models import ReviewAssignment, ReviewerAvailability
+
+    client, csrf, sitting, code, _ = _sitting_with_candidate(cohort)
+    body = f"candidate_code,essay\n{code},A reflective essay about infants and parents.\n"
+    client.post(f"/coordinator/exam/{sitting}/essays", data={"csrf": csrf},
+                files={"file": ("essays.csv", body.encode(), "text/csv")})
+    bad = client.post(f"/coordinator/exam/{sitting}/reviewers",
+                      data={"csrf": csrf, "name": "Helen Marsh", "email": "hmarsh@example.org", "max_load": "many"})
+    assert bad.status_code == 422 and "most essays: write a whole number" in bad.text
+    uncovered = client.get(f"/coordinator/exam/{sitting}/assignment").text
+    assert 'id="uncovered"' in uncovered  # no reviewer yet: the essay is not covered, and it says why
+    with cohort() as s:  # reviewers hold an endorsement: two IMHM the cohort's pipeline endorsed
+        endorsed = [(a.applicant_name, a.applicant.email) for a in
+                    (s.get(Application, i) for i in ("MI-2026-104", "OR-2026-131"))]
+    for name, email in endorsed:
+        r = client.post(f"/coordinator/exam/{sitting}/reviewers", data={"csrf": csrf, "name": name, "email": email,
+                                                                        "max_load": "5", "trained": "yes"},
+                        follow_redirects=False)
+        assert r.status_code == 303, r.text
+    preview = client.get(f"/coordinator/exam/{sitting}/assignment").text
+    assert re.search(r'id="new-assignments">(\d+)<', preview).group(1) == "2", preview[preview.find("<h2>"):][:1500]
+    r = client.post(f"/coordinator/exam/{sitting}/assignment", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    with cohort() as s:
+        assert s.scalar(select(func.count()).select_from(ReviewerAvailability)
+                        .where(ReviewerAvailability.sitting_id == sitting)) == 2
+        assert s.scalar(select(func.count()).select_from(ReviewAssignment)) == 2
+        actors = {a.actor for a in s.scalars(select(AuditLog).where(AuditLog.action == "exam.reviewer_registered"))}
+    assert actors == {f"coordinator:{MI}"}

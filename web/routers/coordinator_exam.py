@@ -179,3 +179,28 @@ async def assignment_apply(request: Request, ctx: Ctx, site: SiteDep, who: Signe
     except (ValueError, LookupError) as exc:
         return _refused(request, ctx, site, who, exc, back=f"/coordinator/exam/{sitting_id}/assignment")
     return _back(request, ctx, site, f"{len(rnd.plan.to_rows())} assignments made; each reviewer was emailed one link.")
+
+
+@router.post("/{sitting_id}/reviewers", response_class=HTMLResponse)
+async def register_reviewer(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
+                            sitting_id: int = OwnedSitting):
+    from tasks.exam.reviewers import register_reviewer as register
+
+    try:
+        name, email = form.get("name", "").strip(), form.get("email", "").strip()
+        if not name:
+            raise ValueError("name: say who the reviewer is")
+        register(ctx.sessions, association=who.association, sitting_id=sitting_id, name=name[:200], email=email,
+                 max_load=_count(form, "max_load", "most essays"), min_load=_count(form, "min_load", "fewest essays"),
+                 trained=form.get("trained") == "yes", employer=form.get("employer", "").strip()[:200] or None,
+                 actor=actor(who))
+    except (ValueError, LookupError) as exc:
+        return _refused(request, ctx, site, who, exc)
+    return _back(request, ctx, site, f"{name} is a reviewer for this sitting.")
+
+
+def _count(form: dict, key: str, label: str) -> int:
+    value = form.get(key, "").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"{label}: write a whole number")
+    return int(value)
