@@ -7,7 +7,9 @@ var/screenshots/."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -24,75 +26,24 @@ SHOTS = PROJECT_ROOT / "var" / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-@pytest.mark.parametrize("device", list(VIEWPORTS))
-def test_a_coordinator_works_from_the_browser(cohort, device, tmp_path):  # noqa: F811
+@contextlib.contextmanager
+def coordinator_browser(sessions, device: str, tmp_path: Path, prefix: str):
+    """The app on a loopback port and a Chromium page of the device's size; yields (base, page, shot).
+    ``shot(name)`` saves a full-page screenshot in tmp_path, copied to var/screenshots/ at the end."""
     from playwright.sync_api import sync_playwright
 
-    with cohort() as s:
-        applicant = s.get(Application, "MI-2026-126").applicant_name
-    server, thread, base = _serve(make_web_app(cohort, SECRET, AS_OF))
-    shots: list[str] = []
-
-    def shot(page, name: str) -> None:
-        path = tmp_path / f"workbench-{device}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        shots.append(str(path))
-
-    def fits(page) -> None:  # nothing wider than the screen: tables scroll or stack inside their box
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), page.url
-
+    server, thread, base = _serve(make_web_app(sessions, SECRET, AS_OF))
+    shots: list[Path] = []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport=VIEWPORTS[device], is_mobile=device == "phone")
-            # Sign in: a wrong password keeps the email typed.
-            page.goto(base + "/coordinator/login")
-            page.get_by_label("Email").fill(MI)
-            page.get_by_label("Password").fill("not the password")
-            page.get_by_role("button", name="Sign in").click()
-            assert page.get_by_role("alert").is_visible()
-            assert page.get_by_label("Email").input_value() == MI
-            shot(page, "sign-in-error")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(base + "/coordinator/")
-            # Waiting on you: the exam-eligible applicant, one click from the approval.
-            queue = page.locator("#waiting-on-me")
-            assert queue.get_by_role("link", name="approve to sit the exam: MI-2026-141").is_visible()
-            fits(page)
-            shot(page, "dashboard")
-            # A decision for them is refused with the reason; approving them moves them on.
-            queue.get_by_role("link", name="approve to sit the exam: MI-2026-141").click()
-            assert "eligible to sit the exam" in page.locator("#decision-refused").inner_text()
-            page.get_by_role("button", name="Approve to sit the exam").click()
-            assert "Approved to sit the exam" in page.get_by_role("status").inner_text()
-            # An applicant with a requirement unmet cannot be approved, and the page says why.
-            page.goto(base + "/coordinator/applications/MI-2026-117")
-            assert "rsc_hours" in page.locator("#approve-exam-refused").inner_text()
-            assert page.get_by_role("button", name="Approve to sit the exam").count() == 0
-            fits(page)
-            shot(page, "approval-refused")
-            # Find an application, then record its decision: preview, then confirm.
-            page.goto(base + "/coordinator/applications")
-            page.get_by_label("Search").fill("2026-126")
-            page.get_by_role("button", name="Find").click()
-            rows = page.locator("#applications tbody tr")
-            assert rows.count() == 1
-            assert page.locator("#applications td.num").first.evaluate("td => getComputedStyle(td).textAlign") == "right"
-            fits(page)
-            shot(page, "applications")
-            rows.first.get_by_role("link", name="MI-2026-126").click()
-            page.get_by_role("link", name="Record the decision now…").click()
-            assert page.locator("#decision-outcome").inner_text() == "deferred"
-            assert applicant in page.locator("#letter-text").inner_text()
-            fits(page)
-            shot(page, "decision-preview")
-            page.get_by_role("button", name="Confirm").click()
-            assert "Decision confirmed (deferred)" in page.get_by_role("status").inner_text()
-            shot(page, "decision-confirmed")
-            # Another association's application is not found, preview or not.
-            response = page.goto(base + "/coordinator/applications/CT-2026-127/decision")
-            assert response.status == 404
+
+            def shot(name: str) -> None:
+                shots.append(tmp_path / f"{prefix}-{device}-{name}.png")
+                page.screenshot(path=str(shots[-1]), full_page=True)
+
+            yield base, page, shot
             browser.close()
     finally:
         server.should_exit = True
@@ -100,6 +51,66 @@ def test_a_coordinator_works_from_the_browser(cohort, device, tmp_path):  # noqa
     SHOTS.mkdir(parents=True, exist_ok=True)
     for path in shots:
         shutil.copy(path, SHOTS)
+
+
+def fits(page) -> None:
+    """Nothing wider than the screen: tables scroll or stack inside their box."""
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), page.url
+
+
+@pytest.mark.parametrize("device", list(VIEWPORTS))
+def test_a_coordinator_works_from_the_browser(cohort, device, tmp_path):  # noqa: F811
+    with cohort() as s:
+        applicant = s.get(Application, "MI-2026-126").applicant_name
+    with coordinator_browser(cohort, device, tmp_path, "workbench") as (base, page, shot):
+        # Sign in: a wrong password keeps the email typed.
+        page.goto(base + "/coordinator/login")
+        page.get_by_label("Email").fill(MI)
+        page.get_by_label("Password").fill("not the password")
+        page.get_by_role("button", name="Sign in").click()
+        assert page.get_by_role("alert").is_visible()
+        assert page.get_by_label("Email").input_value() == MI
+        shot("sign-in-error")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(base + "/coordinator/")
+        # Waiting on you: the exam-eligible applicant, one click from the approval.
+        queue = page.locator("#waiting-on-me")
+        assert queue.get_by_role("link", name="approve to sit the exam: MI-2026-141").is_visible()
+        fits(page)
+        shot("dashboard")
+        # A decision for them is refused with the reason; approving them moves them on.
+        queue.get_by_role("link", name="approve to sit the exam: MI-2026-141").click()
+        assert "eligible to sit the exam" in page.locator("#decision-refused").inner_text()
+        page.get_by_role("button", name="Approve to sit the exam").click()
+        assert "Approved to sit the exam" in page.get_by_role("status").inner_text()
+        # An applicant with a requirement unmet cannot be approved, and the page says why.
+        page.goto(base + "/coordinator/applications/MI-2026-117")
+        assert "rsc_hours" in page.locator("#approve-exam-refused").inner_text()
+        assert page.get_by_role("button", name="Approve to sit the exam").count() == 0
+        fits(page)
+        shot("approval-refused")
+        # Find an application, then record its decision: preview, then confirm.
+        page.goto(base + "/coordinator/applications")
+        page.get_by_label("Search").fill("2026-126")
+        page.get_by_role("button", name="Find").click()
+        rows = page.locator("#applications tbody tr")
+        assert rows.count() == 1
+        assert page.locator("#applications td.num").first.evaluate("td => getComputedStyle(td).textAlign") == "right"
+        fits(page)
+        shot("applications")
+        rows.first.get_by_role("link", name="MI-2026-126").click()
+        page.get_by_role("link", name="Record the decision now…").click()
+        assert page.locator("#decision-outcome").inner_text() == "deferred"
+        assert applicant in page.locator("#letter-text").inner_text()
+        fits(page)
+        shot("decision-preview")
+        page.get_by_role("button", name="Confirm").click()
+        assert "Decision confirmed (deferred)" in page.get_by_role("status").inner_text()
+        shot("decision-confirmed")
+        # Another association's application is not found, preview or not.
+        response = page.goto(base + "/coordinator/applications/CT-2026-127/decision")
+        assert response.status == 404
     with cohort() as s:
         actions = {(a.action, a.application_id): a.actor for a in s.scalars(select(AuditLog))}
         assert actions[("exam.approved", "MI-2026-141")] == f"coordinator:{MI}"
