@@ -1,4 +1,4 @@
-"""The exam page in Chromium, desktop and phone (issue 15, item 3): the coordinator opens a sitting,
+"""The exam and renewals pages in Chromium, desktop and phone (issue 15, item 3): the coordinator opens a sitting,
 enrols the approved candidate, uploads an essays CSV with a bad line (the report names the file and the
 line, nothing is written), registers reviewers and previews then applies the assignment. Screenshots go
 to the test's tmp dir and var/screenshots/."""
@@ -75,3 +75,29 @@ def test_a_coordinator_runs_a_sitting_from_the_exam_page(cohort, device, tmp_pat
     with cohort() as s:
         assert s.scalar(select(func.count()).select_from(Essay).where(Essay.text != "")) == 1
         assert s.scalar(select(func.count()).select_from(ReviewAssignment)) == 2
+
+
+@pytest.mark.parametrize("device", list(VIEWPORTS))
+def test_a_coordinator_records_a_renewal_from_the_renewals_page(sessions, device, tmp_path):
+    from tests.pipeline.test_renewal_recording import RENEWED
+    from tests.web.test_coordinator_renewals import _setup
+
+    _setup(sessions)
+    broken = tmp_path / "broken-renewal.json"
+    broken.write_text('{"year": ')
+    with coordinator_browser(sessions, device, tmp_path, "renewals") as (base, page, shot):
+        page.goto(base + "/coordinator/login")
+        page.get_by_label("Email").fill(MI)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name="Renewals").click()
+        page.get_by_label("Renewal document (JSON)").set_input_files(str(broken))
+        page.get_by_role("button", name="Record the renewal").click()
+        assert "broken-renewal.json: not valid JSON" in page.get_by_role("alert").inner_text()
+        shot("refused")
+        page.get_by_role("link", name="Back").click()
+        page.get_by_label("Renewal document (JSON)").set_input_files(str(RENEWED))
+        page.get_by_role("button", name="Record the renewal").click()
+        assert ": met; next renewal due" in page.get_by_role("status").inner_text()
+        fits(page)
+        shot("recorded")

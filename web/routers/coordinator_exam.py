@@ -43,14 +43,14 @@ OwnedSitting = Depends(owned_sitting)
 OwnedEssay = Depends(owned_essay)
 
 
-def _back(request: Request, ctx, site, notice: str, to: str = "/coordinator/exam") -> RedirectResponse:
+def back_with(request: Request, ctx, site, notice: str, to: str = "/coordinator/exam") -> RedirectResponse:
     resp = RedirectResponse(to, status_code=303)
     resp.set_cookie(FLASH_COOKIE, auth.flash_cookie(ctx.secret_key, request.cookies.get(SESSION_COOKIE, ""), notice),
                     max_age=300, httponly=True, samesite="strict", secure=site.secure_cookies, path="/coordinator")
     return resp
 
 
-def _refused(request: Request, ctx, site, who: Coordinator, exc: Exception, back: str = "/coordinator/exam"):
+def refused(request: Request, ctx, site, who: Coordinator, exc: Exception, back: str = "/coordinator/exam"):
     problems = getattr(exc, "problems", None)
     return render(request, ctx, site, "exam_refused.html", who, status=422, text=str(exc).splitlines()[0],
                   problems=problems or [], back=back)
@@ -73,8 +73,8 @@ async def open_sitting(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn,
         open_one(ctx.sessions, ctx.library, association=who.association, name=name[:200],
                  opens_on=_day(form, "opens_on"), closes_on=_day(form, "closes_on"), actor=actor(who))
     except (ValueError, LookupError) as exc:
-        return _refused(request, ctx, site, who, exc)
-    return _back(request, ctx, site, f"Sitting {name} opened.")
+        return refused(request, ctx, site, who, exc)
+    return back_with(request, ctx, site, f"Sitting {name} opened.")
 
 
 @router.post("/{sitting_id}/enrol", response_class=HTMLResponse)
@@ -85,18 +85,18 @@ async def enrol(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: 
     try:
         out = enrol_candidates(ctx.sessions, sitting_id, ctx.library, as_of=ctx.today(), actor=actor(who))
     except (ValueError, LookupError) as exc:
-        return _refused(request, ctx, site, who, exc)
+        return refused(request, ctx, site, who, exc)
     if not out.enrolled:
-        return _back(request, ctx, site, f"Nobody enrolled: {out.nobody_because or 'no approved candidate'}.")
-    return _back(request, ctx, site, f"{len(out.enrolled)} enrolled, each under a candidate code.")
+        return back_with(request, ctx, site, f"Nobody enrolled: {out.nobody_because or 'no approved candidate'}.")
+    return back_with(request, ctx, site, f"{len(out.enrolled)} enrolled, each under a candidate code.")
 
 
-async def _uploaded_csv(request: Request) -> tuple[str, bytes]:
-    """The CSV of an upload form, with the name it had on the coordinator's computer (for the error report)."""
+async def uploaded_file(request: Request) -> tuple[str, bytes]:
+    """The file of an upload form, with the name it had on the coordinator's computer (for the error report)."""
     form = await request.form()  # already read and kept by Starlette: the CSRF dependency read it first
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
-        raise ValueError("file: choose the CSV file to upload")
+        raise ValueError("file: choose the file to upload")
     body = await upload.read(MAX_CSV_BYTES + 1)
     if len(body) > MAX_CSV_BYTES:
         raise ValueError(f"file: {upload.filename} is larger than {MAX_CSV_BYTES // 1_000_000} MB")
@@ -106,14 +106,14 @@ async def _uploaded_csv(request: Request) -> tuple[str, bytes]:
 
 async def _import(request: Request, ctx, site, who: Coordinator, run) -> HTMLResponse | RedirectResponse:
     try:
-        name, body = await _uploaded_csv(request)
+        name, body = await uploaded_file(request)
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / name  # the import names the file in its report: the coordinator's own name
             path.write_bytes(body)
             notice = run(path)
     except (ValueError, LookupError) as exc:
-        return _refused(request, ctx, site, who, exc)
-    return _back(request, ctx, site, notice)
+        return refused(request, ctx, site, who, exc)
+    return back_with(request, ctx, site, notice)
 
 
 @router.post("/{sitting_id}/essays", response_class=HTMLResponse)
@@ -153,8 +153,8 @@ async def release_essay(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn
         clear_essay_flag(ctx.sessions, essay_id, ctx.library, actor=actor(who), as_of=ctx.today(),
                          redacted_text=redacted)
     except (ValueError, LookupError) as exc:
-        return _refused(request, ctx, site, who, exc)
-    return _back(request, ctx, site, f"Essay #{essay_id} released for review" + (" with the redacted text." if redacted
+        return refused(request, ctx, site, who, exc)
+    return back_with(request, ctx, site, f"Essay #{essay_id} released for review" + (" with the redacted text." if redacted
                                                                                    else "."))
 
 
@@ -177,8 +177,8 @@ async def assignment_apply(request: Request, ctx: Ctx, site: SiteDep, who: Signe
         rnd = apply_sitting(ctx.sessions, sitting_id, ctx.library, as_of=ctx.today(), secret_key=ctx.secret_key,
                             actor=actor(who))
     except (ValueError, LookupError) as exc:
-        return _refused(request, ctx, site, who, exc, back=f"/coordinator/exam/{sitting_id}/assignment")
-    return _back(request, ctx, site, f"{len(rnd.plan.to_rows())} assignments made; each reviewer was emailed one link.")
+        return refused(request, ctx, site, who, exc, back=f"/coordinator/exam/{sitting_id}/assignment")
+    return back_with(request, ctx, site, f"{len(rnd.plan.to_rows())} assignments made; each reviewer was emailed one link.")
 
 
 @router.post("/{sitting_id}/reviewers", response_class=HTMLResponse)
@@ -195,8 +195,8 @@ async def register_reviewer(request: Request, ctx: Ctx, site: SiteDep, who: Sign
                  trained=form.get("trained") == "yes", employer=form.get("employer", "").strip()[:200] or None,
                  actor=actor(who))
     except (ValueError, LookupError) as exc:
-        return _refused(request, ctx, site, who, exc)
-    return _back(request, ctx, site, f"{name} is a reviewer for this sitting.")
+        return refused(request, ctx, site, who, exc)
+    return back_with(request, ctx, site, f"{name} is a reviewer for this sitting.")
 
 
 def _count(form: dict, key: str, label: str) -> int:
