@@ -22,22 +22,21 @@ from pathlib import Path
 AS_OF = date(2026, 11, 22)
 
 
-def _load(url: str, n: int) -> None:
+def _load(url: str, n: int) -> tuple[float, float]:
+    """Import n generated documents the way `endorse import` does; (seconds parsing, seconds importing)."""
     from bench.generate import applications
-    from endorse.db import make_engine, session_factory, transaction, upgrade_database
-    from endorse.documents import ApplicationDocument
-    from endorse.rulebook import default_library
-    from tasks.intake.records import ensure_associations, save_document
+    from endorse.documents import parse_document
+    from tasks.intake.importing import import_documents
 
-    upgrade_database(url)
-    sessions = session_factory(make_engine(url))
-    docs = [ApplicationDocument.model_validate_json(json.dumps(d)) for d in applications(n)]
-    with transaction(sessions) as s:
-        ensure_associations(s, default_library())
-    for i in range(0, n, 500):
-        with transaction(sessions) as s:
-            for d in docs[i:i + 500]:
-                save_document(s, d, actor="bench")
+    raw = [json.dumps(d).encode() for d in applications(n)]
+    t = time.perf_counter()
+    docs = [(Path(f"GEN-{i:06d}.json"), parse_document(r, f"GEN-{i:06d}.json")) for i, r in enumerate(raw)]
+    parse_s = time.perf_counter() - t
+    t = time.perf_counter()
+    lines = import_documents(docs, actor="bench", database_url=url)
+    import_s = time.perf_counter() - t
+    assert len(lines) == n and all(line.startswith("created") for line in lines)
+    return parse_s, import_s
 
 
 def _use(url: str) -> None:
@@ -107,9 +106,12 @@ def run(n: int = 10_000, naive_n: int = 30) -> list[dict]:
 
         targets = [("SQLite", f"sqlite:///{tmp / 'bench.sqlite3'}"), ("PostgreSQL", stack.enter_context(throwaway_cluster()))]
         for label, url in targets:
-            t = time.perf_counter()
-            _load(url, n)
-            load_s = time.perf_counter() - t
+            parse_s, load_s = _load(url, n)
+            rows.append({"benchmark": "import", "case": f"{label}: {n} documents (endorse import, set-based)",
+                         "value": round(n / load_s), "unit": "applications/s",
+                         "goal": ">= 1000/s" if label == "SQLite" else ">= 500/s",
+                         "notes": f"{load_s:.1f} s, every row and audit entry written; parsing the {n} files "
+                                  f"before it {parse_s:.1f} s ({n / parse_s:.0f}/s)"})
             _use(url)
             first, first_s = _timed(sweep, batch_size=1000, as_of=AS_OF.isoformat())
             full, full_s = _timed(sweep, batch_size=1000, as_of=AS_OF.isoformat(), full=True)
@@ -117,8 +119,7 @@ def run(n: int = 10_000, naive_n: int = 30) -> list[dict]:
             inc, inc_s = _timed(sweep, batch_size=1000, as_of=AS_OF.isoformat())
             rows.append({"benchmark": "sweep", "case": f"{label}: {n} applications, first sweep after import",
                          "value": round(first_s, 2), "unit": "s", "goal": "<= 30 s",
-                         "notes": f"{first['transitions']} transitions, 100 applications to a transaction; "
-                                  f"import took {load_s:.0f} s"})
+                         "notes": f"{first['transitions']} transitions"})
             rows.append({"benchmark": "sweep", "case": f"{label}: full pass, {full['evaluated']} open applications",
                          "value": round(full_s, 2), "unit": "s", "goal": "<= 10 s",
                          "notes": f"{full['evaluated']} evaluated, {full['transitions']} moved"})
