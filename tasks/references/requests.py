@@ -97,8 +97,11 @@ def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> 
             .order_by(ReferenceRequest.due_on, ReferenceRequest.id)
         ).all()
         last_by_rater: dict[int, datetime] = {}
-        for rater_id, last in s.execute(select(ReferenceRequest.rater_id, func.max(ReferenceRequest.last_reminded_at))
-                                        .group_by(ReferenceRequest.rater_id)):
+        # Only the raters of today's candidates (not a scan of every request ever made, each sweep).
+        raters = sorted({req.rater_id for req, _ in rows})
+        for rater_id, last in [] if not raters else s.execute(
+                select(ReferenceRequest.rater_id, func.max(ReferenceRequest.last_reminded_at))
+                .where(ReferenceRequest.rater_id.in_(raters)).group_by(ReferenceRequest.rater_id)):
             if last is not None:
                 last_by_rater[rater_id] = _aware(last)
         for req, app in rows:
