@@ -11,7 +11,8 @@ what the database already holds (live ratings, cancelled requests, determination
 from __future__ import annotations
 
 import hashlib
-import json
+
+import orjson
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -52,8 +53,9 @@ class Prepared:
 
 
 def prepare(source_name: str, doc: ApplicationDocument) -> Prepared:
-    raw = doc.model_dump_json()  # the digest and the stored body come from the same serialisation
-    return Prepared(source_name, doc, hashlib.sha256(raw.encode()).hexdigest(), json.loads(raw))
+    raw = doc.model_dump_json().encode()  # the digest and the stored body come from the same serialisation
+    # orjson: the same objects as json.loads gives, several times faster (a sixth of the import's CPU was here).
+    return Prepared(source_name, doc, hashlib.sha256(raw).hexdigest(), orjson.loads(raw))
 
 
 def stored_digests(session: Session, ids: list[str]) -> dict[str, str | None]:
