@@ -84,17 +84,18 @@ class Timing:
     out: dict
     wall_s: float
     run_s: float
+    cpu_s: float  # of this process (the tasks run here; Prefect's API server is another process)
 
 
 def _flow_run(flow_fn, **kw) -> Timing:
     from prefect.client.orchestration import get_client
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     state = flow_fn(return_state=True, **kw)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(state.state_details.flow_run_id)
-    return Timing(state.result(), wall, run.total_run_time.total_seconds())
+    return Timing(state.result(), wall, run.total_run_time.total_seconds(), cpu)
 
 
 def run(n: int = 10_000, naive_n: int = 30) -> list[dict]:
@@ -139,11 +140,12 @@ def run(n: int = 10_000, naive_n: int = 30) -> list[dict]:
             inc = _flow_run(sweep, batch_size=1000, as_of=AS_OF.isoformat())
             rows.append({"benchmark": "sweep", "case": f"{label}: {n} applications, first sweep after import",
                          "value": round(first.wall_s, 2), "unit": "s", "goal": "<= 30 s",
-                         "notes": f"{first.out['transitions']} transitions; run time {first.run_s:.2f} s"})
+                         "notes": f"{first.out['transitions']} transitions; run time {first.run_s:.2f} s; "
+                                  f"CPU of this process {first.cpu_s:.1f} s"})
             rows.append({"benchmark": "sweep", "case": f"{label}: full pass, {full.out['evaluated']} open applications",
                          "value": round(full.wall_s, 2), "unit": "s", "goal": "<= 10 s",
                          "notes": f"{full.out['evaluated']} evaluated, {full.out['transitions']} moved; "
-                                  f"run time {full.run_s:.2f} s"})
+                                  f"run time {full.run_s:.2f} s; CPU of this process {full.cpu_s:.1f} s"})
             rows.append({"benchmark": "sweep", "case": f"{label}: incremental, {full.out['evaluated']} open, 1 % due, "
                                                        "the sweep's run time",
                          "value": round(inc.run_s, 2), "unit": "s", "goal": "<= 1 s",
