@@ -222,12 +222,14 @@ def record_full_sweep(sessions: sessionmaker[Session], cfg: PipelineConfig) -> N
 
 
 def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: PipelineConfig,
-                  rules_changed: bool = False) -> dict[str, int]:
+                  rules_changed: bool = False, reconciled: list[ReconcileOutcome] | None = None) -> dict[str, int]:
     """Evaluate a batch in one read, then move only the applications that have somewhere to go; the
     others keep the day they must be looked at again.
 
     A stored day stays right until it comes (nothing changes before it by time alone, and whatever
-    else changes marks the application), unless the rules changed: then every day is computed again."""
+    else changes marks the application), unless the rules changed: then every day is computed again.
+    ``reconciled`` receives the outcome of each application reconciled, once its transaction has
+    committed (what the Prefect task reports as events and artifacts)."""
     with sessions() as s:
         docs = load_documents(s, ids)
         # Only the columns the stage machine needs (not the stored checklist JSON of every row).
@@ -252,36 +254,39 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
                 checks.append({"b_id": app_id, "b_version": app.version_id, "b_next": nxt, "b_on": cfg.as_of})
     if checks:
         _store_next_checks(sessions, checks)
-    moved, again = _reconcile_together(sessions, due, cfg)
+    done: list[ReconcileOutcome] = [] if reconciled is None else reconciled
+    again = _reconcile_together(sessions, due, cfg, done)
     for app_id in again:  # changed since the batch read it: on its own, from a fresh read
-        moved += len(reconcile_one(sessions, app_id, cfg).transitions)
+        done.append(reconcile_one(sessions, app_id, cfg))
+    moved = sum(len(o.transitions) for o in done)
     return {"evaluated": len(docs), "reconciled": len(due), "transitions": moved, "rescheduled": len(checks)}
 
 
 RECONCILES_PER_TRANSACTION = 100
 
 
-def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: PipelineConfig) -> tuple[int, list[str]]:
+def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: PipelineConfig,
+                        done: list[ReconcileOutcome]) -> list[str]:
     """Reconcile many applications to a transaction (on the first sweep after a bulk import a commit
     per transition cost more than the transitions). Each application moves inside its own savepoint:
     all its steps or none, each audited; one that changed since the batch read it is rolled back
-    alone and returned to be reconciled on its own.
+    alone and returned to be reconciled on its own. The outcomes go to ``done`` after the commit.
 
     What the steps need is read once for the whole transaction, not once per step: the applications
     (held here: the session keeps only weak references, and a step would read its application again),
     their applicants, the requests still waiting for a link with their raters, and the associations.
     Each application's steps are written by one flush at its end (its version checked then)."""
-    moved, again = 0, []
+    again = []
     for i in range(0, len(due), RECONCILES_PER_TRANSACTION):
         chunk = due[i:i + RECONCILES_PER_TRANSACTION]
+        committed: list[ReconcileOutcome] = []
         audit_rows: list[dict] = []
         outbox_rows: list[dict] = []
         with transaction(sessions) as s:
-            ids = [app_id for app_id, *_ in chunk]
-            held = _read_for_steps(s, ids)
+            held = _read_for_steps(s, [app_id for app_id, *_ in chunk])
             pending = held["pending"]
             for app_id, ev, version, doc in chunk:
-                steps = 0
+                out = ReconcileOutcome(app_id, "")
                 # This application's audit entries and emails, kept only if all its steps are.
                 s.info[AUDIT_ROWS], s.info[OUTBOX_ROWS] = [], []
                 try:
@@ -289,10 +294,10 @@ def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: Pipelin
                         for _ in range(MAX_STEPS):
                             step = _reconcile_step(s, app_id, cfg, doc, ev, version, pending.setdefault(app_id, []),
                                                    flush=False)
-                            version = step.version
+                            version, out.stage, out.eligible = step.version, step.stage, step.eligible
                             if step.transition is None:
                                 break
-                            steps += 1
+                            out.transitions.append(step.transition)
                         s.flush()
                 except (_Stale, StaleDataError):
                     again.append(app_id)
@@ -301,11 +306,12 @@ def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: Pipelin
                     written_audit, written_outbox = s.info.pop(AUDIT_ROWS), s.info.pop(OUTBOX_ROWS)
                 audit_rows += written_audit
                 outbox_rows += written_outbox
-                moved += steps
+                committed.append(out)
             if audit_rows:
                 s.connection().execute(AuditLog.__table__.insert(), audit_rows)
             insert_all_if_absent(s, outbox_rows)
-    return moved, again
+        done.extend(committed)
+    return again
 
 
 def _read_for_steps(s: Session, ids: list[str]) -> dict:
