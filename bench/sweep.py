@@ -16,8 +16,8 @@ import os
 import tempfile
 import time
 from contextlib import ExitStack
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 AS_OF = date(2026, 11, 22)

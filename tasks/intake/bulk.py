@@ -11,11 +11,10 @@ what the database already holds (live ratings, cancelled requests, determination
 from __future__ import annotations
 
 import hashlib
-
-import orjson
 from dataclasses import dataclass
 from decimal import Decimal
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
