@@ -140,6 +140,10 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     app.add_middleware(RateLimit, per_minute=requests_per_minute,
                        prefixes=("/rate/", "/review/", "/coordinator/login"))
     pages = Jinja2Templates(directory=f"{templates_dir}/pages")  # autoescape is on for .html
+    app.state.web_context, app.state.templates_dir = ctx, templates_dir
+    from web.routers import applicant
+
+    app.include_router(applicant.router)
     add_coordinator_routes(app, ctx, pages, secure_cookies=secure_cookies, prefect_ui_url=prefect_ui_url)
     from web.front import add_front_pages
 

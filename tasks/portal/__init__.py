@@ -1,0 +1,32 @@
+"""The applicant's portfolio on the web: start and resume by an emailed link (``access``), the
+sections and their rows (``fields``, ``tables``), the draft's live checklist and submission into intake
+(``drafts``), and where a submitted application stands (``status``)."""
+
+from tasks.portal.access import Access, PortfolioNotFound, locate, request_link
+from tasks.portal.drafts import (
+    AlreadySubmitted,
+    Checklist,
+    NotReady,
+    add_row,
+    checklist,
+    import_training,
+    open_questions,
+    portfolio_page,
+    remove_row,
+    reopen,
+    role_choices,
+    save_details,
+    sections_for,
+    sign_agreements,
+    submit,
+    upload_description,
+)
+from tasks.portal.fields import RowErrors
+from tasks.portal.status import application_status, applicant_adds_rater, applicant_replaces_rater
+
+__all__ = [
+    "Access", "AlreadySubmitted", "Checklist", "NotReady", "PortfolioNotFound", "RowErrors", "add_row",
+    "applicant_adds_rater", "applicant_replaces_rater", "application_status", "checklist", "import_training",
+    "locate", "open_questions", "portfolio_page", "remove_row", "reopen", "request_link", "role_choices", "save_details",
+    "sections_for", "sign_agreements", "submit", "upload_description",
+]
