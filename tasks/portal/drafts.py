@@ -332,12 +332,16 @@ def checklist(library: RulebookLibrary, p: Portfolio, as_of: date) -> Checklist:
     ev = evaluate(doc, library, as_of)
     rules = library.category_rules(p.association_code, doc.category, as_of)
     by_others = set(rules.settings["supplied_by_others"])
-    decided_by_coordinator = {rules.questions[q].requirement for q in asked_questions(rules)}
+    # A requirement pending on a question the coordinator has still to answer (the checklist names it).
+    questions_of: dict[str, list[str]] = {}
+    for q in asked_questions(rules):
+        questions_of.setdefault(rules.questions[q].requirement, []).append(q)
     blocking, waiting = [], []
     for r in ev.requirements:
         if r.status in (MET, NOT_APPLICABLE):
             continue
-        if r.status == PENDING and (r.id in by_others or r.id in decided_by_coordinator):
+        awaits_coordinator = any(f"({q})" in r.detail for q in questions_of.get(r.id, ()))
+        if r.status == PENDING and (r.id in by_others or awaits_coordinator):
             waiting.append(r)
         else:
             blocking.append(r)
