@@ -22,11 +22,35 @@ from tasks.portal.drafts import (
     upload_description,
 )
 from tasks.portal.fields import RowErrors
-from tasks.portal.status import application_status, applicant_adds_rater, applicant_replaces_rater
+from tasks.portal.status import applicant_adds_rater, applicant_replaces_rater, application_status
+from tasks.portal.workbook import WorkbookReport, import_workbook, read_applications
 
 __all__ = [
-    "Access", "AlreadySubmitted", "Checklist", "NotReady", "PortfolioNotFound", "RowErrors", "add_row",
-    "applicant_adds_rater", "applicant_replaces_rater", "application_status", "checklist", "import_training",
-    "locate", "open_questions", "portfolio_page", "remove_row", "reopen", "request_link", "role_choices", "save_details",
-    "sections_for", "sign_agreements", "submit", "upload_description",
+    "Access",
+    "AlreadySubmitted",
+    "Checklist",
+    "NotReady",
+    "PortfolioNotFound",
+    "RowErrors",
+    "WorkbookReport",
+    "add_row",
+    "applicant_adds_rater",
+    "applicant_replaces_rater",
+    "application_status",
+    "checklist",
+    "import_training",
+    "import_workbook",
+    "locate",
+    "open_questions",
+    "portfolio_page",
+    "read_applications",
+    "remove_row",
+    "reopen",
+    "request_link",
+    "role_choices",
+    "save_details",
+    "sections_for",
+    "sign_agreements",
+    "submit",
+    "upload_description",
 ]

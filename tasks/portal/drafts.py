@@ -9,9 +9,10 @@ the document as far as it is filled in); nothing of it is kept in the browser.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select

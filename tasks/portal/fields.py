@@ -9,8 +9,10 @@ row accepted here is a row ``endorse import`` would accept. The words for choice
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -145,7 +147,7 @@ def _number(raw: str, integer: bool) -> float | int:
         value = float(text)
     except ValueError:
         raise ValueError("write a number, for example 7.5") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise ValueError("write a number, for example 7.5")
     return value
 

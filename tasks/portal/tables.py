@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Iterator
 from datetime import date, datetime
-from typing import Iterator
 
 MAX_ROWS = 2000  # a training log, or a batch of paper applications; more is a mistake, not a portfolio
 

@@ -80,7 +80,7 @@ def test_a_stored_row_goes_back_into_the_form_unchanged(section, row):
 def test_a_training_table_comes_from_csv_or_xlsx_with_the_row_numbers_a_person_sees():
     from openpyxl import Workbook
 
-    csv_rows = read_table("t.csv", "title,hours,completed_on\n\nIMH 101,40,2024-03-01\n".encode())
+    csv_rows = read_table("t.csv", b"title,hours,completed_on\n\nIMH 101,40,2024-03-01\n")
     assert csv_rows == [(3, {"title": "IMH 101", "hours": "40", "completed_on": "2024-03-01"})]
     book = Workbook()
     book.active.append(["Title", "Hours", "Completed_on"])
@@ -94,7 +94,7 @@ def test_a_training_table_comes_from_csv_or_xlsx_with_the_row_numbers_a_person_s
     ("t.xlsx", b"this is not a workbook", "not a readable XLSX workbook"),
     ("t.csv", b"\xff\xfe\x00t\x00i", "not a CSV or XLSX file"),
     ("t.csv", b"", "empty"),
-    ("t.csv", "title\n".encode() + "x\n".encode() * 2001, "more than 2000 rows"),
+    ("t.csv", b"title\n" + b"x\n" * 2001, "more than 2000 rows"),
 ])
 def test_a_file_that_is_not_a_table_is_one_error_naming_it(name, data, words):
     with pytest.raises(TableError, match=words) as caught:

@@ -29,7 +29,7 @@ def _count(sessions, model, *where) -> int:
 
 
 def test_the_link_is_emailed_through_the_outbox_and_only_its_hash_is_stored(sessions):
-    access, token = open_portfolio(sessions)
+    _, token = open_portfolio(sessions)
     with sessions() as s:
         p = s.scalars(select(Portfolio)).one()
         mail = s.scalars(select(OutboxMessage)).one()
@@ -241,7 +241,7 @@ DESCRIPTION_CASES = [
 def test_a_description_for_the_coordinator_is_checked_for_size_and_type(sessions, case, name, content_type, data, error):
     access, _ = open_portfolio(sessions)
     portal.save_details(sessions, access, {"name": "Ada", "category": "IMHS"}, library=LIBRARY, as_of=AS_OF)
-    call = lambda: portal.upload_description(sessions, access, "imhs_internship_description", name, content_type,  # noqa: E731
+    call = lambda: portal.upload_description(sessions, access, "imhs_internship_description", name, content_type,
                                              data, library=LIBRARY, as_of=AS_OF)
     if error is None:
         call()
