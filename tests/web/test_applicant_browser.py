@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from endorse.db import transaction
@@ -23,10 +21,9 @@ from tasks.mail.outbox import SmtpConfig, deliver_due
 from tasks.pipeline import reconcile as pipeline
 from tasks.transcripts.transcripts import record_transcript
 from tests.portal.helpers import LIBRARY, cohort, fill_from
-from tests.web.test_browser import CHROMIUM_ARGS, _free_port
-from web.guard import uvicorn_config
+from tests.web.test_browser import CHROMIUM_ARGS
 
-from .conftest import AS_OF, SECRET, make_web_app
+from .conftest import AS_OF, SECRET, make_web_app, serve_app
 
 pytestmark = pytest.mark.browser
 SHOTS = PROJECT_ROOT / "var" / "screenshots"
@@ -38,16 +35,8 @@ def served(sessions):
     with transaction(sessions) as s:
         ensure_associations(s, LIBRARY)
     app = make_web_app(sessions)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, trusted_proxies=[], log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", app.state.events
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(app) as base:
+        yield base, app.state.events
 
 
 def _deliver(sessions, port: int, base: str):

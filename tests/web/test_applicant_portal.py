@@ -14,9 +14,9 @@ from sqlalchemy import select
 from endorse import links
 from endorse.db import transaction
 from models import Application, AuditLog, OutboxMessage, Portfolio, ReferenceRequest
+from tasks.intake.records import ensure_associations
 from tasks.pipeline import reconcile as pipeline
 from tasks.references.ratings import RatingInput, decline_rating, save_rating
-from tasks.intake.records import ensure_associations
 from tasks.transcripts.transcripts import record_transcript
 from tests.portal.helpers import LIBRARY, cohort, fill_from
 from web.routers.applicant import csrf_for
