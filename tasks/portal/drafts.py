@@ -458,3 +458,43 @@ def portfolio_page(s: Session, access: Access, library: RulebookLibrary, as_of: 
         checklist=checklist(library, p, as_of), role_choices=role_choices(library, p, as_of),
         questions=open_questions(library, p, as_of), uploads=uploads,
         categories=category_options(library, p.association_code, as_of) if p.kind == "application" else [])
+
+
+# --- the coordinator's view of the portfolios of their association --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortfolioLine:
+    portfolio_id: int
+    kind: str
+    status: str
+    application_id: str
+    email: str
+    name: str
+    category: str
+    started_by: str
+    updated_at: Any
+    uploads: list[tuple[int, str, str]]  # (upload id, question, file name)
+
+
+def portfolios_of(s: Session, association: str) -> list[PortfolioLine]:
+    """Every portfolio of an association, the most recently changed first, with the descriptions
+    uploaded for the coordinator's questions."""
+    uploads: dict[int, list[tuple[int, str, str]]] = {}
+    for u in s.execute(select(PortfolioUpload.id, PortfolioUpload.portfolio_id, PortfolioUpload.question,
+                              PortfolioUpload.filename).join(Portfolio, Portfolio.id == PortfolioUpload.portfolio_id)
+                       .where(Portfolio.association_code == association).order_by(PortfolioUpload.id)):
+        uploads.setdefault(u.portfolio_id, []).append((u.id, u.question, u.filename))
+    return [PortfolioLine(p.id, p.kind, p.status, p.application_id, p.email, p.body.get("name") or "",
+                          p.body.get("category") or "", p.started_by, p.updated_at, uploads.get(p.id, []))
+            for p in s.scalars(select(Portfolio).where(Portfolio.association_code == association)
+                               .order_by(Portfolio.updated_at.desc(), Portfolio.id.desc()))]
+
+
+def description_for(s: Session, association: str, upload_id: int) -> PortfolioUpload:
+    """An uploaded description, for a coordinator of the portfolio's association (else LookupError)."""
+    u = s.scalars(select(PortfolioUpload).join(Portfolio, Portfolio.id == PortfolioUpload.portfolio_id)
+                  .where(PortfolioUpload.id == upload_id, Portfolio.association_code == association)).first()
+    if u is None:
+        raise LookupError(f"upload {upload_id}: none of your association's portfolios has it")
+    return u

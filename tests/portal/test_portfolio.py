@@ -325,3 +325,39 @@ def test_a_renewal_for_an_address_without_an_endorsement_starts_nothing_and_says
         assert s.scalars(select(OutboxMessage.role).where(OutboxMessage.recipient_email == "nobody@example.org")).all() \
             == ["portal.no_renewal"]
     assert _count(sessions, Portfolio, Portfolio.kind == "renewal") == 0
+
+
+# --- the coordinator's view -------------------------------------------------------------------------------------
+
+
+def test_a_coordinator_sees_their_associations_portfolios_and_the_descriptions_only(sessions):
+    access, _ = open_portfolio(sessions, association="CT-AIMH")
+    portal.save_details(sessions, access, {"name": "Ada", "category": "IMHS"}, library=LIBRARY, as_of=AS_OF)
+    portal.upload_description(sessions, access, "imhs_internship_description", "note.txt", "text/plain",
+                              b"Direct IMH practice.", library=LIBRARY, as_of=AS_OF)
+    open_portfolio(sessions, email="mia@example.org", association="MI-AIMH")
+    with sessions() as s:
+        ct = portal.portfolios_of(s, "CT-AIMH")
+        assert [(p.email, p.name, p.category, p.status) for p in ct] == [("ada@example.org", "Ada", "IMHS", "draft")]
+        upload_id = ct[0].uploads[0][0]
+        assert portal.description_for(s, "CT-AIMH", upload_id).data == b"Direct IMH practice."
+        with pytest.raises(LookupError):
+            portal.description_for(s, "MI-AIMH", upload_id)
+
+
+def test_a_coordinator_fills_a_paper_application_on_the_applicants_behalf(sessions):
+    open_portfolio(sessions, email="someone@example.org")
+    pid = portal.request_link(sessions, LIBRARY, email="paper@example.org", association="CT-AIMH", kind="application",
+                              as_of=AS_OF, secret_key=SECRET, started_by="coordinator:c@example.org")
+    mine = portal.Access(portfolio_id=pid, association="CT-AIMH", coordinator="c@example.org")
+    fill_from(sessions, mine, cohort("ct-aimh-ifs-eligible-01.json"))
+    app_id = portal.submit(sessions, mine, library=LIBRARY, as_of=AS_OF)
+    with sessions() as s:
+        actors = set(s.scalars(select(AuditLog.actor).where(AuditLog.entity_id == str(pid),
+                                                            AuditLog.entity_type == "portfolio")))
+        assert s.get(Application, app_id).applicant.email == "paper@example.org"
+        mail = s.scalars(select(OutboxMessage).where(OutboxMessage.recipient_email == "paper@example.org")).one()
+    assert actors == {"coordinator:c@example.org"} and "started an Endorsement® application for you" in mail.body_text
+    other = portal.Access(portfolio_id=pid, association="MI-AIMH", coordinator="m@example.org")
+    with sessions() as s, pytest.raises(portal.PortfolioNotFound):
+        portal.locate(s, other, AS_OF)
