@@ -275,3 +275,47 @@ def test_signatures_are_dated_by_the_web_apps_clock(sessions):
         csrf = _csrf(c.get(f"/apply/{token}/s/agreements").text)
         assert "signed on 2027-01-05" in c.post(f"/apply/{token}/agreements",
                                                 data={"csrf": csrf, "code_of_ethics_signed_on": "yes"}).text
+
+
+def test_fuzzed_portfolio_rows_never_crash_and_never_half_save(sessions):
+    """Whatever a client posts into a section: never a server error, and either one whole, valid row more
+    or nothing at all."""
+    import string
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from endorse.documents import ApplicationDocument
+
+    with transaction(sessions) as s:
+        ensure_associations(s, LIBRARY)
+    client = TestClient(make_web_app(sessions, requests_per_minute=1_000_000), raise_server_exceptions=False)
+    _start(client, "ada@example.org")
+    token = _token(sessions, "ada@example.org")
+    csrf = _csrf(client.get(f"/apply/{token}/s/details").text)
+    client.post(f"/apply/{token}/details", data={"csrf": csrf, "name": "Ada", "category": "IMHS"})
+    values = st.one_of(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80),
+                       st.sampled_from(["", "3", "-1", "1e9", "nan", "2024-02-30", "2024-01-01", "yes", "masters",
+                                        "colleague", "rsc_didactic", "\x00", "<script>", "²"]))
+    names = st.sampled_from(["title", "hours", "completed_on", "topics", "institution", "credential", "employer",
+                             "kind", "start_on", "end_on", "paid", "families_served", "rater.name", "rater.email",
+                             "role", "waived_access", "provider.name", "provider.email", "hours", "csrf"])
+    forms = st.dictionaries(st.one_of(names, st.text(string.ascii_lowercase + "._", max_size=20)), values, max_size=10)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(form=forms, section=st.sampled_from(["training", "education", "work", "references", "rsc", "nonsense"]))
+    def run(form, section):
+        with sessions() as s:
+            before = s.scalars(select(Portfolio)).one().body
+        r = client.post(f"/apply/{token}/s/{section}/add", data={**form, "csrf": csrf})
+        assert r.status_code < 500, r.text[:300]
+        with sessions() as s:
+            after = s.scalars(select(Portfolio)).one().body
+        grown = [k for k, v in after.items() if isinstance(v, list) and len(v) != len(before.get(k, []))]
+        assert len(grown) <= 1 and (not grown or len(after[grown[0]]) == len(before.get(grown[0], [])) + 1)
+        from tasks.portal.drafts import application_document
+
+        with sessions() as s:  # what is stored always makes a valid document
+            ApplicationDocument.model_validate_json(application_document(s.scalars(select(Portfolio)).one()))
+
+    run()
