@@ -319,3 +319,41 @@ def test_fuzzed_portfolio_rows_never_crash_and_never_half_save(sessions):
             ApplicationDocument.model_validate_json(application_document(s.scalars(select(Portfolio)).one()))
 
     run()
+
+
+def test_a_renewal_is_filed_through_the_pages_with_its_live_checklist(client, sessions):
+    from datetime import date as day
+
+    from models import Endorsement, Person, Renewal
+
+    with sessions.begin() as s:
+        person = Person(name="Dana Whitfield", email="dana@example.org", email_normalized="dana@example.org")
+        s.add(person)
+        s.flush()
+        s.add(Endorsement(person_id=person.id, category="IFS", association_code="CT-AIMH", number="CT-IFS-0007",
+                          granted_on=day(2020, 12, 31), renewal_due_on=day(2026, 12, 31), status="active",
+                          origin="granted"))
+    assert _start(client, "dana@example.org", kind="renewal").status_code == 200
+    token = _token(sessions, "dana@example.org")
+    page = client.get(f"/apply/{token}", follow_redirects=True)
+    assert "Your 2026 renewal (IFS)" in page.text and "Renewal checklist" in page.text
+    csrf = _csrf(page.text)
+    assert client.get(f"/apply/{token}/s/references").status_code == 404  # not a section of a renewal
+    r = client.post(f"/apply/{token}/s/training/add", data={"csrf": csrf, "title": "State conference", "hours": "16",
+                                                            "completed_on": "2026-05-02", "topics": "relationship_based"})
+    assert "16 h" in r.text
+    client.post(f"/apply/{token}/s/rsc/add", data={"csrf": csrf, "provider.name": "Grace Okafor",
+                                                   "provider.email": "g.okafor@example.org",
+                                                   "provider.endorsement": "IMHS", "hours": "12",
+                                                   "start_on": "2026-01-01", "end_on": "2026-10-31"})
+    client.post(f"/apply/{token}/s/memberships/add", data={"csrf": csrf, "association": "CT-AIMH",
+                                                           "expires_on": "2027-06-30"})
+    client.post(f"/apply/{token}/agreements", data={"csrf": csrf, "code_of_ethics_signed_on": "yes"})
+    submit_page = client.get(f"/apply/{token}/s/submit").text
+    assert "Everything is met" in submit_page
+    r = client.post(f"/apply/{token}/submit", data={"csrf": csrf})
+    assert r.status_code == 200 and "Your 2026 renewal is recorded: met" in r.text
+    assert "Your 2026 renewal is recorded: met" in client.get(f"/apply/{token}").text
+    with sessions() as s:
+        assert s.scalars(select(Renewal.status)).one() == "met"
+        assert s.scalars(select(Endorsement.renewal_due_on)).one() == day(2027, 12, 31)

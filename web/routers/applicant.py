@@ -316,8 +316,8 @@ async def submit(request: Request, token: str, ctx: Ctx, templates: Pages):
         kind = portal.locate(s, _access(token), ctx.today()).kind
     if kind == "application":
         ctx.on_event(application_id)  # the pipeline takes it up now, as after an import
-        return RedirectResponse(f"/apply/{token}?notice=submitted", status_code=303)
-    return _saved(token, "agreements", "submitted")
+    # A renewal met is recorded and closed; one still unmet stays open to add what is missing.
+    return RedirectResponse(f"/apply/{token}?notice=submitted", status_code=303)
 
 
 # --- after submission: raters when the references need them ---------------------------------------------
