@@ -2,7 +2,7 @@
 sections and their rows (``fields``, ``tables``), the draft's live checklist and submission into intake
 (``drafts``), and where a submitted application stands (``status``)."""
 
-from tasks.portal.access import Access, PortfolioNotFound, locate, request_link
+from tasks.portal.access import Access, PortfolioNotFound, associations_taking_applications, locate, request_link
 from tasks.portal.drafts import (
     AlreadySubmitted,
     Checklist,
@@ -38,6 +38,7 @@ __all__ = [
     "add_row",
     "applicant_adds_rater",
     "applicant_replaces_rater",
+    "associations_taking_applications",
     "application_status",
     "checklist",
     "description_for",

@@ -18,7 +18,7 @@ from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.documents import _email
 from endorse.rulebook import RulebookLibrary
-from models import Application, Endorsement, Person, Portfolio, record_audit
+from models import Application, Association, Endorsement, Person, Portfolio, record_audit
 from tasks.mail.outbox import queue_email
 
 LINK_PURPOSE = "portfolio"
@@ -94,6 +94,14 @@ def _renewal_body(s: Session, e: Endorsement) -> dict:
             "endorsement_number": e.number, "due_on": e.renewal_due_on.isoformat()}
 
 
+def associations_taking_applications(s: Session, library: RulebookLibrary) -> dict[str, str]:
+    """Code → name of the associations an applicant may choose: those with a profile (the baseline
+    rulebook is no association of its own); on an installation with no profile yet, every rulebook's."""
+    rows = {a.code: a for a in s.scalars(select(Association).where(Association.code.in_(library.associations)))}
+    with_profile = {c: a.name for c, a in rows.items() if a.profile_digest is not None}
+    return dict(sorted((with_profile or {c: (rows[c].name if c in rows else c) for c in library.associations}).items()))
+
+
 def issue_link(s: Session, p: Portfolio, library: RulebookLibrary, as_of: date, secret_key: str) -> None:
     """A working link for ``p``: the same one while it works (resent), else a new one (the old dies)."""
     now = now_for(as_of)
@@ -116,12 +124,13 @@ def request_link(sessions: sessionmaker[Session], library: RulebookLibrary, *, e
         raise ValueError("email: write one email address, like name@example.org") from None
     if len(email) > 254:
         raise ValueError("email: too long")
-    if association not in library.associations:
-        raise ValueError(f"association: choose one of {', '.join(library.associations)}")
     if kind not in ("application", "renewal"):
         raise ValueError("kind: application or renewal")
     bucket = int(now_for(as_of).timestamp() // (RESEND_WINDOW_MINUTES * 60))
     with transaction(sessions) as s:
+        open_to = associations_taking_applications(s, library)
+        if association not in open_to:
+            raise ValueError(f"association: choose one of {', '.join(open_to)}")
         p = s.scalars(select(Portfolio).where(
             Portfolio.email_normalized == email.casefold(), Portfolio.association_code == association,
             Portfolio.kind == kind).order_by(Portfolio.id.desc()).with_for_update()).first()

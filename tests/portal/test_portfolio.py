@@ -61,6 +61,7 @@ def test_an_expired_link_stops_working_and_asking_again_gives_a_new_one(sessions
 @pytest.mark.parametrize("email, association, kind, words", [
     ("not-an-address", "CT-AIMH", "application", "email:"),
     ("ada@example.org", "NOPE", "application", "association:"),
+    ("ada@example.org", "ALLIANCE", "application", "association:"),  # the baseline rulebook, no association of its own
     ("ada@example.org", "CT-AIMH", "membership", "kind:"),
 ])
 def test_a_bad_start_names_the_field_and_writes_nothing(sessions, email, association, kind, words):

@@ -121,11 +121,16 @@ NOTICES = {"saved": "Saved. The checklist is up to date.", "removed": "Removed."
 # --- start and resume ---------------------------------------------------------------------------------
 
 
+def _associations(ctx) -> dict[str, str]:
+    with ctx.sessions() as s:
+        return portal.associations_taking_applications(s, ctx.library)
+
+
 @router.get("", response_class=HTMLResponse)
 async def start_page(request: Request, ctx: Ctx, templates: Pages):
     cookie = request.cookies.get(START_COOKIE) or secrets.token_urlsafe(24)
     response = templates.TemplateResponse(request, "start.html", {
-        "associations": ctx.library.associations, "csrf": cookie, "errors": {}, "values": {}})
+        "associations": _associations(ctx), "csrf": cookie, "errors": {}, "values": {}})
     response.set_cookie(START_COOKIE, cookie, httponly=True, samesite="strict", path="/apply",
                         secure=request.url.scheme == "https")
     return response
@@ -144,7 +149,7 @@ async def start_request(request: Request, ctx: Ctx, templates: Pages):
     except ValueError as exc:
         field, _, why = str(exc).partition(": ")
         return templates.TemplateResponse(request, "start.html", {
-            "associations": ctx.library.associations, "csrf": cookie, "errors": {field: why}, "values": values},
+            "associations": _associations(ctx), "csrf": cookie, "errors": {field: why}, "values": values},
             status_code=422)
     # The same answer whoever the address belongs to: only its mailbox learns more.
     return _message(templates, request, "Check your email",
