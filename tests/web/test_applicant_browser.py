@@ -49,6 +49,17 @@ def _deliver(sessions, port: int, base: str):
     return out[0]
 
 
+def _press(page, button: str) -> None:
+    """Press a form's button and wait for the page the server answers with."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=button, exact=True).click()
+
+
+def _follow(page, link: str) -> None:
+    with page.expect_navigation():
+        page.get_by_role("link", name=link, exact=True).click()
+
+
 def _fits(page, device: str) -> None:
     """Nothing on the page is wider than the screen (tables scroll inside their own box)."""
     width = VIEWPORTS[device]["width"]
@@ -75,7 +86,7 @@ def test_an_applicant_applies_on_the_web_and_follows_the_application(served, ses
         page.goto(f"{base}/apply")
         page.get_by_label("Your email address").fill(doc["applicant"]["email"])
         page.get_by_label("Your association").select_option("CT-AIMH")
-        page.get_by_role("button", name="Email me my link").click()
+        _press(page, "Email me my link")
         assert page.get_by_role("heading", level=1).inner_text() == "Check your email"
 
         with SmtpSink(tmp_path / "mail") as sink:
@@ -86,27 +97,27 @@ def test_an_applicant_applies_on_the_web_and_follows_the_application(served, ses
         assert "Give your name and choose a category" in page.locator("aside.checklist").inner_text()
         page.get_by_label("Your name, as it should appear on your endorsement").fill(doc["applicant"]["name"])
         page.get_by_label("IFS · Infant Family Specialist").check()
-        page.get_by_role("button", name="Save", exact=True).click()
+        _press(page, "Save")
         assert _status(page, "training_hours") == "unmet"
         page.screenshot(path=str(SHOTS / f"portfolio-details-{device}.png"), full_page=True)
 
         # A training row typed in the form: the checklist beside it moves on the save.
-        page.get_by_role("link", name="Training").click()
+        _follow(page, "Training")
         page.get_by_label("Title").fill("Infant-parent psychotherapy intensive")
         page.get_by_label("Hours").fill("36")
         page.get_by_label("Completed on").fill("2024-01-10")
         page.get_by_label("Relationship-based (infant mental health)").check()
-        page.get_by_role("button", name="Add", exact=True).click()
+        _press(page, "Add")
         assert "Saved. The checklist is up to date." in page.content()
         assert _status(page, "training_hours") == "met"
 
         # A rater named in the form: the rater rules answer at once, in plain words.
-        page.get_by_role("link", name="References").click()
+        _follow(page, "References")
         assert "IFS needs a rating from your current program supervisor" in page.content()
         page.get_by_label("Rater's name").fill("Wei Chen")
         page.get_by_label("Rater's email").fill("wchen@example.org")
         page.get_by_label("How they know you").select_option("current_supervisor")
-        page.get_by_role("button", name="Add", exact=True).click()
+        _press(page, "Add")
         assert "IFS needs a rating from someone who provides RS/C to you" in page.content()
         _fits(page, device)
         page.screenshot(path=str(SHOTS / f"portfolio-references-{device}.png"), full_page=True)
@@ -115,9 +126,9 @@ def test_an_applicant_applies_on_the_web_and_follows_the_application(served, ses
         token = link.rsplit("/", 1)[-1]
         rest = {**doc, "training": doc["training"][1:], "references": doc["references"][1:]}
         fill_from(sessions, portal.Access(token=token), rest)
-        page.get_by_role("link", name="Submit").click()
+        _follow(page, "Submit")
         assert "You can submit. What happens next:" in page.content()
-        page.get_by_role("button", name="Submit my application").click()
+        _press(page, "Submit my application")
         assert "Submitted. Thank you." in page.content()
         with sessions() as s:
             app_id = s.scalars(select(Application.id)).one()
