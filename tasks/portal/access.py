@@ -24,6 +24,7 @@ from tasks.mail.outbox import queue_email
 LINK_PURPOSE = "portfolio"
 # Asking again within this window sends nothing new: the email already sent carries the same link.
 RESEND_WINDOW_MINUTES = 10
+FINAL_STAGES = ("endorsed", "not_endorsed", "deferred")
 
 
 class PortfolioNotFound(Exception):
@@ -145,6 +146,10 @@ def request_link(sessions: sessionmaker[Session], library: RulebookLibrary, *, e
                 pass  # this year's renewal, already filed: the link shows where it stands
             else:
                 p = None
+        if kind == "application" and p is not None and p.status == "submitted":
+            app = s.get(Application, p.application_id)
+            if app is not None and app.stage in FINAL_STAGES:
+                p = None  # decided: asking again starts a new application (a new category, or after a lapse)
         if p is None:
             p = Portfolio(kind=kind, association_code=association, email=email, email_normalized=email.casefold(),
                           application_id=new_portfolio_id(s, association, kind, as_of),

@@ -13,10 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import Application, Decision, EducationRecord, ExamAttempt, ExamSitting, ReferenceRequest
 from tasks.config import PipelineConfig
 from tasks.eligibility.evaluation import UNMET
-from tasks.portal.access import Access, PortfolioNotFound, locate
+from tasks.portal.access import FINAL_STAGES, Access, PortfolioNotFound, locate
 from tasks.references.raters import ProposedRater, add_rater, replace_rater
-
-FINAL_STAGES = ("endorsed", "not_endorsed", "deferred")
 
 
 @dataclass(frozen=True)

@@ -362,3 +362,17 @@ def test_a_coordinator_fills_a_paper_application_on_the_applicants_behalf(sessio
     other = portal.Access(portfolio_id=pid, association="MI-AIMH", coordinator="m@example.org")
     with sessions() as s, pytest.raises(portal.PortfolioNotFound):
         portal.locate(s, other, AS_OF)
+
+
+def test_after_a_decision_asking_again_starts_a_new_application(sessions):
+    doc = cohort("ct-aimh-ifs-eligible-01.json")
+    access, token = open_portfolio(sessions, association=doc["association"])
+    fill_from(sessions, access, doc)
+    first = portal.submit(sessions, access, library=LIBRARY, as_of=AS_OF)
+    _, same = open_portfolio(sessions, association=doc["association"])
+    assert same == token  # under way: the link shows where it stands
+    with sessions.begin() as s:
+        s.get(Application, first).stage = "not_endorsed"
+    access2, _ = open_portfolio(sessions, association=doc["association"])
+    p = portfolio_row(sessions, access2)
+    assert p.status == "draft" and p.application_id != first and _count(sessions, Portfolio) == 2
