@@ -357,3 +357,24 @@ def test_a_renewal_is_filed_through_the_pages_with_its_live_checklist(client, se
     with sessions() as s:
         assert s.scalars(select(Renewal.status)).one() == "met"
         assert s.scalars(select(Endorsement.renewal_due_on)).one() == day(2027, 12, 31)
+
+
+def test_portfolio_pages_are_rate_limited_never_stored_and_their_links_never_logged(sessions):
+    import logging
+
+    from web.app import RedactLinks
+
+    with transaction(sessions) as s:
+        ensure_associations(s, LIBRARY)
+    c = TestClient(make_web_app(sessions, requests_per_minute=5))
+    codes = [c.get(f"/apply/guess-{i}").status_code for i in range(7)]
+    assert 429 not in codes[:5] and codes[5:] == [429] * 2
+    ok = TestClient(make_web_app(sessions))
+    _start(ok, "ada@example.org")
+    token = _token(sessions, "ada@example.org")
+    for r in (ok.get("/apply"), ok.get(f"/apply/{token}/s/details")):
+        assert r.headers["cache-control"] == "no-store" and "default-src 'none'" in r.headers["content-security-policy"]
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", f"/apply/{token}/s/details", "1.1", 200), None)
+    RedactLinks().filter(record)
+    assert token not in record.getMessage() and "/apply/<redacted>/s/details" in record.getMessage()
