@@ -34,6 +34,19 @@ def open_portfolio(sessions, email: str = "ada@example.org", association: str = 
     return portal.Access(token=token), token
 
 
+def endorsed_person(sessions, email: str, *, category: str, association: str, number: str, granted_on: date,
+                    renewal_due_on: date, name: str = "Dana Whitfield") -> None:
+    """Someone this system endorsed, whose renewal falls due on ``renewal_due_on``."""
+    from models import Endorsement, Person
+
+    with sessions.begin() as s:
+        person = Person(name=name, email=email, email_normalized=email.casefold())
+        s.add(person)
+        s.flush()
+        s.add(Endorsement(person_id=person.id, category=category, association_code=association, number=number,
+                          granted_on=granted_on, renewal_due_on=renewal_due_on, status="active", origin="granted"))
+
+
 def cohort(name: str) -> dict:
     return json.loads((PROJECT_ROOT / "cohort" / name).read_text())
 
@@ -65,4 +78,4 @@ def only(sessions, model, *where):
         return s.scalars(select(model).where(*where)).all()
 
 
-__all__ = ["AS_OF", "LIBRARY", "SECRET", "cohort", "fill_from", "only", "open_portfolio", "portfolio_row"]
+__all__ = ["AS_OF", "LIBRARY", "SECRET", "cohort", "endorsed_person", "fill_from", "only", "open_portfolio", "portfolio_row"]

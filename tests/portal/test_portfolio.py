@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from endorse.documents import parse_document
-from models import Application, ApplicationDocumentRow, AuditLog, Endorsement, OutboxMessage, Person, Portfolio, Renewal
+from models import Application, ApplicationDocumentRow, AuditLog, Endorsement, OutboxMessage, Portfolio, Renewal
 from tasks import portal
 from tasks.intake.records import load_documents
 
-from .helpers import AS_OF, LIBRARY, SECRET, cohort, fill_from, open_portfolio, portfolio_row
+from .helpers import AS_OF, LIBRARY, SECRET, cohort, endorsed_person, fill_from, open_portfolio, portfolio_row
 
 
 def _count(sessions, model, *where) -> int:
@@ -270,13 +270,8 @@ def test_a_description_for_a_question_the_category_does_not_ask_is_refused(sessi
 def endorsed(sessions):
     """Dana, endorsed IMHM-C by MI-AIMH, renewal due 2026-12-31."""
     open_portfolio(sessions, email="someone@example.org")  # associations in place
-    with sessions.begin() as s:
-        person = Person(name="Dana Whitfield", email="dwhitfield@example.org", email_normalized="dwhitfield@example.org")
-        s.add(person)
-        s.flush()
-        s.add(Endorsement(person_id=person.id, category="IMHM-C", association_code="MI-AIMH", number="MI-IMHM-C-0042",
-                          granted_on=date(2021, 12, 31), renewal_due_on=date(2026, 12, 31), status="active",
-                          origin="granted"))
+    endorsed_person(sessions, "dwhitfield@example.org", category="IMHM-C", association="MI-AIMH",
+                    number="MI-IMHM-C-0042", granted_on=date(2021, 12, 31), renewal_due_on=date(2026, 12, 31))
     return "dwhitfield@example.org"
 
 

@@ -324,15 +324,11 @@ def test_fuzzed_portfolio_rows_never_crash_and_never_half_save(sessions):
 def test_a_renewal_is_filed_through_the_pages_with_its_live_checklist(client, sessions):
     from datetime import date as day
 
-    from models import Endorsement, Person, Renewal
+    from models import Endorsement, Renewal
+    from tests.portal.helpers import endorsed_person
 
-    with sessions.begin() as s:
-        person = Person(name="Dana Whitfield", email="dana@example.org", email_normalized="dana@example.org")
-        s.add(person)
-        s.flush()
-        s.add(Endorsement(person_id=person.id, category="IFS", association_code="CT-AIMH", number="CT-IFS-0007",
-                          granted_on=day(2020, 12, 31), renewal_due_on=day(2026, 12, 31), status="active",
-                          origin="granted"))
+    endorsed_person(sessions, "dana@example.org", category="IFS", association="CT-AIMH", number="CT-IFS-0007",
+                    granted_on=day(2020, 12, 31), renewal_due_on=day(2026, 12, 31))
     assert _start(client, "dana@example.org", kind="renewal").status_code == 200
     token = _token(sessions, "dana@example.org")
     page = client.get(f"/apply/{token}", follow_redirects=True)
