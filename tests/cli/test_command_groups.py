@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from endorse.db import transaction
-from endorse.documents import ApplicationDocument, load_document, parse_document
+from endorse.documents import ApplicationDocument, load_document
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
 from endorse_cli.app import RENAMED, command
@@ -192,12 +192,9 @@ def test_outbox_list_json_gives_each_message_and_the_status_option_repeats(sessi
 
 
 def test_determination_queue_json_names_the_question_awaited(sessions, cli):
-    raw = json.loads((PROJECT_ROOT / "tests" / "rules" / "bases" / "IFA.json").read_text())
-    raw.update(id="CLI-IFA-1", association="MI-AIMH", education=[])
-    raw["work"][0].update(start_on="2022-09-01", end_on="2024-08-31", paid=False)
-    with transaction(sessions) as s:
-        ensure_associations(s, default_library())
-        save_document(s, parse_document(json.dumps(raw), "cli.json"), actor="test")
+    from tests.test_cli_determine import _volunteer_ifa  # an IFA applicant whose experience was unpaid
+
+    _volunteer_ifa(sessions)
     cfg = PipelineConfig(library=default_library(), as_of=date.today(), secret_key="k", actor="system:test")
     reconcile_one(sessions, "CLI-IFA-1", cfg)  # its checklist now says the education requirement waits on you
     code, out, _ = cli("determination", "queue", "--json")
