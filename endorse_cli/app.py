@@ -75,6 +75,25 @@ RENAMED = {
 }
 
 
-def command():
-    """The Click command Typer builds (what main.py runs)."""
-    return typer.main.get_command(app)
+# The two contracts of REQUIREMENTS.md on a root of their own: building every group's commands (Typer
+# reads each signature) costs more than an `endorse evaluate` of one file, and the contracts start fast.
+contracts = typer.Typer(name="endorse", no_args_is_help=True, rich_markup_mode="rich", help=app.info.help)
+contracts.callback()(root)
+contracts.command("evaluate")(checklists.evaluate)
+contracts.add_typer(renewal.app, name="renewal")
+
+
+def command(args: list[str] | None = None):
+    """The Click command Typer builds for these arguments (what main.py runs): the contracts' own root
+    when the command is `evaluate` or `renewal` (the same commands, options and help), else the whole."""
+    return typer.main.get_command(contracts if _first_word(args or []) in ("evaluate", "renewal") else app)
+
+
+def _first_word(args: list[str]) -> str | None:
+    words = iter(args)
+    for arg in words:
+        if arg == "--data":
+            next(words, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_environment()
     args = _data_first(sys.argv[1:] if argv is None else list(argv))
     try:
-        code = command().main(args, prog_name="endorse", standalone_mode=False)
+        code = command(args).main(args, prog_name="endorse", standalone_mode=False)
     except (UsageError, DocumentError, RulebookError) as exc:
         return _refused(str(exc))
     except click_errors.NoArgsIsHelpError as exc:  # `endorse exam`: the group's help, as a usage error

@@ -16,7 +16,6 @@ import typer
 
 from endorse_cli.output import EXIT_OK, UsageError
 
-DocumentPath = Annotated[str, typer.Argument(metavar="PATH", help="a .json document or a folder of them")]
 Rules = Annotated[Optional[str], typer.Option("--rules", metavar="DIR",
                                               help="the rules folder (default: the project's rules/)")]
 

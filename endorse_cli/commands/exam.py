@@ -27,7 +27,7 @@ from endorse_cli.output import EXIT_OK
 
 app = typer.Typer(no_args_is_help=True, help="The exam: approve candidates, run a sitting, review essays, record results.")
 
-Application = Annotated[str, typer.Argument(help="the application's id")]
+Application = Annotated[str, typer.Argument(metavar="APPLICATION", help="the application's id")]
 Sitting = Annotated[int, typer.Argument(metavar="SITTING", help="the sitting's number (endorse exam sitting prints it)")]
 CsvFile = Annotated[str, typer.Argument(metavar="FILE", help="the exam platform's CSV export")]
 

@@ -35,7 +35,7 @@ def import_documents(
 
 @refusals
 def show(
-    application: Annotated[str, typer.Argument(help="the application's id, e.g. CT-2026-137")],
+    application: Annotated[str, typer.Argument(metavar="APPLICATION", help="the application's id, e.g. CT-2026-137")],
     as_of: AsOf = None,
     json: Json = False,
 ) -> int:

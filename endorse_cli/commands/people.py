@@ -32,7 +32,7 @@ coordinator = typer.Typer(no_args_is_help=True, help="Coordinator accounts: crea
 person = typer.Typer(no_args_is_help=True,
                      help="A person's own record: correct it, record an endorsement they hold (their association only).")
 
-Application = Annotated[str, typer.Argument(help="the application's id")]
+Application = Annotated[str, typer.Argument(metavar="APPLICATION", help="the application's id")]
 
 
 @transcript.command("record")

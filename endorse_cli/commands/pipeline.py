@@ -12,7 +12,7 @@ from endorse_cli.output import EXIT_OK
 
 @refusals
 def reconcile(
-    application: Annotated[str, typer.Argument(help="the application's id")],
+    application: Annotated[str, typer.Argument(metavar="APPLICATION", help="the application's id")],
     as_of: AsOf = None,
 ) -> int:
     """Re-evaluate one application now and move it as far as its checklist allows.

@@ -29,7 +29,7 @@ def _proposed(name: str, email: str, role: str, endorsement: str | None, waive: 
 @app.command("add")
 @refusals
 def add(
-    application: Annotated[str, typer.Argument(help="the application's id")],
+    application: Annotated[str, typer.Argument(metavar="APPLICATION", help="the application's id")],
     name: Name, email: Email, role: Role, by: By, endorsement: Endorsement = None, waive: Waive = False,
 ) -> int:
     """Ask one more rater for an application.

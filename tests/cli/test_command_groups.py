@@ -75,7 +75,7 @@ def test_no_module_of_the_command_line_is_over_500_lines():
 
 USAGE_ERRORS = [  # (case, argv, what the line says)
     ("a missing argument", ["rater", "add", "--name", "A", "--email", "a@x.org", "--role", "colleague", "--by", "c@x.org"],
-     "Missing argument 'application'"),
+     "Missing argument 'APPLICATION'"),
     ("a missing option", ["rater", "add", "APP-1", "--name", "A"], "Missing option"),
     ("a choice not offered", ["rater", "vet", "17", "--decision", "maybe", "--on", "2026-11-22", "--by", "c@x.org"],
      "'maybe' is not one of 'accepted', 'rejected'"),
