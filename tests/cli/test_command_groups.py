@@ -252,3 +252,28 @@ def test_a_progress_bar_is_drawn_on_a_terminal_only(monkeypatch, terminal):
     drawn = stderr.getvalue()
     assert ("importing" in drawn) is terminal
     assert drawn == "" or terminal
+
+
+# --- the contracts start fast -----------------------------------------------------------------------
+
+def test_evaluate_and_renewal_run_from_a_root_with_the_same_commands_options_and_help():
+    whole, contracts = command(["show"]), command(["--data", "var", "evaluate"])
+    assert set(contracts.commands) == {"evaluate", "renewal"}
+    assert [p.opts for p in contracts.params] == [p.opts for p in whole.params]  # --data, completion, --help
+
+    def shape(cmd):
+        subs = getattr(cmd, "commands", {})
+        return (cmd.help, [(p.opts, p.required, p.help) for p in cmd.params], {n: shape(c) for n, c in subs.items()})
+    for name in ("evaluate", "renewal"):
+        assert shape(contracts.commands[name]) == shape(whole.commands[name]), name
+
+
+@pytest.mark.parametrize("argv", [["evaluate", str(EXAMPLE_PATH), "--as-of", "2026-11-22", "--json"],
+                                  ["renewal", str(RENEWALS), "--year", "2027", "--json"]], ids=["evaluate", "renewal"])
+def test_the_contracts_load_neither_rich_nor_the_other_commands(argv):
+    code = ("import sys, io, contextlib\nfrom endorse_cli.main import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()): rc = main({argv!r})\n"
+            "heavy = [m for m in ('rich', 'prefect', 'sqlalchemy', 'fastapi', 'uvicorn', 'pandas') if m in sys.modules]\n"
+            "print(rc, ','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert out.stdout.split() == ["0"], out.stdout + out.stderr
