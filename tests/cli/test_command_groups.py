@@ -277,3 +277,16 @@ def test_the_contracts_load_neither_rich_nor_the_other_commands(argv):
             "print(rc, ','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert out.stdout.split() == ["0"], out.stdout + out.stderr
+
+
+def test_exam_assign_json_is_the_dry_run_table_as_data(sessions, cli, tmp_path):
+    from tests.exam.test_sitting_plan import AS_OF, _setup  # two essays and a pool of reviewers
+
+    ids = _setup(sessions)
+    code, out, _ = cli("exam", "assign", str(ids["sitting"]), "--as-of", AS_OF.isoformat(), "--json")
+    plan = json.loads(out)
+    assert code == EXIT_OK and (plan["sitting"], plan["applied"]) == (ids["sitting"], False)
+    assert {a["candidate_code"] for a in plan["assignments"]} == {"CAND-1", "CAND-2"}
+    assert {"total_cost", "load", "not_covered", "without_preferred", "below_minimum", "held"} <= set(plan)
+    code, table, _ = cli("exam", "assign", str(ids["sitting"]), "--as-of", AS_OF.isoformat())
+    assert f"{len(plan['assignments'])} new assignments; total cost {plan['total_cost']}" in table
