@@ -156,7 +156,7 @@ def test_blindness_rule_cases():
 
 def test_the_templates_reviewers_see_take_no_candidate_fields():
     """Structural guard: the reviewer templates never refer to applicant fields."""
-    for f in ["pages/review_home.html", "pages/review_essay.html", "email/review.assigned.txt",
+    for f in ["reviewer/home.html", "reviewer/essay.html", "email/review.assigned.txt",
               "email/review.assigned.html", "email/review.new_link.txt", "email/review.new_link.html",
               "email/review.reminder.txt", "email/review.reminder.html", "email/review.reminder.subject"]:
         text = (PROJECT_ROOT / "templates" / f).read_text()

@@ -192,6 +192,6 @@ def test_pages_with_personal_data_are_never_stored(rating_link, cohort):
 
 def test_no_template_has_inline_script_or_event_handlers():
     """The CSP allows no script at all; the pages must not need any."""
-    for path in Path(PROJECT_ROOT / "templates" / "pages").rglob("*.html"):
+    for path in (p for p in Path(PROJECT_ROOT / "templates").rglob("*.html") if "email" not in p.parts):
         html = path.read_text()
         assert "<script" not in html.lower() and not re.search(r"\son[a-z]+\s*=", html), path

@@ -1,0 +1,113 @@
+"""The rater's form behind a secure link (/rate/…). Handlers only translate HTTP to the rating service
+(``tasks.references.ratings``) and render templates; they hold no business logic. An unknown, expired
+or replaced link and a stale form are refused by the dependencies (``web.deps``, ``web.errors``).
+
+The handlers are async and do their few milliseconds of database and template work inline: a thread
+hop per request (what sync handlers get) costs more than it saves at this size.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from tasks.references import ratings
+from web.deps import Ctx, LinkForm, RatingLink, RatingLinkDep, Site, SiteDep, WebContext, csrf_for
+
+router = APIRouter(prefix="/rate")
+
+
+def message(request: Request, site: Site, title: str, *paragraphs: str, status: int = 200) -> HTMLResponse:
+    return site.pages.TemplateResponse(request, "public/message.html", {"title": title, "paragraphs": paragraphs},
+                                       status_code=status)
+
+
+def thanks(request: Request, site: Site, declined: bool = False, status: int = 200) -> HTMLResponse:
+    if declined:
+        return message(request, site, "Thank you", "We have recorded that you cannot rate this applicant.", status=status)
+    return message(request, site, "Thank you: your rating is submitted",
+                   "Your rating has already been submitted. Nothing more is needed from you.", status=status)
+
+
+def render_form(request: Request, ctx: WebContext, site: Site, link: RatingLink, values: ratings.RatingInput,
+                errors: dict[str, str], saved: bool = False, status: int = 200) -> HTMLResponse:
+    spec, token = link.spec, link.token
+    scale = spec.scale
+    options = [(str(v), f"{v} · {scale['labels'].get(str(v), '')}".strip(" ·"))
+               for v in range(int(scale["min"]), int(scale["max"]) + 1)]
+    options.append((ratings.NOT_ENOUGH_INFORMATION, "Not enough information to rate"))
+    wording = ctx.library.category_rules(ctx.library.baseline.data["association"], spec.category, ctx.today()).role_wording
+    return site.pages.TemplateResponse(request, "rater/rate.html", {
+        "spec": spec, "values": values, "errors": errors, "saved": saved, "scale_options": options,
+        "csrf": csrf_for(ctx.secret_key, token), "action": f"/rate/{token}", "decline_action": f"/rate/{token}/decline",
+        "role_words": wording.get(spec.role, spec.role).replace("your ", "their ").replace("you", "the applicant"),
+    }, status_code=status)
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+async def rating_form(request: Request, ctx: Ctx, site: SiteDep, link: RatingLinkDep):
+    if link.spec.status in ("submitted", "declined"):
+        return thanks(request, site, declined=link.spec.status == "declined")
+    return render_form(request, ctx, site, link, link.values, {})
+
+
+@router.post("/{token}", response_class=HTMLResponse)
+async def rating_submit(request: Request, ctx: Ctx, site: SiteDep, link: RatingLinkDep, form: LinkForm):
+    spec = link.spec
+    if spec.status in ("submitted", "declined"):
+        return thanks(request, site, declined=spec.status == "declined", status=409)
+    values, errors = rating_input(form)
+    final = form.get("action") == "submit"
+    if not errors:
+        try:
+            outcome = ratings.save_rating(ctx.sessions, link.token, values, library=ctx.library, as_of=ctx.today(),
+                                          submit=final)
+        except ratings.RatingInvalid as exc:
+            errors = exc.errors
+        except ratings.AlreadySubmitted:
+            return thanks(request, site, status=409)
+        else:
+            if outcome == "submitted":
+                ctx.on_event(spec.application_id)
+                return message(request, site, "Thank you: your rating is submitted",
+                               f"Your rating of {spec.applicant_name} has been recorded.",
+                               "You can close this page.")
+            return render_form(request, ctx, site, link, values, {}, saved=True)
+    return render_form(request, ctx, site, link, values, errors, status=422)
+
+
+@router.post("/{token}/decline", response_class=HTMLResponse)
+async def rating_decline(request: Request, ctx: Ctx, site: SiteDep, link: RatingLinkDep, form: LinkForm):
+    try:
+        ratings.decline_rating(ctx.sessions, link.token, str(form.get("declined_reason", "")), library=ctx.library,
+                               as_of=ctx.today())
+    except ratings.RatingInvalid as exc:
+        return render_form(request, ctx, site, link, link.values, exc.errors, status=422)
+    except ratings.AlreadySubmitted:
+        return thanks(request, site, status=409)
+    ctx.on_event(link.spec.application_id)
+    return thanks(request, site, declined=True)
+
+
+def rating_input(form) -> tuple[ratings.RatingInput, dict[str, str]]:
+    """Form fields → RatingInput, keeping whatever the rater typed even when it is wrong."""
+    errors: dict[str, str] = {}
+    answers = {k.removeprefix("answer:"): str(v) for k, v in form.multi_items() if k.startswith("answer:")}
+    known_raw = str(form.get("known_for_months", "")).strip()
+    known = None
+    if known_raw:
+        if re.fullmatch(r"[0-9]{1,4}", known_raw) and int(known_raw) <= 1200:  # ASCII digits only: "²" is isdigit()
+            known = int(known_raw)
+        else:
+            errors["known_for_months"] = "write a whole number of months, for example 18"
+    rec = str(form.get("recommendation", "")) or None
+    if rec not in (None, "recommend", "recommend_with_reservations", "do_not_recommend"):
+        errors["recommendation"] = "choose one of the three recommendations"
+        rec = None
+    values = ratings.RatingInput(
+        answers=answers, known_for_months=known, relationship=(str(form.get("relationship", "")).strip()[:200] or None),
+        recommendation=rec, comments=(str(form.get("comments", ""))[:20_000] or None),
+        attested=form.get("attested") == "yes")
+    return values, errors
