@@ -321,7 +321,7 @@ def checklist(library: RulebookLibrary, p: Portfolio, as_of: date) -> Checklist:
     if p.kind == "renewal":
         doc = RenewalDocument.model_validate_json(renewal_document(p))
         ev = evaluate_renewal(doc, library, int(p.body["year"]))
-        # A renewal is recorded either way (record-renewal): what is unmet is listed and emailed.
+        # A renewal is recorded either way (endorse renewal record): what is unmet is listed and emailed.
         return Checklist(ev, [], [r for r in ev.requirements if r.status in (UNMET, PENDING)])
     raw = application_document(p)
     if raw is None:
@@ -355,7 +355,7 @@ def checklist(library: RulebookLibrary, p: Portfolio, as_of: date) -> Checklist:
 def submit(sessions: sessionmaker[Session], access: Access, *, library: RulebookLibrary, as_of: date) -> str:
     """Submit the portfolio: the same validation and the same document as ``endorse import``, saved by
     intake in one transaction with the audit entries. Returns the application (or renewal) id; the caller
-    asks for a reconcile, as after an import. A renewal is recorded as ``endorse record-renewal`` does."""
+    asks for a reconcile, as after an import. A renewal is recorded as ``endorse renewal record`` does."""
     with transaction(sessions) as s:
         p = _editable(s, access, as_of)
         actor = access.actor if access.coordinator else f"applicant:{p.email_normalized}"

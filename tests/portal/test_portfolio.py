@@ -1,7 +1,7 @@
 """The applicant's portfolio on both databases: the emailed link (as a rater's: hashed at rest,
 expiring, resent), saving section by section (one transaction and an audit entry each), the live
 checklist and when it lets the applicant submit, submission into intake exactly as an import, renewals
-recorded as ``endorse record-renewal`` records them, and a coordinator's reopen."""
+recorded as ``endorse renewal record`` records them, and a coordinator's reopen."""
 
 from __future__ import annotations
 
