@@ -15,7 +15,7 @@ DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # No script at all (the pages need none), nothing framed, forms post only here.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-PERSONAL_PREFIXES = ("/rate/", "/review/", "/coordinator/")
+PERSONAL_PREFIXES = ("/rate/", "/review/", "/apply", "/coordinator/")
 
 
 class SecurityHeaders:

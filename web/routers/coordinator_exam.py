@@ -184,16 +184,22 @@ async def assignment_apply(request: Request, ctx: Ctx, site: SiteDep, who: Signe
 @router.post("/{sitting_id}/reviewers", response_class=HTMLResponse)
 async def register_reviewer(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
                             sitting_id: int = OwnedSitting):
-    from tasks.exam.reviewers import register_reviewer as register
+    from tasks.exam.reviewers import register_reviewer as register, reviewer_input
 
     try:
-        name, email = form.get("name", "").strip(), form.get("email", "").strip()
+        name = form.get("name", "").strip()
         if not name:
             raise ValueError("name: say who the reviewer is")
-        register(ctx.sessions, association=who.association, sitting_id=sitting_id, name=name[:200], email=email,
-                 max_load=_count(form, "max_load", "most essays"), min_load=_count(form, "min_load", "fewest essays"),
-                 trained=form.get("trained") == "yes", employer=form.get("employer", "").strip()[:200] or None,
-                 actor=actor(who))
+        most, fewest = _count(form, "max_load", "most essays"), _count(form, "min_load", "fewest essays")
+        if most < 1:
+            raise ValueError("most essays: 1 or more")
+        if fewest > most:
+            raise ValueError(f"fewest essays: from 0 to the most ({most}), got {fewest}")
+        given = reviewer_input(name=name[:200], email=form.get("email", "").strip(), max_load=most, min_load=fewest,
+                               employer=form.get("employer", "").strip()[:200] or None)
+        if given.email.count("@") != 1 or " " in given.email:
+            raise ValueError("email: write one email address, like name@example.org")
+        register(ctx.sessions, given, trained=form.get("trained") == "yes", sitting_id=sitting_id, by=who.email)
     except (ValueError, LookupError) as exc:
         return refused(request, ctx, site, who, exc)
     return back_with(request, ctx, site, f"{name} is a reviewer for this sitting.")
