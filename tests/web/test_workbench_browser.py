@@ -53,6 +53,13 @@ def coordinator_browser(sessions, device: str, tmp_path: Path, prefix: str):
         shutil.copy(path, SHOTS)
 
 
+def sign_in(page, base: str, email: str = MI, password: str = PASSWORD) -> None:
+    page.goto(base + "/coordinator/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def fits(page) -> None:
     """Nothing wider than the screen: tables scroll or stack inside their box."""
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), page.url

@@ -14,7 +14,7 @@ from models import Application, Essay, ExamAttempt, ReviewAssignment
 from tasks.exam.results import approve_for_exam
 from tasks.pipeline import reconcile as pipeline
 from tests.web.test_coordinator import AS_OF, MI, PASSWORD, SECRET, cohort  # noqa: F401  (fixture)
-from tests.web.test_workbench_browser import VIEWPORTS, coordinator_browser, fits
+from tests.web.test_workbench_browser import VIEWPORTS, coordinator_browser, fits, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +28,7 @@ def test_a_coordinator_runs_a_sitting_from_the_exam_page(cohort, device, tmp_pat
         reviewers = [(a.applicant_name, a.applicant.email) for a in
                      (s.get(Application, i) for i in ("MI-2026-104", "OR-2026-131"))]
     with coordinator_browser(cohort, device, tmp_path, "exam") as (base, page, shot):
-        page.goto(base + "/coordinator/login")
-        page.get_by_label("Email").fill(MI)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, base)
         page.get_by_role("link", name="Exam").click()
         page.get_by_label("Name").fill("Spring 2027")
         page.get_by_label("Closes on").fill("2026-12-15")
@@ -86,10 +83,7 @@ def test_a_coordinator_records_a_renewal_from_the_renewals_page(sessions, device
     broken = tmp_path / "broken-renewal.json"
     broken.write_text('{"year": ')
     with coordinator_browser(sessions, device, tmp_path, "renewals") as (base, page, shot):
-        page.goto(base + "/coordinator/login")
-        page.get_by_label("Email").fill(MI)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, base)
         page.get_by_role("link", name="Renewals").click()
         page.get_by_label("Renewal document (JSON)").set_input_files(str(broken))
         page.get_by_role("button", name="Record the renewal").click()
