@@ -654,6 +654,21 @@ def cmd_review_link(args) -> int:
     return 0
 
 
+@_lookup
+def cmd_reviewer_console(args) -> int:
+    from endorse.rulebook import default_library
+    from tasks.reviewer_console import send_console_link
+
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    generation = send_console_link(_sessions(), args.reviewer, default_library(), as_of=as_of, secret_key=_secret(),
+                                   actor=f"coordinator:{args.by}", regenerate=args.regenerate)
+    if args.regenerate or generation == 1:
+        print(f"console link queued for reviewer #{args.reviewer}" + ("; the old one no longer works" if generation > 1 else ""))
+    else:
+        print(f"the same console link queued again for reviewer #{args.reviewer}")
+    return 0
+
+
 def _coordinators_association(by: str) -> str:
     """The association of the active coordinator account ``--by`` names (people change only through one)."""
     from sqlalchemy import select
@@ -903,6 +918,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", required=True)
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_review_link)
+
+    p = sub.add_parser("reviewer-console", help="email a reviewer their one link to everything assigned to them")
+    p.add_argument("reviewer", type=int)
+    p.add_argument("--regenerate", action="store_true", help="a new link; the old one stops working")
+    p.add_argument("--by", required=True)
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_reviewer_console)
 
     p = sub.add_parser("record-renewal", help="record a renewal document against its endorsement")
     p.add_argument("path")

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from endorse import links
 from endorse.db import dialect_insert
 from endorse.mail import LINK_PLACEHOLDER, render
-from models import Association, OutboxMessage, ReferenceRequest, ReviewInvitation, record_audit, utcnow
+from models import Association, OutboxMessage, ReferenceRequest, ReviewerConsoleLink, ReviewInvitation, record_audit, utcnow
 
-LINK_PURPOSE = {"rating": "rating", "review": "review"}
+LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer"}
 BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
 # The outbox runs every minute: a message still waiting this long after its due time is not being delivered.
@@ -166,6 +166,9 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
         path = "/rate/"
     elif msg.link_kind == "review":
         row = session.get(ReviewInvitation, msg.link_ref_id)
+        path = "/review/"
+    elif msg.link_kind == "reviewer":  # the reviewer's console: same pages, every sitting
+        row = session.get(ReviewerConsoleLink, msg.link_ref_id)
         path = "/review/"
     else:
         return None
