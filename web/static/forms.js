@@ -47,7 +47,8 @@
       data.set("autosave", "1");
       var sent = dirty;
       dirty = false;
-      fetch(form.action.split("#")[0], { method: "POST", body: data, credentials: "same-origin" })
+      // getAttribute: form.action would be the buttons named "action".
+      fetch(form.getAttribute("action").split("#")[0], { method: "POST", body: data, credentials: "same-origin" })
         .then(function (response) {
           if (response.ok) {
             if (state) { state.textContent = "Draft saved at " + new Date().toTimeString().slice(0, 5); }
