@@ -516,6 +516,25 @@ def cmd_exam_sitting(args) -> int:
 
 
 @_lookup
+def cmd_exam_prompt(args) -> int:
+    from pathlib import Path
+
+    from endorse.rulebook import default_library
+    from tasks.exam.intake import record_essay_prompt
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the prompt ({exc})") from None
+    changed = record_essay_prompt(_sessions(), default_library(), args.sitting, args.track, text,
+                                  actor=f"coordinator:{args.by}")
+    print(f"prompt of the {args.track} track recorded for sitting {args.sitting}" if changed
+          else f"sitting {args.sitting} already has this {args.track} prompt: nothing changed")
+    return 0
+
+
+@_lookup
 def cmd_exam_enrol(args) -> int:
     from endorse.rulebook import default_library
     from tasks.exam.intake import enrol_candidates
@@ -918,6 +937,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", required=True)
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_review_link)
+
+    p = sub.add_parser("exam-prompt", help="record the vignette a track answered in a sitting (reviewers see it)")
+    p.add_argument("sitting", type=int)
+    p.add_argument("track")
+    p.add_argument("file")
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_exam_prompt)
 
     p = sub.add_parser("reviewer-console", help="email a reviewer their one link to everything assigned to them")
     p.add_argument("reviewer", type=int)

@@ -45,7 +45,7 @@ def render_form(request: Request, ctx: WebContext, site: Site, link: RatingLink,
     spec, token = link.spec, link.token
     scale = spec.scale
     options = [(str(v), str(v), scale["labels"].get(str(v), "")) for v in range(int(scale["min"]), int(scale["max"]) + 1)]
-    options.append((ratings.NOT_ENOUGH_INFORMATION, "N/A", "Not enough information to rate"))
+    options.append((ratings.NOT_ENOUGH_INFORMATION, "N/A", "Not enough information"))
     wording = ctx.library.category_rules(ctx.library.baseline.data["association"], spec.category, ctx.today()).role_wording
     # Where each error's field is on the page, and its name, for the summary at the top.
     labels = {a.key: (area_anchor(a.key), a.name) for d in spec.domains for a in d.areas}
