@@ -117,6 +117,12 @@ def test_the_comment_to_the_coordinator_never_reaches_the_candidate(sessions, si
     for text in (letter.subject, letter.body_text, letter.body_html):
         assert "CONFIDENTIAL-NOTE" not in text
     assert notes == ["CONFIDENTIAL-NOTE-0: the vignette was ambiguous", "CONFIDENTIAL-NOTE-1: the vignette was ambiguous"]
+    # The coordinator reads them on the application page.
+    from tasks.coordination.dashboard import application_page
+
+    with sessions() as s:
+        page = application_page(s, sitting.apps["IMHS"], "MI-AIMH")
+    assert page.exam[0]["notes"] == notes
 
 
 def test_giving_an_essay_back_needs_a_reason_and_a_confirmation(sessions, sitting, exam_web):
