@@ -679,12 +679,11 @@ def cmd_reviewer_console(args) -> int:
     from tasks.reviewer_console import send_console_link
 
     as_of = _date(args.as_of) if args.as_of else date.today()
-    generation = send_console_link(_sessions(), args.reviewer, default_library(), as_of=as_of, secret_key=_secret(),
-                                   actor=f"coordinator:{args.by}", regenerate=args.regenerate)
-    if args.regenerate or generation == 1:
-        print(f"console link queued for reviewer #{args.reviewer}" + ("; the old one no longer works" if generation > 1 else ""))
-    else:
-        print(f"the same console link queued again for reviewer #{args.reviewer}")
+    outcome = send_console_link(_sessions(), args.reviewer, default_library(), as_of=as_of, secret_key=_secret(),
+                                actor=f"coordinator:{args.by}", regenerate=args.regenerate)
+    print({"issued": f"console link queued for reviewer #{args.reviewer}",
+           "replaced": f"new console link queued for reviewer #{args.reviewer}; the old one no longer works",
+           "resent": f"the same console link queued again for reviewer #{args.reviewer}"}[outcome])
     return 0
 
 
