@@ -19,13 +19,13 @@ from web.deps import Site, WebContext
 from web.errors import add_error_handlers, static_page
 from web.guard import SecurityHeaders
 from web.health import Check, database_check
-from web.routers import coordinator, health, public, rater, reviewer
+from web.routers import applicant, coordinator, health, portfolios, public, rater, reviewer
 
 __all__ = ["MAX_BODY_BYTES", "LimitBody", "RateLimit", "RedactLinks", "WebContext", "create_app", "default_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
-_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review)/)[A-Za-z0-9_-]+")
+_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review|apply)/)[A-Za-z0-9_-]+")
 
 
 class RedactLinks(logging.Filter):
@@ -142,13 +142,13 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     add_error_handlers(app, pages)  # first: its 500 page must pass through the middleware below
     app.add_middleware(LimitBody, page=static_page(pages, "too_large.html"))
     app.add_middleware(RateLimit, per_minute=requests_per_minute,
-                       prefixes=("/rate/", "/review/", "/coordinator/login"),
+                       prefixes=("/rate/", "/review/", "/apply", "/coordinator/login"),
                        page=static_page(pages, "too_many_requests.html"))
     app.add_middleware(SecurityHeaders)  # last added runs first: every answer, 413 and 429 too, gets the headers
     # The one script the forms load, as a file (CSP: script-src 'self').
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for router in (health.router, public.router, rater.router, reviewer.router, coordinator.sign_in_router,
-                   coordinator.router):
+    for router in (health.router, public.router, rater.router, reviewer.router, applicant.router,
+                   coordinator.sign_in_router, portfolios.router, coordinator.router):
         app.include_router(router)
     return app
 
@@ -160,6 +160,7 @@ def default_app() -> FastAPI:
     from endorse.settings import get_settings
     from flows.after_event import prefect_api_url
     from web.health import prefect_check, smtp_check
+    from tasks.pipeline.prefect_glue import prefect_ui_base
 
     settings = get_settings()
     from endorse.db import transaction
@@ -174,7 +175,8 @@ def default_app() -> FastAPI:
               lambda: smtp_check(settings.smtp_host, settings.smtp_port, settings.smtp_tls)]
     return create_app(ctx, str(settings.templates_dir), requests_per_minute=settings.link_rate_limit_per_minute,
                       secure_cookies=settings.public_base_url.startswith("https://"),
-                      prefect_ui_url=settings.prefect_ui_url, readiness_checks=checks)
+                      prefect_ui_url=prefect_ui_base(settings.prefect_ui_url, prefect_api_url()),
+                      readiness_checks=checks)
 
 
 def _reconcile_on_prefect(application_id: str) -> threading.Thread:

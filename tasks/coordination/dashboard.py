@@ -126,7 +126,7 @@ def undelivered_emails(s: Session, association: str, now: datetime | None = None
         if st in ("queued", "sending"):
             waited = now - _aware(due)
             st = f"{st}, {_duration(waited)} past due"
-            err = err or "not attempted yet: is the outbox running (endorse serve or endorse deliver)?"
+            err = err or "not attempted yet: is the outbox running (endorse serve or endorse outbox deliver)?"
         out.append({"id": i, "role": role, "to": to, "status": st, "attempts": n, "error": err, "application_id": app_id})
     return out
 

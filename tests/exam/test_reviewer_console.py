@@ -185,17 +185,17 @@ def test_the_coordinator_sends_the_console_link_and_records_the_prompt_from_the_
 
     with sessions() as s:
         reviewer = s.scalars(select(ReviewAssignment.reviewer_id).order_by(ReviewAssignment.id)).first()
-    first = run("reviewer-console", str(reviewer), "--by", "mlopez@example.org", "--as-of", AS_OF.isoformat())
+    first = run("exam", "reviewer-console", str(reviewer), "--by", "mlopez@example.org", "--as-of", AS_OF.isoformat())
     assert first.returncode == 0 and f"console link queued for reviewer #{reviewer}" in first.stdout
-    again = run("reviewer-console", str(reviewer), "--by", "mlopez@example.org", "--as-of", AS_OF.isoformat())
+    again = run("exam", "reviewer-console", str(reviewer), "--by", "mlopez@example.org", "--as-of", AS_OF.isoformat())
     assert "the same console link queued again" in again.stdout
-    nobody = run("reviewer-console", "999999", "--by", "mlopez@example.org")
+    nobody = run("exam", "reviewer-console", "999999", "--by", "mlopez@example.org")
     assert nobody.returncode != 0 and "no person with id 999999" in nobody.stderr
     prompt = tmp_path / "prompt.txt"
     prompt.write_text("A vignette about a toddler and his grandmother.\n", encoding="utf-8")
-    recorded = run("exam-prompt", str(sitting.id), "IMHS", str(prompt), "--by", "mlopez@example.org")
+    recorded = run("exam", "prompt", str(sitting.id), "IMHS", str(prompt), "--by", "mlopez@example.org")
     assert recorded.returncode == 0, recorded.stderr
-    bad_track = run("exam-prompt", str(sitting.id), "IFA", str(prompt), "--by", "mlopez@example.org")
+    bad_track = run("exam", "prompt", str(sitting.id), "IFA", str(prompt), "--by", "mlopez@example.org")
     assert bad_track.returncode != 0 and "'IFA' is not an exam track" in bad_track.stderr
     with sessions() as s:
         assert s.get(ExamSitting, sitting.id).essay_prompts == {"IMHS": "A vignette about a toddler and his grandmother."}
