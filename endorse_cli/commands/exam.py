@@ -1,6 +1,6 @@
 """``endorse exam …``: approval and results, sittings, the platform's CSVs, essay reviewers and their
 assignment, in the order a sitting runs: approve, sitting, enrol, mc and essays, release, reviewer,
-assign, review-link, record, retake."""
+assign, review-link, reviewer-console, prompt, record, retake."""
 
 from __future__ import annotations
 
@@ -307,6 +307,53 @@ def review_link(
     regenerate_review_link(sessions(), sitting, reviewer, default_library(), as_of=as_of_date(as_of),
                            secret_key=secret(), actor=coordinator(by))
     print(f"new link queued for reviewer #{reviewer}; the old one no longer works")
+    return EXIT_OK
+
+
+@app.command("reviewer-console")
+@refusals
+def reviewer_console(
+    reviewer: Annotated[int, typer.Argument(metavar="REVIEWER", help="the reviewer's number")],
+    by: By, as_of: AsOf = None,
+    regenerate: Annotated[bool, typer.Option("--regenerate", help="a new link; the old one stops working")] = False,
+) -> int:
+    """Email a reviewer their one link to everything assigned to them, in every sitting and association.
+
+    Run again, it sends the same link; --regenerate sends a new one and the old stops working.
+    """
+    from endorse.rulebook import default_library
+    from tasks.reviewer_console import send_console_link
+
+    outcome = send_console_link(sessions(), reviewer, default_library(), as_of=as_of_date(as_of), secret_key=secret(),
+                                actor=coordinator(by), regenerate=regenerate)
+    print({"issued": f"console link queued for reviewer #{reviewer}",
+           "replaced": f"new console link queued for reviewer #{reviewer}; the old one no longer works",
+           "resent": f"the same console link queued again for reviewer #{reviewer}"}[outcome])
+    return EXIT_OK
+
+
+@app.command("prompt")
+@refusals
+def prompt(
+    sitting: Sitting,
+    track: Annotated[str, typer.Argument(metavar="TRACK", help="the exam track, e.g. IMHS or IMHM-C")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help="a text file with the vignette the track answered")],
+    by: By,
+) -> int:
+    """Record the vignette a track answered in a sitting: reviewers read it beside each essay."""
+    from pathlib import Path
+
+    from endorse.rulebook import default_library
+    from tasks.exam.intake import record_essay_prompt
+
+    path = Path(file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the prompt ({exc})") from None
+    changed = record_essay_prompt(sessions(), default_library(), sitting, track, text, actor=coordinator(by))
+    print(f"prompt of the {track} track recorded for sitting {sitting}" if changed
+          else f"sitting {sitting} already has this {track} prompt: nothing changed")
     return EXIT_OK
 
 
