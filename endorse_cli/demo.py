@@ -5,6 +5,10 @@ no 20 s deadline to miss on a busy machine) and a local SMTP sink that keeps eve
 file. Simulated people act through the same paths as real ones: raters open the link in the
 email they received and submit the rating form's data through the rating service the web form
 uses; the coordinator records transcripts and exam results with the same functions as the CLI.
+
+Why one module of ~520 lines: it is a script read top to bottom, one act of the year after another
+(import, sweep, ratings, transcripts, exam, decisions, mail, the web tour); each act is a short
+function and splitting them would only make a reader jump between files to follow the story.
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ def checklist_now(s: Session, app: Application, library: RulebookLibrary, as_of:
     """The application's checklist and stage facts as the pipeline would read them now."""
     from tasks.intake.records import load_documents
     from tasks.eligibility.evaluation import evaluate
-    from tasks.pipeline.reconcile import stage_facts  # reconcile imports this module: only here
+    from tasks.eligibility.facts import stage_facts
 
     doc = load_documents(s, [app.id])[app.id]
     ev = evaluate(doc, library, as_of)

@@ -33,13 +33,13 @@ from tasks.config import PipelineConfig, _now_for
 from tasks.decision.decisions import record_decision
 from tasks.eligibility.evaluation import Evaluation, evaluate
 from tasks.eligibility.next_check import next_change_on
+from tasks.eligibility.facts import stage_facts
 from tasks.eligibility.stages import (
     DEFERRED,
     ELIGIBILITY_REVIEW,
     FINAL_STAGES,
     OPEN_STAGES,
     REFERENCES,
-    StageFacts,
     Transition,
     check_allowed,
     next_transition,
@@ -61,13 +61,6 @@ class ReconcileOutcome:
     eligible: bool = False
 
 
-
-
-def stage_facts(app: Application, cfg: PipelineConfig) -> StageFacts:
-    rules = cfg.library.category_rules(app.association_code, app.category, cfg.as_of)
-    return StageFacts(stage=app.stage, has_exam="exam" in rules.rules, exam_approved_on=app.exam_approved_on,
-                      exam_approval_validity_days=int(rules.settings["exam_approval_validity_days"]),
-                      decision_requested=app.decision_requested)
 
 
 def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig,
