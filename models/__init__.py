@@ -12,6 +12,15 @@ from models.application import (
     Transcript,
     WorkRecord,
 )
+from models.application_review import (
+    AdvisorNote,
+    AdvisorPairing,
+    ApplicationReview,
+    ApplicationReviewAssignment,
+    ApplicationReviewer,
+    ApplicationReviewInvitation,
+    ApplicationReviewOutcome,
+)
 from models.audit import AuditLog, record_audit
 from models.base import Base, utcnow
 from models.decision import Decision, Renewal
@@ -32,6 +41,8 @@ from models.people import VERIFIED_ORIGINS, Association, CoordinatorAccount, End
 from models.references import Rating, RatingAnswer, RaterVetting, ReferenceRequest
 
 __all__ = [
+    "AdvisorNote", "AdvisorPairing", "ApplicationReview", "ApplicationReviewAssignment", "ApplicationReviewer",
+    "ApplicationReviewInvitation", "ApplicationReviewOutcome",
     "Application", "ApplicationDocumentRow", "Association", "AuditLog", "Base", "ConflictDeclaration",
     "CoordinatorAccount", "CoordinatorDetermination", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",

@@ -17,7 +17,7 @@ from web.deps import Site, WebContext
 from web.errors import add_error_handlers, static_page
 from web.guard import SecurityHeaders
 from web.health import Check, database_check
-from web.routers import coordinator, health, public, rater, reviewer
+from web.routers import advisor, coordinator, health, public, rater, reviewer
 
 __all__ = ["MAX_BODY_BYTES", "LimitBody", "RateLimit", "RedactLinks", "WebContext", "create_app", "default_app"]
 
@@ -142,7 +142,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
                        prefixes=("/rate/", "/review/", "/coordinator/login"),
                        page=static_page(pages, "too_many_requests.html"))
     app.add_middleware(SecurityHeaders)  # last added runs first: every answer, 413 and 429 too, gets the headers
-    for router in (health.router, public.router, rater.router, reviewer.router, coordinator.sign_in_router,
+    for router in (health.router, public.router, rater.router, reviewer.router, advisor.router, coordinator.sign_in_router,
                    coordinator.router):
         app.include_router(router)
     return app

@@ -27,8 +27,9 @@ from tasks.intake.people import audit_person_change
 from tasks.mail.outbox import queue_email
 
 
-def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineConfig, now: datetime) -> Decision:
-    outcome, reasons = decide(ev)
+def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineConfig, now: datetime,
+                    review_outcome: str | None = None) -> Decision:
+    outcome, reasons = decide(ev, review_outcome)
     if app.stage != outcome:  # the transition chose the outcome; they must agree
         raise RuntimeError(f"decision {outcome} disagrees with stage {app.stage}")
     decision = Decision(application_id=app.id, outcome=outcome, reasons=reasons, decided_by=cfg.actor,

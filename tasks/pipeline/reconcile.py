@@ -25,6 +25,7 @@ from models import (
     RulebookVersion,
     record_audit,
 )
+from tasks.application_review.rounds import review_outcomes, reviewers_wanted
 from tasks.config import PipelineConfig, _now_for
 from tasks.decision.decisions import record_decision
 from tasks.eligibility.evaluation import Evaluation, evaluate
@@ -58,11 +59,13 @@ class ReconcileOutcome:
 
 
 
-def stage_facts(app: Application, cfg: PipelineConfig) -> StageFacts:
+def stage_facts(app: Application, cfg: PipelineConfig, review_outcome: str | None = None) -> StageFacts:
     rules = cfg.library.category_rules(app.association_code, app.category, cfg.as_of)
     return StageFacts(stage=app.stage, has_exam="exam" in rules.rules, exam_approved_on=app.exam_approved_on,
                       exam_approval_validity_days=int(rules.settings["exam_approval_validity_days"]),
-                      decision_requested=app.decision_requested)
+                      decision_requested=app.decision_requested,
+                      application_reviewers=reviewers_wanted(cfg.library, app.association_code, cfg.as_of),
+                      review_outcome=review_outcome)
 
 
 def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig,
@@ -134,7 +137,7 @@ def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, e
     _stage_side_effects(s, app, ev, cfg)
     t = None
     if not (app.stage in FINAL_STAGES and app.stage != DEFERRED):
-        t = next_transition(ev, stage_facts(app, cfg))
+        t = next_transition(ev, stage_facts(app, cfg, review_outcomes(s, [app.id]).get(app.id)))
     if t is None:
         app.needs_reconcile = False
         app.next_check_on = next_check(doc, app.stage, app.exam_approved_on, ev, cfg)
@@ -157,7 +160,7 @@ def apply_transition(s: Session, app: Application, t: Transition, ev: Evaluation
     if t.to_stage == REFERENCES:
         issue_reference_links(s, app, cfg, now)
     if t.to_stage in FINAL_STAGES:
-        record_decision(s, app, ev, cfg, now)
+        record_decision(s, app, ev, cfg, now, review_outcomes(s, [app.id]).get(app.id))
     s.flush()
 
 
@@ -227,10 +230,11 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
             Application.version_id, Application.next_check_on, Application.checked_as_of)
             .where(Application.id.in_(ids)))}
         due, checks = [], []
+        outcomes = review_outcomes(s, list(docs))
         for app_id, doc in docs.items():
             app = apps[app_id]
             ev = evaluate(doc, cfg.library, cfg.as_of)
-            if app.needs_reconcile or next_transition(ev, stage_facts(app, cfg)) is not None:
+            if app.needs_reconcile or next_transition(ev, stage_facts(app, cfg, outcomes.get(app_id))) is not None:
                 due.append((app_id, ev, app.version_id, doc))
                 continue
             still_right = (not rules_changed and app.next_check_on is not None and app.next_check_on > cfg.as_of
