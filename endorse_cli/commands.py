@@ -503,6 +503,77 @@ def cmd_assign_essays(args) -> int:
     return 0
 
 
+# --- application review (issue 19); the Typer port on branch cli takes these over -------------------------
+
+
+@_lookup
+def cmd_add_application_reviewer(args) -> int:
+    from tasks.application_review.rounds import add_application_reviewer
+
+    person_id = add_application_reviewer(_sessions(), args.association, name=args.name, email=args.email,
+                                         employer=args.employer, max_load=args.max_load, trained=args.trained,
+                                         available=args.available, actor=f"coordinator:{args.by}")
+    print(f"application reviewer #{person_id} {args.name}: {args.association}, up to {args.max_load} at a time"
+          f"{'' if args.trained else ', not trained yet (not assigned)'}{'' if args.available else ', unavailable'}")
+    return 0
+
+
+@_lookup
+def cmd_assign_application_reviews(args) -> int:
+    """The optimal application-reviewer assignment for an association: a dry run, or --apply."""
+    from tasks.application_review.rounds import apply_association, plan_reviews
+
+    if args.apply and not args.by:
+        raise ValueError("--apply needs --by COORDINATOR_EMAIL (who applied it goes in the audit log)")
+    cfg = _pipeline_config(f"coordinator:{args.by}")
+    as_of = _date(args.as_of) if args.as_of else cfg.as_of
+    if args.apply:
+        rnd = apply_association(_sessions(), args.association, cfg.library, as_of=as_of, secret_key=cfg.secret_key,
+                                actor=cfg.actor)
+    else:
+        with _sessions()() as s:
+            rnd = plan_reviews(s, args.association, cfg.library, as_of)
+    plan = rnd.plan
+    print(("applied" if args.apply else "dry run (nothing written; add --apply --by EMAIL to send)") +
+          f": application reviews of {args.association}")
+    for row in plan.to_rows():
+        print(f"  {row['essay_id']:<14} {row['track']:<8} reviewer #{row['reviewer_id']:<6} {row['reviewer_endorsement']:<8}"
+              f" {'preferred' if row['preferred'] else ''}")
+    print(f"{len(plan.to_rows())} new assignments; total cost {plan.total_cost}")
+    for u in plan.uncovered:
+        print(f"  not covered: {u[0]} needs {u[1]} more: {u[2]}")
+    if not plan.assignments and not plan.uncovered:
+        from tasks.application_review.rounds import reviewers_wanted
+
+        why = ("its rulebook has no application review (application_review.reviewers is 0)"
+               if reviewers_wanted(cfg.library, args.association, as_of) == 0 else "none is waiting for reviewers")
+        print(f"  no application of {args.association} to assign: {why}")
+    return 0
+
+
+@_lookup
+def cmd_settle_review(args) -> int:
+    """The coordinator's determination after the application reviewers disagreed, then a reconcile."""
+    from tasks.application_review.rounds import record_coordinator_outcome
+
+    record_coordinator_outcome(_sessions(), args.application, outcome=args.outcome, note=args.note,
+                               conditions=args.conditions or "", on=_date(args.on), actor=f"coordinator:{args.by}")
+    print(f"{args.application}: application review settled: {args.outcome.replace('_', ' ')}")
+    _after_event(args.application, args)
+    return 0
+
+
+@_lookup
+def cmd_pair_advisor(args) -> int:
+    from tasks.application_review.advisors import pair_advisor
+
+    cfg = _pipeline_config(f"coordinator:{args.by}")
+    pairing = pair_advisor(_sessions(), cfg.library, args.application, name=args.name, email=args.email,
+                           as_of=cfg.as_of, secret_key=cfg.secret_key, actor=cfg.actor)
+    print(f"{args.application}: paired with advisor {args.name} (pairing {pairing}); their link is in the outbox")
+    return 0
+
+
 @_lookup
 def cmd_exam_sitting(args) -> int:
     from endorse.rulebook import default_library
@@ -843,6 +914,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", help="coordinator email (needed with --apply)")
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_assign_essays)
+
+    p = sub.add_parser("add-application-reviewer", help="put a volunteer in the association's application-reviewer pool")
+    p.add_argument("--association", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--employer")
+    p.add_argument("--max-load", type=int, default=4)
+    p.add_argument("--trained", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--available", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_add_application_reviewer)
+
+    p = sub.add_parser("assign-application-reviews",
+                       help="the optimal application-reviewer assignment for an association (dry run, or --apply)")
+    p.add_argument("--association", required=True)
+    p.add_argument("--apply", action="store_true", help="create the assignments and email the reviewers")
+    p.add_argument("--by", help="coordinator email (needed with --apply)")
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_assign_application_reviews)
+
+    p = sub.add_parser("settle-review", help="record the coordinator's outcome after application reviewers disagreed")
+    p.add_argument("application")
+    p.add_argument("--outcome", required=True, choices=["recommend", "recommend_with_conditions", "not_yet"])
+    p.add_argument("--conditions")
+    p.add_argument("--note", required=True)
+    p.add_argument("--on", required=True)
+    p.add_argument("--by", required=True)
+    p.add_argument("--no-reconcile", action="store_true")
+    p.set_defaults(func=cmd_settle_review)
+
+    p = sub.add_parser("pair-advisor", help="pair an application with an application advisor (emailed a read-only link)")
+    p.add_argument("application")
+    p.add_argument("--name", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_pair_advisor)
 
     p = sub.add_parser("exam-sitting", help="open an exam sitting")
     p.add_argument("--association", required=True)

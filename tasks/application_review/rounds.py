@@ -76,6 +76,32 @@ def _aware(dt: datetime) -> datetime:
 # --- the pool and the plan -----------------------------------------------------------------------------
 
 
+def add_application_reviewer(sessions: sessionmaker[Session], association: str, *, name: str, email: str,
+                             employer: str | None, max_load: int, trained: bool, available: bool, actor: str) -> int:
+    """Put a volunteer in (or update them in) the association's pool; audited. Their endorsement is the
+    verified one on their person record: a volunteer without one is in the pool but never assigned."""
+    from tasks.intake.records import person_for
+
+    if max_load < 0:
+        raise ValueError("max_load: a whole number ≥ 0")
+    with transaction(sessions) as s:
+        if s.get(Association, association) is None:
+            raise LookupError(f"no association {association!r}")
+        person = person_for(s, name, email, association=association)
+        if employer and not person.employer and person.home_association == association:
+            person.employer = employer  # their own association's record: a conflict check needs it
+        row = s.scalars(select(ApplicationReviewer).where(ApplicationReviewer.association_code == association,
+                                                          ApplicationReviewer.person_id == person.id)).first()
+        if row is None:
+            row = ApplicationReviewer(association_code=association, person_id=person.id)
+            s.add(row)
+        row.max_load, row.trained, row.available = max_load, trained, available
+        s.flush()
+        record_audit(s, actor=actor, action="appreview.pool_changed", entity_type="application_reviewer",
+                     entity_id=row.id, person_id=person.id, max_load=max_load, trained=trained, available=available)
+        return person.id
+
+
 def policy_for(library: RulebookLibrary, association: str, as_of: date) -> AssignmentPolicy:
     conf = settings_for(library, association, as_of)
     return AssignmentPolicy.from_mapping({**conf["policy"], "reviewers_per_essay": max(1, int(conf["reviewers"]))})
