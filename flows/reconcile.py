@@ -5,7 +5,14 @@ from __future__ import annotations
 from prefect import flow, tags
 
 from endorse.db import default_session_factory
-from tasks.pipeline import describe, parse_as_of, publish_application_artifact, reconcile_application_state
+from tasks.pipeline import (
+    describe,
+    name_this_run,
+    parse_as_of,
+    publish_application_artifact,
+    reconcile_application_state,
+    run_name,
+)
 
 
 def _run_name() -> str:
@@ -24,6 +31,7 @@ def _run_name() -> str:
 def reconcile_application(application_id: str, as_of: str | None = None) -> dict:
     outcome = reconcile_application_state(application_id, parse_as_of(as_of))
     publish_application_artifact(application_id)
+    name_this_run(run_name(application_id, outcome["stage"]))  # named after the stage reached
     return outcome
 
 

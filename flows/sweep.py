@@ -23,6 +23,7 @@ from tasks.pipeline import (
     remind_missing_transcripts,
     remind_application_reviewers,
     remind_reviewers,
+    scheduled_run_name,
     send_due_reminders,
 )
 
@@ -42,7 +43,8 @@ FOLLOW_UPS = (
 
 # A sweep of 10 000 applications takes a few minutes; one hung on a lock must not hold the slot
 # of the next 15-minute run. A failed sweep retries once: every step is safe to run again.
-@flow(name="sweep", log_prints=True, timeout_seconds=12 * 60, retries=1, retry_delay_seconds=60)
+@flow(name="sweep", flow_run_name=scheduled_run_name, log_prints=True,
+      timeout_seconds=12 * 60, retries=1, retry_delay_seconds=60)
 def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False) -> dict:
     day = parse_as_of(as_of)
     plan = plan_sweep(batch_size, day, full)

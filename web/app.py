@@ -156,6 +156,7 @@ def default_app() -> FastAPI:
 
     from web.health import prefect_check, smtp_check
     from flows.after_event import prefect_api_url
+    from tasks.pipeline.prefect_glue import prefect_ui_base
 
     settings = get_settings()
     from endorse.db import transaction
@@ -170,7 +171,8 @@ def default_app() -> FastAPI:
               lambda: smtp_check(settings.smtp_host, settings.smtp_port, settings.smtp_tls)]
     return create_app(ctx, str(settings.templates_dir), requests_per_minute=settings.link_rate_limit_per_minute,
                       secure_cookies=settings.public_base_url.startswith("https://"),
-                      prefect_ui_url=settings.prefect_ui_url, readiness_checks=checks)
+                      prefect_ui_url=prefect_ui_base(settings.prefect_ui_url, prefect_api_url()),
+                      readiness_checks=checks)
 
 
 def _reconcile_on_prefect(application_id: str) -> threading.Thread:

@@ -1,7 +1,18 @@
 """The pipeline: moves each application through the stages (reconcile one, advance a batch) and holds
 the Prefect tasks and naming that the flows call. The top of tasks/: it may use every stage."""
 
-from tasks.pipeline.prefect_glue import artifact_key, describe, parse_as_of, trigger_reconcile, ui_runs_url
+from tasks.pipeline.prefect_glue import (
+    artifact_key,
+    describe,
+    name_this_run,
+    parse_as_of,
+    run_name,
+    scheduled_run_name,
+    trigger_reconcile,
+    ui_artifact_url,
+    ui_events_url,
+    ui_runs_url,
+)
 from tasks.pipeline.prefect_tasks import (
     advance_application_batch,
     deliver_queued_email,
@@ -29,8 +40,13 @@ from tasks.pipeline.reconcile import open_application_ids, reconcile_one
 __all__ = [
     "artifact_key",
     "describe",
+    "name_this_run",
     "parse_as_of",
+    "run_name",
+    "scheduled_run_name",
     "trigger_reconcile",
+    "ui_artifact_url",
+    "ui_events_url",
     "ui_runs_url",
     "advance_application_batch",
     "deliver_queued_email",

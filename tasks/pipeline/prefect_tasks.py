@@ -6,16 +6,16 @@ import asyncio
 from datetime import date
 
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_table_artifact
 
 from endorse.db import default_session_factory
 from endorse.rulebook import default_library
 from endorse.settings import get_settings
 from tasks.config import PipelineConfig
-from tasks.coordination.reports import application_markdown, pipeline_frame, pipeline_summary
+from tasks.coordination.reports import pipeline_frame, pipeline_summary
 from tasks.mail.outbox import SmtpConfig, deliver_due
 from tasks.pipeline import reconcile as pipeline
-from tasks.pipeline.prefect_glue import artifact_key
+from tasks.pipeline.prefect_report import pipeline_table, publish_application_artifacts, report_reconciled
 from tasks.references import requests as reference_requests
 from tasks.transcripts import transcripts
 
@@ -28,8 +28,11 @@ def _config(as_of: date) -> PipelineConfig:
 
 @task
 def reconcile_application_state(application_id: str, as_of: date) -> dict:
-    """Evaluate one application and move it as far as its checklist allows."""
-    out = pipeline.reconcile_one(default_session_factory(), application_id, _config(as_of))
+    """Evaluate one application and move it as far as its checklist allows (each transition logged
+    and, under Prefect, sent as an event once committed)."""
+    sessions = default_session_factory()
+    out = pipeline.reconcile_one(sessions, application_id, _config(as_of))
+    report_reconciled(sessions, [out], as_of, artifacts=False)
     return {"stage": out.stage, "eligible": out.eligible,
             "transitions": [f"{t.from_stage} → {t.to_stage}: {t.reason}" for t in out.transitions]}
 
@@ -37,9 +40,7 @@ def reconcile_application_state(application_id: str, as_of: date) -> dict:
 @task
 def publish_application_artifact(application_id: str) -> None:
     """The application's live checklist and timeline, keyed so the dashboard shows the latest."""
-    with default_session_factory()() as s:
-        md = application_markdown(s, application_id)
-    create_markdown_artifact(md, key=artifact_key(application_id), description=f"Checklist of {application_id}")
+    publish_application_artifacts(default_session_factory(), [application_id])
 
 
 @task
@@ -70,8 +71,13 @@ def record_full_sweep(as_of: date) -> None:
 
 @task
 def advance_application_batch(ids: list[str], as_of: date, rules_changed: bool = False) -> dict:
-    """One task for a whole batch: evaluate all, move the ones that can move."""
-    return pipeline.advance_batch(default_session_factory(), ids, _config(as_of), rules_changed)
+    """One task for a whole batch: evaluate all, move the ones that can move. Then, after the
+    commits, each transition is logged and sent as an event, and the artifact of every application
+    reconciled is published again."""
+    sessions, reconciled = default_session_factory(), []
+    counts = pipeline.advance_batch(sessions, ids, _config(as_of), rules_changed, reconciled=reconciled)
+    report_reconciled(sessions, reconciled, as_of, artifacts=True)
+    return counts
 
 
 @task
@@ -138,7 +144,7 @@ def publish_pipeline_artifact(as_of: date) -> dict:
     with default_session_factory()() as s:
         frame = pipeline_frame(s, as_of)
     summary = pipeline_summary(frame)
-    create_table_artifact(summary.to_dict(orient="records"), key="pipeline",
+    create_table_artifact(pipeline_table(summary), key="pipeline",
                           description=f"Pipeline as of {as_of.isoformat()}")
     return {"applications": int(len(frame)), "overdue_ratings": int(frame["overdue_ratings"].sum()) if len(frame) else 0}
 

@@ -215,12 +215,14 @@ def record_full_sweep(sessions: sessionmaker[Session], cfg: PipelineConfig) -> N
 
 
 def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: PipelineConfig,
-                  rules_changed: bool = False) -> dict[str, int]:
+                  rules_changed: bool = False, reconciled: list[ReconcileOutcome] | None = None) -> dict[str, int]:
     """Evaluate a batch in one read, then move only the applications that have somewhere to go; the
     others keep the day they must be looked at again.
 
     A stored day stays right until it comes (nothing changes before it by time alone, and whatever
-    else changes marks the application), unless the rules changed: then every day is computed again."""
+    else changes marks the application), unless the rules changed: then every day is computed again.
+    ``reconciled`` receives the outcome of each application reconciled, once its transaction has
+    committed (what the Prefect task reports as events and artifacts)."""
     with sessions() as s:
         docs = load_documents(s, ids)
         # Only the columns the stage machine needs (not the stored checklist JSON of every row).
@@ -246,38 +248,43 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
                 checks.append({"b_id": app_id, "b_version": app.version_id, "b_next": nxt, "b_on": cfg.as_of})
     if checks:
         _store_next_checks(sessions, checks)
-    moved, again = _reconcile_together(sessions, due, cfg)
+    done: list[ReconcileOutcome] = [] if reconciled is None else reconciled
+    again = _reconcile_together(sessions, due, cfg, done)
     for app_id in again:  # changed since the batch read it: on its own, from a fresh read
-        moved += len(reconcile_one(sessions, app_id, cfg).transitions)
+        done.append(reconcile_one(sessions, app_id, cfg))
+    moved = sum(len(o.transitions) for o in done)
     return {"evaluated": len(docs), "reconciled": len(due), "transitions": moved, "rescheduled": len(checks)}
 
 
 RECONCILES_PER_TRANSACTION = 100
 
 
-def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: PipelineConfig) -> tuple[int, list[str]]:
+def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: PipelineConfig,
+                        done: list[ReconcileOutcome]) -> list[str]:
     """Reconcile many applications to a transaction (on the first sweep after a bulk import a commit
     per transition cost more than the transitions). Each application moves inside its own savepoint:
     all its steps or none, each audited; one that changed since the batch read it is rolled back
-    alone and returned to be reconciled on its own."""
-    moved, again = 0, []
+    alone and returned to be reconciled on its own. The outcomes go to ``done`` after the commit."""
+    again = []
     for i in range(0, len(due), RECONCILES_PER_TRANSACTION):
+        committed: list[ReconcileOutcome] = []
         with transaction(sessions) as s:
             for app_id, ev, version, doc in due[i:i + RECONCILES_PER_TRANSACTION]:
-                steps = 0
+                out = ReconcileOutcome(app_id, "")
                 try:
                     with s.begin_nested():
                         for _ in range(MAX_STEPS):
                             step = _reconcile_step(s, app_id, cfg, doc, ev, version)
-                            version = step.version
+                            version, out.stage, out.eligible = step.version, step.stage, step.eligible
                             if step.transition is None:
                                 break
-                            steps += 1
+                            out.transitions.append(step.transition)
                 except (_Stale, StaleDataError):
                     again.append(app_id)
                     continue
-                moved += steps
-    return moved, again
+                committed.append(out)
+        done.extend(committed)
+    return again
 
 
 def _store_next_checks(sessions: sessionmaker[Session], checks: list[dict]) -> None:

@@ -63,7 +63,7 @@ def test_a_reconcile_triggered_like_a_web_handler_runs_on_the_server(prefect_ser
         stop_process_group(served)
         serve_log.close()
     assert run["state"] == "COMPLETED"
-    assert run["name"] == "application-CT-2026-102-submitted"  # the stage when the event came in
+    assert run["name"] == "application-CT-2026-102-endorsed"  # renamed after the stage it reached
     assert {"application:CT-2026-102", "category:IFS", "association:CT-AIMH", "stage:submitted"} <= set(run["tags"])
     assert run["parameters"] == {"application_id": "CT-2026-102", "as_of": "2026-11-22"}  # no token, no personal data
     (key, kind, data), = run["artifacts"]

@@ -21,10 +21,11 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from endorse import auth
+from endorse.clock import utcnow
 from models import Application, Person, ReferenceRequest
 from tasks.coordination import accounts
 from tasks.coordination import dashboard as views
-from tasks.pipeline.prefect_glue import ui_runs_url
+from tasks.pipeline.prefect_glue import application_prefect_links
 from web.deps import (FLASH_COOKIE, PRE_COOKIE, SESSION_COOKIE, Coordinator, CoordinatorForm, Ctx, Db, NotYours,
                       SignedIn, Site, SiteDep, WebContext, signed_in_coordinator)
 from web.forms import read_form
@@ -126,11 +127,13 @@ def application_or_404(request: Request, ctx: WebContext, site: Site, who: Coord
             page = views.application_page(s, application_id, who.association)
             questions = application_questions(s, ctx.library, page.app, ctx.today())
             review = review_summary(s, page.app)
+            # Its runs, its artifact and its events in the Prefect UI (the events over its whole life).
+            prefect = application_prefect_links(s, page.app.id, site.prefect_ui_url, utcnow()) \
+                if site.prefect_ui_url else {}
     except views.NotYours:
         raise NotYours(who) from None
-    runs = ui_runs_url(site.prefect_ui_url, page.app.id) if site.prefect_ui_url else None
-    return render(request, ctx, site, template, who, page=page, today=ctx.today(), prefect_runs=runs,
-                  questions=questions, review=review)
+    return render(request, ctx, site, template, who, page=page, today=ctx.today(), prefect_runs=prefect.get("runs"),
+                  prefect=prefect, questions=questions, review=review)
 
 
 @router.get("/applications/{application_id}", response_class=HTMLResponse)
