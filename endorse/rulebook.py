@@ -338,6 +338,7 @@ class CategoryRules:
     category_source: str = ""
     renewal_order: tuple[RequirementDef, ...] = ()
     renewal_rules: Mapping[str, Any] = field(default_factory=dict)
+    setting_sources: Mapping[str, str] = field(default_factory=dict)  # setting -> its citation, for pages that state it
     # Determination questions in force: key -> DeterminationQuestion.
     questions: Mapping[str, "DeterminationQuestion"] = field(default_factory=dict)
 
@@ -451,6 +452,7 @@ class RulebookLibrary:
         sets: dict[str, frozenset[str]] = {}
         set_sources: dict[str, str] = {}
         settings: dict[str, Any] = {}
+        setting_sources: dict[str, str] = {}
         questions: dict[str, DeterminationQuestion] = {}
         found: dict[str, dict[str, Any]] = {"requirements": {}, "renewal": {}}
         kinds = {d.id: d.kind for d in (*self.requirement_defs, *self.renewal_defs)}
@@ -464,6 +466,7 @@ class RulebookLibrary:
                 v = _in_force(node, as_of)
                 if v is not None:
                     settings[name] = v["value"]
+                    setting_sources[name] = v["source"]
             for name, node in (book.data.get("determination_questions") or {}).items():
                 v = _in_force(node, as_of)
                 if v is not None:
@@ -499,6 +502,7 @@ class RulebookLibrary:
             renewal_order=self.renewal_defs,
             renewal_rules=found["renewal"],
             questions=questions,
+            setting_sources=setting_sources,
         )
 
 

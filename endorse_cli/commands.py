@@ -587,6 +587,25 @@ def cmd_exam_sitting(args) -> int:
 
 
 @_lookup
+def cmd_exam_prompt(args) -> int:
+    from pathlib import Path
+
+    from endorse.rulebook import default_library
+    from tasks.exam.intake import record_essay_prompt
+
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the prompt ({exc})") from None
+    changed = record_essay_prompt(_sessions(), default_library(), args.sitting, args.track, text,
+                                  actor=f"coordinator:{args.by}")
+    print(f"prompt of the {args.track} track recorded for sitting {args.sitting}" if changed
+          else f"sitting {args.sitting} already has this {args.track} prompt: nothing changed")
+    return 0
+
+
+@_lookup
 def cmd_exam_enrol(args) -> int:
     from endorse.rulebook import default_library
     from tasks.exam.intake import enrol_candidates
@@ -722,6 +741,21 @@ def cmd_review_link(args) -> int:
     regenerate_review_link(_sessions(), args.sitting, args.reviewer, default_library(), as_of=as_of,
                            secret_key=_secret(), actor=f"coordinator:{args.by}")
     print(f"new link queued for reviewer #{args.reviewer}; the old one no longer works")
+    return 0
+
+
+@_lookup
+def cmd_reviewer_console(args) -> int:
+    from endorse.rulebook import default_library
+    from tasks.reviewer_console import send_console_link
+
+    as_of = _date(args.as_of) if args.as_of else date.today()
+    generation = send_console_link(_sessions(), args.reviewer, default_library(), as_of=as_of, secret_key=_secret(),
+                                   actor=f"coordinator:{args.by}", regenerate=args.regenerate)
+    if args.regenerate or generation == 1:
+        print(f"console link queued for reviewer #{args.reviewer}" + ("; the old one no longer works" if generation > 1 else ""))
+    else:
+        print(f"the same console link queued again for reviewer #{args.reviewer}")
     return 0
 
 
@@ -1010,6 +1044,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", required=True)
     p.add_argument("--as-of")
     p.set_defaults(func=cmd_review_link)
+
+    p = sub.add_parser("exam-prompt", help="record the vignette a track answered in a sitting (reviewers see it)")
+    p.add_argument("sitting", type=int)
+    p.add_argument("track")
+    p.add_argument("file")
+    p.add_argument("--by", required=True)
+    p.set_defaults(func=cmd_exam_prompt)
+
+    p = sub.add_parser("reviewer-console", help="email a reviewer their one link to everything assigned to them")
+    p.add_argument("reviewer", type=int)
+    p.add_argument("--regenerate", action="store_true", help="a new link; the old one stops working")
+    p.add_argument("--by", required=True)
+    p.add_argument("--as-of")
+    p.set_defaults(func=cmd_reviewer_console)
 
     p = sub.add_parser("record-renewal", help="record a renewal document against its endorsement")
     p.add_argument("path")

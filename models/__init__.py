@@ -33,6 +33,7 @@ from models.exam import (
     ReviewAssignment,
     ReviewInvitation,
     ReviewerAvailability,
+    ReviewerConsoleLink,
     ReviewerProfile,
 )
 from models.orchestration import ScheduledRun
@@ -46,7 +47,7 @@ __all__ = [
     "Application", "ApplicationDocumentRow", "Association", "AuditLog", "Base", "ConflictDeclaration",
     "CoordinatorAccount", "CoordinatorDetermination", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",
-    "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewInvitation", "ReviewerAvailability", "ReviewerProfile",
+    "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewInvitation", "ReviewerAvailability", "ReviewerConsoleLink", "ReviewerProfile",
     "RscRecord", "RulebookVersion", "ScheduledRun", "TrainingRecord", "Transcript", "VERIFIED_ORIGINS", "WorkRecord",
     "record_audit", "utcnow",
 ]

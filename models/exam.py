@@ -21,6 +21,8 @@ class ExamSitting(Base):
     opens_on: Mapped[date]
     closes_on: Mapped[date]
     pass_mark_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=80)
+    # The vignette each track's candidates answered (track code -> text): reviewers read it beside the essay.
+    essay_prompts: Mapped[dict | None]
 
 
 class ExamAttempt(Base):
@@ -114,6 +116,10 @@ class ReviewAssignment(Base):
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_on: Mapped[date | None]
     ended_reason: Mapped[str | None] = mapped_column(Text)  # why a reviewer came off the essay
+    # What the reviewer has saved but not submitted (scores, recommendation, comments): a draft is
+    # not a review, so it never counts towards settling the essay.
+    draft: Mapped[dict | None]
+    draft_saved_at: Mapped[datetime | None]
 
 
 class ReviewInvitation(Base):
@@ -143,5 +149,22 @@ class Review(Base):
     assignment_id: Mapped[int] = mapped_column(ForeignKey("review_assignment.id", ondelete="CASCADE"))
     scores: Mapped[dict]
     recommendation: Mapped[str] = mapped_column(String(8))
-    comments: Mapped[str | None] = mapped_column(Text)
+    comments: Mapped[str | None] = mapped_column(Text)  # quoted to the candidate as "Reviewer N"
+    confidential_comment: Mapped[str | None] = mapped_column(Text)  # to the coordinator only, never the candidate
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None]  # the last change before the due date, after submission
+
+
+class ReviewerConsoleLink(Base):
+    """A reviewer's one link to everything assigned to them, across sittings and associations (the
+    reviewer console). Same token rules as every link: nonce + hash stored, never the token; a new
+    nonce kills the old link."""
+
+    __tablename__ = "reviewer_console_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), unique=True)
+    token_nonce: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_generation: Mapped[int] = mapped_column(default=1)
+    token_expires_at: Mapped[datetime]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -25,6 +25,7 @@ from starlette.datastructures import FormData
 from endorse import auth
 from endorse.rulebook import RulebookLibrary
 from models import Association, CoordinatorAccount, Person
+from tasks import reviewer_console as review_console
 from tasks.application_review import advisors
 from tasks.application_review import pages as application_review
 from tasks.exam import review as essay_review
@@ -186,25 +187,40 @@ async def rating_link(token: str, ctx: Ctx) -> RatingLink:
 RatingLinkDep = Annotated[RatingLink, Depends(rating_link)]
 
 
-async def reviewer_home(token: str, ctx: Ctx) -> essay_review.ReviewerHome:
+async def reviewer_console(token: str, ctx: Ctx) -> review_console.Console:
+    """What a reviewer's link (one sitting, or the console across all) lists."""
     try:
         with ctx.sessions() as s:
-            return essay_review.reviewer_home(s, token, ctx.library, ctx.today())
+            return review_console.console(s, token, ctx.library, ctx.today())
     except ratings.LinkNotFound:
         raise LinkNotWorking() from None
 
 
-async def essay_link(token: str, assignment_id: DbId, ctx: Ctx) -> essay_review.EssayPage:
+@dataclass(frozen=True)
+class EssayUnderReview:
+    """One essay of a reviewer's link, with the list it belongs to (for progress and "next")."""
+    token: str
+    page: essay_review.EssayPage
+    console: review_console.Console
+
+    @property
+    def scope(self) -> essay_review.ReviewerScope:
+        return self.console.scope
+
+
+async def essay_link(token: str, assignment_id: DbId, ctx: Ctx) -> EssayUnderReview:
     """One essay of the reviewer's link; an essay that is not theirs is the same ``LinkNotWorking``."""
     try:
         with ctx.sessions() as s:
-            return essay_review.essay_page(s, token, assignment_id, ctx.library, ctx.today())
+            listing = review_console.console(s, token, ctx.library, ctx.today())
+            page = essay_review.essay_page(s, listing.scope, assignment_id, ctx.library, ctx.today())
     except ratings.LinkNotFound:
         raise LinkNotWorking() from None
+    return EssayUnderReview(token, page, listing)
 
 
-ReviewerHomeDep = Annotated[essay_review.ReviewerHome, Depends(reviewer_home)]
-EssayLink = Annotated[essay_review.EssayPage, Depends(essay_link)]
+ReviewerConsoleDep = Annotated[review_console.Console, Depends(reviewer_console)]
+EssayLink = Annotated[EssayUnderReview, Depends(essay_link)]
 
 
 async def application_reviewer_home(token: str, ctx: Ctx) -> application_review.ApplicationReviewerHome:

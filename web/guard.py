@@ -12,8 +12,10 @@ from fastapi import Path
 # Database ids are 32-bit on PostgreSQL: a larger number in a link is a 404, not a database error.
 DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
-# No script at all (the pages need none), nothing framed, forms post only here.
+# Scripts only as files from this site (/static/forms.js enhances the long forms; every page works
+# without it) and never inline; autosave posts back here; nothing framed, forms post only here.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "script-src 'self'; connect-src 'self'; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 PERSONAL_PREFIXES = ("/rate/", "/review/", "/coordinator/")
 

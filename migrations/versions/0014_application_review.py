@@ -2,7 +2,7 @@
 their assignments, links and reviews, the outcome of a round, advisors and their notes.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-11-29 20:32:19.582651
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0014'
-down_revision = '0009'
+down_revision = '0013'  # after the forms branch's reviewer console (merged here); the lead re-chains
 branch_labels = None
 depends_on = None
 

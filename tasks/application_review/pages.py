@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from endorse.rulebook import RulebookLibrary
 from models import Application, ApplicationReviewAssignment
 from tasks.application_review.portfolio import Portfolio, portfolio
-from tasks.application_review.rounds import OPEN, find_invitation, own_assignment, settings_for
+from tasks.application_review.rounds import OPEN, ReviewerScope, find_scope, own_assignment, settings_for
 
 
 @dataclass(frozen=True)
@@ -44,22 +44,46 @@ class ApplicationReviewPage:
         return {q["key"] for q in self.portfolio.open_questions}
 
 
+def _assignments(s: Session, scope: ReviewerScope):
+    q = (select(ApplicationReviewAssignment, Application)
+         .join(Application, Application.id == ApplicationReviewAssignment.application_id)
+         .where(ApplicationReviewAssignment.reviewer_id == scope.reviewer_id,
+                ApplicationReviewAssignment.status.in_(OPEN))
+         .order_by(ApplicationReviewAssignment.due_on, ApplicationReviewAssignment.id))
+    if scope.association is not None:
+        q = q.where(Application.association_code == scope.association)
+    return s.execute(q).all()
+
+
+def _label(library: RulebookLibrary, app: Application, as_of: date) -> str:
+    blind = bool(settings_for(library, app.association_code, as_of)["blind"])
+    return app.id if blind else f"{app.applicant_name} ({app.id})"
+
+
 def reviewer_home(s: Session, token: str, library: RulebookLibrary, as_of: date) -> ApplicationReviewerHome:
-    inv = find_invitation(s, token, as_of)
-    rows = s.execute(select(ApplicationReviewAssignment, Application)
-                     .join(Application, Application.id == ApplicationReviewAssignment.application_id)
-                     .where(ApplicationReviewAssignment.reviewer_id == inv.reviewer_id,
-                            ApplicationReviewAssignment.status.in_(OPEN),
-                            Application.association_code == inv.association_code)
-                     .order_by(ApplicationReviewAssignment.due_on, ApplicationReviewAssignment.id)).all()
-    blind = bool(settings_for(library, inv.association_code, as_of)["blind"])
+    rows = _assignments(s, find_scope(s, token, as_of))
     return ApplicationReviewerHome(tuple(
-        ReviewListItem(a.id, app.id if blind else f"{app.applicant_name} ({app.id})",
-                       library.category_info(app.category)["name"], a.due_on, a.status) for a, app in rows))
+        ReviewListItem(a.id, _label(library, app, as_of), library.category_info(app.category)["name"], a.due_on,
+                       a.status) for a, app in rows))
+
+
+def console_rows(s: Session, reviewer_id: int, sitting_id: int | None, library: RulebookLibrary, as_of: date) -> list:
+    """The reviewer console's rows for application reviews (none on an essay sitting's link)."""
+    from models import Association
+    from tasks.reviewer_console import ConsoleRow
+
+    if sitting_id is not None:
+        return []
+    rows = []
+    for a, app in _assignments(s, ReviewerScope(reviewer_id, None)):
+        assoc = s.get(Association, app.association_code)
+        rows.append(ConsoleRow("application", f"Application {_label(library, app, as_of)}",
+                               library.category_info(app.category)["name"], assoc.short_name or assoc.code, a.due_on,
+                               "reviewed" if a.status == "submitted" else "to_review", f"application/{a.id}"))
+    return rows
 
 
 def review_page(s: Session, token: str, assignment_id: int, library: RulebookLibrary, as_of: date) -> ApplicationReviewPage:
-    inv = find_invitation(s, token, as_of)
-    a = own_assignment(s, inv, assignment_id)
+    a = own_assignment(s, find_scope(s, token, as_of), assignment_id)
     app = s.get(Application, a.application_id)
     return ApplicationReviewPage(a.id, a.status, a.due_on, portfolio(s, app, library, as_of, with_ratings=True))

@@ -237,14 +237,37 @@ def find_invitation(s: Session, token: str, as_of: date) -> ApplicationReviewInv
     return inv
 
 
-def own_assignment(s: Session, inv: ApplicationReviewInvitation, assignment_id: int, *,
+@dataclass(frozen=True)
+class ReviewerScope:
+    """Whose link it is and what it opens: an application-review link opens the reviewer's applications
+    of its association; the reviewer's console link (tasks/reviewer_console.py) opens all of them."""
+    reviewer_id: int
+    association: str | None
+
+
+def find_scope(s: Session, token: str, as_of: date) -> ReviewerScope:
+    try:
+        inv = find_invitation(s, token, as_of)
+        return ReviewerScope(inv.reviewer_id, inv.association_code)
+    except LinkNotFound:
+        pass
+    from tasks.exam.review import find_reviewer
+
+    scope = find_reviewer(s, token, as_of)
+    if scope.sitting_id is not None:
+        raise LinkNotFound  # an essay sitting's link opens that sitting's essays only
+    return ReviewerScope(scope.reviewer_id, None)
+
+
+def own_assignment(s: Session, scope: ReviewerScope, assignment_id: int, *,
                    for_update: bool = False) -> ApplicationReviewAssignment:
-    """The reviewer's own assignment in the link's association; anything else is ``LinkNotFound``."""
+    """The reviewer's own assignment within the link's scope; anything else is ``LinkNotFound``."""
     q = (select(ApplicationReviewAssignment).join(Application)
          .where(ApplicationReviewAssignment.id == assignment_id,
-                ApplicationReviewAssignment.reviewer_id == inv.reviewer_id,
-                ApplicationReviewAssignment.status.in_(OPEN),
-                Application.association_code == inv.association_code))
+                ApplicationReviewAssignment.reviewer_id == scope.reviewer_id,
+                ApplicationReviewAssignment.status.in_(OPEN)))
+    if scope.association is not None:
+        q = q.where(Application.association_code == scope.association)
     a = s.scalars(q.with_for_update() if for_update else q).first()
     if a is None:
         raise LinkNotFound
@@ -281,8 +304,7 @@ def submit_review(sessions: sessionmaker[Session], token: str, assignment_id: in
     if errors:
         raise ReviewInvalid(errors)
     with transaction(sessions) as s:
-        inv = find_invitation(s, token, as_of)
-        a = own_assignment(s, inv, assignment_id, for_update=True)
+        a = own_assignment(s, find_scope(s, token, as_of), assignment_id, for_update=True)
         if a.status == "submitted":
             raise AlreadySubmitted
         a.status = "submitted"
@@ -302,8 +324,7 @@ def decline_review(sessions: sessionmaker[Session], token: str, assignment_id: i
                    as_of: date, secret_key: str, reason: str) -> str:
     """The reviewer gives the application back; only it is reassigned, in the same transaction."""
     with transaction(sessions) as s:
-        inv = find_invitation(s, token, as_of)
-        a = own_assignment(s, inv, assignment_id, for_update=True)
+        a = own_assignment(s, find_scope(s, token, as_of), assignment_id, for_update=True)
         if a.status == "submitted":
             raise AlreadySubmitted
         a.status, a.ended_reason = "declined", (reason.strip()[:2000] or "declined")
@@ -311,8 +332,8 @@ def decline_review(sessions: sessionmaker[Session], token: str, assignment_id: i
                      entity_type="application_review_assignment", entity_id=a.id, application_id=a.application_id,
                      reason=a.ended_reason)
         s.flush()
-        apply_reviews(s, inv.association_code, library, as_of=as_of, secret_key=secret_key, actor="system",
-                      only={a.application_id})
+        apply_reviews(s, s.get(Application, a.application_id).association_code, library, as_of=as_of,
+                      secret_key=secret_key, actor="system", only={a.application_id})
         return a.application_id
 
 

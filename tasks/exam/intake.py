@@ -59,6 +59,31 @@ def open_sitting(sessions: sessionmaker[Session], library: RulebookLibrary, *, a
         return sitting.id
 
 
+def record_essay_prompt(sessions: sessionmaker[Session], library: RulebookLibrary, sitting_id: int, track: str,
+                        text: str, *, actor: str) -> bool:
+    """The vignette a track's candidates answered in a sitting, shown to reviewers beside each essay.
+    One transaction, audited; the same text again changes nothing (returns False)."""
+    text = text.strip()
+    if not text:
+        raise ValueError("the prompt is empty")
+    if len(text) > 20_000:
+        raise ValueError("the prompt is longer than 20,000 characters")
+    if track not in {library.category_info(c).get("exam_track") for c in library.categories} - {None}:
+        raise ValueError(f"{track!r} is not an exam track")
+    with transaction(sessions) as s:
+        sitting = s.get(ExamSitting, sitting_id)
+        if sitting is None:
+            raise LookupError(f"no exam sitting {sitting_id}")
+        prompts = dict(sitting.essay_prompts or {})
+        if prompts.get(track) == text:
+            return False
+        prompts[track] = text
+        sitting.essay_prompts = prompts  # a new dict: JSON columns see reassignment, not mutation
+        record_audit(s, actor=actor, action="exam.prompt_recorded", entity_type="exam_sitting", entity_id=sitting_id,
+                     track=track, characters=len(text))
+        return True
+
+
 def _new_code(taken: set[str]) -> str:
     while True:
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) + "-" + \

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +31,7 @@ from models import (
     Person,
     Review,
     ReviewAssignment,
+    ReviewerConsoleLink,
     ReviewInvitation,
     record_audit,
 )
@@ -116,7 +117,7 @@ def apply_round(s: Session, sitting_id: int, library: RulebookLibrary, *, as_of:
 
 
 def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _invitation_for(s: Session, sitting_id: int, reviewer_id: int, secret_key: str, until: datetime,
@@ -175,20 +176,15 @@ def regenerate_review_link(sessions: sessionmaker[Session], sitting_id: int, rev
 
 
 @dataclass(frozen=True)
-class EssayListItem:
-    assignment_id: int
-    candidate_code: str
-    track_name: str
-    due_on: date | None
-    status: str  # assigned | submitted
+class ReviewerScope:
+    """Whose a reviewer link is and what it opens: one sitting (the link of an assignment email) or,
+    for the reviewer's console link (``sitting_id`` None), everything assigned to them."""
+    reviewer_id: int
+    sitting_id: int | None
 
-
-@dataclass(frozen=True)
-class ReviewerHome:
-    reviewer_name: str  # the reviewer's own name, for the greeting
-    sitting_name: str
-    association_name: str
-    essays: tuple[EssayListItem, ...]
+    @property
+    def actor(self) -> str:
+        return f"reviewer:{self.reviewer_id}"
 
 
 @dataclass(frozen=True)
@@ -203,52 +199,60 @@ class EssayPage:
     assignment_id: int
     candidate_code: str
     track_name: str
+    sitting_name: str
+    association_name: str
     due_on: date | None
+    prompt: str | None  # the exam's vignette for the track, when the coordinator recorded it
     text: str
     criteria: tuple[Criterion, ...]
     scale: dict
     status: str
-    submitted: dict | None  # the reviewer's own review once sent: scores, recommendation, comments
+    submitted: dict | None  # the reviewer's own review once sent: scores, recommendation, comments, confidential
+    draft: dict | None  # what they saved without submitting
+    editable: bool  # a submitted review can be changed until the due date, while the essay is unsettled
 
 
-def find_invitation(s: Session, token: str, as_of: date) -> ReviewInvitation:
-    """The invitation behind a link (unknown, replaced and expired links alike: ``LinkNotFound``)."""
+def find_reviewer(s: Session, token: str, as_of: date) -> ReviewerScope:
+    """The reviewer behind a link, sitting or console (unknown, replaced and expired links alike:
+    ``LinkNotFound``). Tokens are HMACs with the link's purpose, so one kind never opens as the other."""
     if not links.well_formed(token):
         raise LinkNotFound
-    inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.token_hash == links.hash_token(token))).first()
-    if inv is None or not links.matches(token, inv.token_hash) or _aware(inv.token_expires_at) < now_for(as_of):
-        raise LinkNotFound
-    return inv
+    digest, now = links.hash_token(token), now_for(as_of)
+    inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.token_hash == digest)).first()
+    if inv is not None and links.matches(token, inv.token_hash) and _aware(inv.token_expires_at) >= now:
+        return ReviewerScope(inv.reviewer_id, inv.sitting_id)
+    console = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.token_hash == digest)).first()
+    if console is not None and links.matches(token, console.token_hash) and _aware(console.token_expires_at) >= now:
+        return ReviewerScope(console.reviewer_id, None)
+    raise LinkNotFound
 
 
-def reviewer_home(s: Session, token: str, library: RulebookLibrary, as_of: date) -> ReviewerHome:
-    inv = find_invitation(s, token, as_of)
-    sitting = s.get(ExamSitting, inv.sitting_id)
-    rows = s.execute(select(ReviewAssignment, Essay.track, ExamAttempt.candidate_code)
-                     .join(Essay, Essay.id == ReviewAssignment.essay_id)
-                     .join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
-                     .where(ReviewAssignment.reviewer_id == inv.reviewer_id, ExamAttempt.sitting_id == inv.sitting_id,
-                            ReviewAssignment.status.in_(VISIBLE))
-                     .order_by(ReviewAssignment.status, ReviewAssignment.due_on, ReviewAssignment.id)).all()
-    return ReviewerHome(
-        reviewer_name=s.get(Person, inv.reviewer_id).name, sitting_name=sitting.name,
-        association_name=s.get(Association, sitting.association_code).name,
-        essays=tuple(EssayListItem(a.id, code, library.category_info(track)["name"], a.due_on, a.status)
-                     for a, track, code in rows))
+def essays_in_scope(s: Session, scope: ReviewerScope):
+    """The reviewer's visible essay assignments (sitting, due date, id order): rows of
+    (assignment, track, candidate code, sitting)."""
+    query = (select(ReviewAssignment, Essay.track, ExamAttempt.candidate_code, ExamSitting)
+             .join(Essay, Essay.id == ReviewAssignment.essay_id)
+             .join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
+             .join(ExamSitting, ExamSitting.id == ExamAttempt.sitting_id)
+             .where(ReviewAssignment.reviewer_id == scope.reviewer_id, ReviewAssignment.status.in_(VISIBLE))
+             .order_by(ReviewAssignment.due_on, ExamSitting.id, ReviewAssignment.id))
+    if scope.sitting_id is not None:
+        query = query.where(ExamAttempt.sitting_id == scope.sitting_id)
+    return s.execute(query).all()
 
 
-def _own_assignment(s: Session, inv: ReviewInvitation, assignment_id: int, *, for_update: bool = False
+def _own_assignment(s: Session, scope: ReviewerScope, assignment_id: int, *, for_update: bool = False
                     ) -> tuple[ReviewAssignment, Essay, ExamAttempt]:
-    """The assignment, only if it is this reviewer's, in this sitting, and still theirs to see."""
+    """The assignment, only if it is this reviewer's, within the link's scope, and still theirs to see."""
     query = select(ReviewAssignment).where(ReviewAssignment.id == assignment_id)
     if for_update:  # two submissions of the same review queue here; the second sees 'submitted'
         query = query.with_for_update()
     a = s.scalars(query).first()
-    if a is None or a.reviewer_id != inv.reviewer_id or a.status not in VISIBLE:
+    if a is None or a.reviewer_id != scope.reviewer_id or a.status not in VISIBLE:
         raise LinkNotFound
     essay = s.get(Essay, a.essay_id)
     attempt = s.get(ExamAttempt, essay.attempt_id)
-    if attempt.sitting_id != inv.sitting_id:
+    if scope.sitting_id is not None and attempt.sitting_id != scope.sitting_id:
         raise LinkNotFound
     return a, essay, attempt
 
@@ -258,20 +262,42 @@ def rubric_for(library: RulebookLibrary, association: str, track: str, as_of: da
     return tuple(Criterion(c["key"], c["title"], c["guide"]) for c in rubric["tracks"][track]), rubric["scale"]
 
 
-def essay_page(s: Session, token: str, assignment_id: int, library: RulebookLibrary, as_of: date) -> EssayPage:
-    inv = find_invitation(s, token, as_of)
-    a, essay, attempt = _own_assignment(s, inv, assignment_id)
-    sitting = s.get(ExamSitting, inv.sitting_id)
+def _editable(a: ReviewAssignment, attempt: ExamAttempt, as_of: date) -> bool:
+    """Open to change: before the due date and while the essay has no result (once settled, the
+    candidate's letter may already quote the comments)."""
+    return (a.due_on is None or as_of <= a.due_on) and attempt.essay_result not in ("pass", "fail")
+
+
+def essay_page(s: Session, scope: ReviewerScope, assignment_id: int, library: RulebookLibrary, as_of: date) -> EssayPage:
+    a, essay, attempt = _own_assignment(s, scope, assignment_id)
+    sitting = s.get(ExamSitting, attempt.sitting_id)
     criteria, scale = rubric_for(library, sitting.association_code, essay.track, as_of)
     review = s.scalars(select(Review).where(Review.assignment_id == a.id)).first()
-    return EssayPage(a.id, attempt.candidate_code, library.category_info(essay.track)["name"], a.due_on, essay.text,
-                     criteria, scale, a.status,
+    return EssayPage(a.id, attempt.candidate_code, library.category_info(essay.track)["name"], sitting.name,
+                     s.get(Association, sitting.association_code).name, a.due_on,
+                     (sitting.essay_prompts or {}).get(essay.track), essay.text, criteria, scale, a.status,
                      None if review is None else {"scores": review.scores, "recommendation": review.recommendation,
-                                                  "comments": review.comments})
+                                                  "comments": review.comments,
+                                                  "confidential": review.confidential_comment},
+                     a.draft if a.status == "assigned" else None, _editable(a, attempt, as_of))
+
+
+def next_to_review(s: Session, scope: ReviewerScope, after_assignment_id: int) -> int | None:
+    """The next essay still to review in the link's list (wrapping round), for "save and next"."""
+    waiting = [a.id for a, *_ in essays_in_scope(s, scope) if a.status == "assigned"]
+    later = [i for i in waiting if i != after_assignment_id]
+    if not later:
+        return None
+    order = [a.id for a, *_ in essays_in_scope(s, scope)]
+    pos = order.index(after_assignment_id) if after_assignment_id in order else -1
+    return next((i for i in order[pos + 1:] if i in later), later[0])
+
+
+MAX_COMMENT = 10_000
 
 
 def validate_review(criteria: tuple[Criterion, ...], scale: dict, scores: dict[str, str], recommendation: str,
-                    comments: str) -> tuple[dict[str, int], dict[str, str]]:
+                    comments: str, confidential: str = "") -> tuple[dict[str, int], dict[str, str]]:
     """Form values → scores, with field errors in plain words."""
     errors: dict[str, str] = {}
     allowed = range(int(scale["min"]), int(scale["max"]) + 1)
@@ -290,53 +316,79 @@ def validate_review(criteria: tuple[Criterion, ...], scale: dict, scores: dict[s
         errors["recommendation"] = "recommend pass or fail"
     if not comments.strip():
         errors["comments"] = "write a comment: it is quoted to the candidate (without your name)"
-    elif len(comments) > 10_000:
+    elif len(comments) > MAX_COMMENT:
         errors["comments"] = "keep comments under 10,000 characters"
+    if len(confidential) > MAX_COMMENT:
+        errors["confidential"] = "keep the note to the coordinator under 10,000 characters"
     return clean, errors
 
 
-def submit_review(sessions: sessionmaker[Session], token: str, assignment_id: int, library: RulebookLibrary, *,
-                  as_of: date, secret_key: str, scores: dict[str, str], recommendation: str, comments: str
-                  ) -> tuple[str, str]:
-    """Store a review and settle the essay if it can be settled. Returns the essay's state afterwards
-    — 'pass' / 'fail' (settled), 'third_reviewer' (disagreement: one more reviewer assigned),
-    'waiting' — and the application id (for the caller to trigger a reconcile, never to show)."""
+def save_review_draft(sessions: sessionmaker[Session], scope: ReviewerScope, assignment_id: int, *, as_of: date,
+                      scores: dict[str, str], recommendation: str, comments: str, confidential: str) -> None:
+    """Keep what the reviewer has so far, unchecked (a draft may be half done). Audited; a draft of a
+    submitted review is refused (``AlreadySubmitted``): a change to it goes through ``submit_review``."""
     with transaction(sessions) as s:
-        inv = find_invitation(s, token, as_of)
-        a, essay, attempt = _own_assignment(s, inv, assignment_id, for_update=True)
+        a, _essay, attempt = _own_assignment(s, scope, assignment_id, for_update=True)
         if a.status == "submitted":
             raise AlreadySubmitted
-        sitting = s.get(ExamSitting, inv.sitting_id)
+        a.draft = {"scores": {k[:64]: v[:8] for k, v in scores.items()}, "recommendation": recommendation[:8],
+                   "comments": comments[:MAX_COMMENT], "confidential": confidential[:MAX_COMMENT]}
+        a.draft_saved_at = now_for(as_of)
+        record_audit(s, actor=scope.actor, action="exam.review_draft_saved", entity_type="review_assignment",
+                     entity_id=a.id, application_id=attempt.application_id)
+
+
+def submit_review(sessions: sessionmaker[Session], scope: ReviewerScope, assignment_id: int, library: RulebookLibrary,
+                  *, as_of: date, secret_key: str, scores: dict[str, str], recommendation: str, comments: str,
+                  confidential: str = "") -> tuple[str, str]:
+    """Store a review (or change a submitted one before the due date, while the essay is unsettled)
+    and settle the essay if it can be settled. Returns the essay's state afterwards — 'pass' / 'fail'
+    (settled), 'third_reviewer' (disagreement: one more reviewer assigned), 'waiting' — and the
+    application id (for the caller to trigger a reconcile, never to show)."""
+    with transaction(sessions) as s:
+        a, essay, attempt = _own_assignment(s, scope, assignment_id, for_update=True)
+        if a.status == "submitted" and not _editable(a, attempt, as_of):
+            raise AlreadySubmitted
+        sitting = s.get(ExamSitting, attempt.sitting_id)
         criteria, scale = rubric_for(library, sitting.association_code, essay.track, as_of)
-        clean, errors = validate_review(criteria, scale, scores, recommendation, comments)
+        clean, errors = validate_review(criteria, scale, scores, recommendation, comments, confidential)
         if errors:
             raise ReviewInvalid(errors)
-        s.add(Review(assignment_id=a.id, scores=clean, recommendation=recommendation, comments=comments.strip(),
-                     submitted_at=now_for(as_of)))
-        a.status = "submitted"
-        record_audit(s, actor=f"reviewer:{inv.reviewer_id}", action="exam.review_submitted",
-                     entity_type="review_assignment", entity_id=a.id, application_id=attempt.application_id,
-                     recommendation=recommendation)
+        review = s.scalars(select(Review).where(Review.assignment_id == a.id)).first()
+        if review is None:
+            review = Review(assignment_id=a.id, submitted_at=now_for(as_of))
+            s.add(review)
+            action = "exam.review_submitted"
+        else:
+            review.edited_at = now_for(as_of)
+            action = "exam.review_edited"
+        review.scores, review.recommendation = clean, recommendation
+        review.comments, review.confidential_comment = comments.strip(), (confidential.strip() or None)
+        a.status, a.draft, a.draft_saved_at = "submitted", None, None
+        record_audit(s, actor=scope.actor, action=action, entity_type="review_assignment", entity_id=a.id,
+                     application_id=attempt.application_id, recommendation=recommendation,
+                     confidential_comment=review.confidential_comment is not None)
         s.flush()
         return settle_essay(s, essay, library, as_of=as_of, secret_key=secret_key), attempt.application_id
 
 
-def decline_review(sessions: sessionmaker[Session], token: str, assignment_id: int, library: RulebookLibrary, *,
-                   as_of: date, secret_key: str, reason: str) -> None:
-    """A reviewer gives an essay back (a conflict they noticed, no time): only that essay is reassigned."""
+def decline_review(sessions: sessionmaker[Session], scope: ReviewerScope, assignment_id: int, library: RulebookLibrary,
+                   *, as_of: date, secret_key: str, reason: str) -> None:
+    """A reviewer gives an essay back (a conflict they noticed, no time): only that essay is
+    reassigned. The reason is required: the coordinator acts on it."""
     with transaction(sessions) as s:
-        inv = find_invitation(s, token, as_of)
-        a, essay, attempt = _own_assignment(s, inv, assignment_id, for_update=True)
+        a, essay, attempt = _own_assignment(s, scope, assignment_id, for_update=True)
         if a.status == "submitted":
             raise AlreadySubmitted
-        a.status, a.ended_reason = "declined", (reason.strip()[:2000] or "declined by the reviewer")
-        record_audit(s, actor=f"reviewer:{inv.reviewer_id}", action="exam.review_declined",
+        if not reason.strip():
+            raise ReviewInvalid({"declined_reason": "say why you give the essay back: the coordinator acts on it"})
+        a.status, a.ended_reason = "declined", reason.strip()[:2000]
+        record_audit(s, actor=scope.actor, action="exam.review_declined",
                      entity_type="review_assignment", entity_id=a.id, application_id=attempt.application_id,
                      reason=a.ended_reason)
         s.flush()
-        apply_round(s, inv.sitting_id, library, as_of=as_of, secret_key=secret_key, actor="system",
+        apply_round(s, attempt.sitting_id, library, as_of=as_of, secret_key=secret_key, actor="system",
                     only_essays={essay.id}, notify_uncovered=True)
-
 
 def settle_essay(s: Session, essay: Essay, library: RulebookLibrary, *, as_of: date, secret_key: str) -> str:
     """Agreeing reviewers settle the essay; a disagreement brings one more reviewer (rulebook:

@@ -31,12 +31,14 @@ from models import (
     Association,
     OutboxMessage,
     ReferenceRequest,
+    ReviewerConsoleLink,
     ReviewInvitation,
     record_audit,
     utcnow,
 )
 
-LINK_PURPOSE = {"rating": "rating", "review": "review", "appreview": "appreview", "advisor": "advisor"}
+LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer", "appreview": "appreview",
+                "advisor": "advisor"}
 BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
 # The outbox runs every minute: a message still waiting this long after its due time is not being delivered.
@@ -175,6 +177,9 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
         path = "/rate/"
     elif msg.link_kind == "review":
         row = session.get(ReviewInvitation, msg.link_ref_id)
+        path = "/review/"
+    elif msg.link_kind == "reviewer":  # the reviewer's console: same pages, every sitting
+        row = session.get(ReviewerConsoleLink, msg.link_ref_id)
         path = "/review/"
     elif msg.link_kind == "appreview":
         row = session.get(ApplicationReviewInvitation, msg.link_ref_id)

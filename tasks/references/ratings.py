@@ -77,7 +77,15 @@ class RatingFormSpec:
     domains: tuple[FormDomain, ...]
     scale: dict
     max_insufficient: int
+    max_insufficient_source: str  # the rulebook's citation for the limit, stated on the form
     status: str  # requested | submitted | declined
+
+    def insufficient_count(self, data: RatingInput) -> int:
+        return sum(1 for v in data.answers.values() if v == NOT_ENOUGH_INFORMATION)
+
+    def would_not_count(self, data: RatingInput) -> bool:
+        """More "not enough information" answers than the rulebook allows: submitted, it does not count."""
+        return self.insufficient_count(data) > self.max_insufficient
 
 
 def find_request(s: Session, token: str, as_of: date, *, for_update: bool = False) -> ReferenceRequest:
@@ -115,7 +123,8 @@ def form_spec(s: Session, req: ReferenceRequest, library: RulebookLibrary, as_of
         category_name=library.category_info(app.category)["name"],
         association_name=s.get(Association, app.association_code).name, role=req.role, domains=domains,
         scale=rules.settings["rating_scale"],
-        max_insufficient=int(rules.settings["max_insufficient_information"]), status=status)
+        max_insufficient=int(rules.settings["max_insufficient_information"]),
+        max_insufficient_source=rules.setting_sources.get("max_insufficient_information", ""), status=status)
 
 
 def validate_rating(spec: RatingFormSpec, data: RatingInput, *, final: bool) -> dict[str, str]:
@@ -171,7 +180,7 @@ def save_rating(sessions: sessionmaker[Session], token: str, data: RatingInput, 
                 rating.answers.append(RatingAnswer(domain_key=domain_key, area_key=area_key, score=score))
             else:
                 ans.score = score
-        rating.insufficient_information_count = sum(1 for v in data.answers.values() if v == NOT_ENOUGH_INFORMATION)
+        rating.insufficient_information_count = spec.insufficient_count(data)
         now = now_for(as_of)
         app = s.get(Application, req.application_id)
         if not submit:
@@ -185,7 +194,7 @@ def save_rating(sessions: sessionmaker[Session], token: str, data: RatingInput, 
         record_audit(s, actor=f"rater:{req.id}", action="rating.submitted", entity_type="reference_request",
                      entity_id=req.id, application_id=app.id, recommendation=data.recommendation,
                      insufficient_information=rating.insufficient_information_count)
-        if rating.insufficient_information_count > spec.max_insufficient:
+        if spec.would_not_count(data):
             _rating_does_not_count(s, app, req, rating.insufficient_information_count, spec)
         if data.recommendation == "do_not_recommend":
             # Flagged for the application reviewers; the content stays confidential.

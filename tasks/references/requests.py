@@ -51,7 +51,8 @@ def queue_reference_email(s: Session, app: Application, req: ReferenceRequest, c
                           key_suffix: str = "") -> QueuedEmail:
     rater = s.get(Person, req.rater_id)
     info = cfg.library.category_info(app.category)
-    wording = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).role_wording
+    rules = cfg.library.category_rules(app.association_code, app.category, cfg.as_of)
+    wording = rules.role_wording
     return queue_email(
         s, role=role, to_email=rater.email, to_name=req.rater_name, association=app.association_code,
         application_id=app.id, link_kind="rating", link_ref_id=req.id,
@@ -60,7 +61,9 @@ def queue_reference_email(s: Session, app: Application, req: ReferenceRequest, c
                  "role_words": wording.get(req.role, req.role).replace("your ", "their ").replace("you", "them"),
                  "due_on": req.due_on.isoformat() if req.due_on else "",
                  "expires_on": req.token_expires_at.date().isoformat() if req.token_expires_at else "",
-                 "waived": req.waived_access},
+                 "waived": req.waived_access,
+                 # The email states the limit the form applies (rulebook: max_insufficient_information).
+                 "max_not_enough_information": int(rules.settings["max_insufficient_information"])},
     )
 
 

@@ -172,3 +172,28 @@ def test_not_blind_by_default_shows_the_applicant(sessions, review):
     page = TestClient(web_app(sessions, review.library)).get(
         f"/review/application/{reviewer_token(sessions, a.reviewer_id)}/{a.id}").text
     assert any(i in page for i in review.identities)
+
+
+def test_the_reviewers_console_lists_application_reviews_beside_essays(sessions, review):
+    """The same console as essay reviewers (tasks/reviewer_console.py): one link, every assignment."""
+    from models import ReviewerConsoleLink
+    from tasks.reviewer_console import send_console_link
+
+    a = _assign(sessions, review)[0]
+    send_console_link(sessions, a.reviewer_id, review.library, as_of=AS_OF, secret_key=SECRET, actor="test")
+    with sessions() as s:
+        nonce = s.scalars(select(ReviewerConsoleLink.token_nonce).where(ReviewerConsoleLink.reviewer_id == a.reviewer_id)).one()
+    token = links.token_for(nonce, SECRET, "reviewer")
+    client = TestClient(web_app(sessions, review.library))
+    home = client.get(f"/review/{token}")
+    assert home.status_code == 200 and f"application/{a.id}" in home.text
+    page = client.get(f"/review/{token}/application/{a.id}")
+    assert page.status_code == 200 and "Checklist" in page.text
+    r = client.post(f"/review/{token}/application/{a.id}", data={"csrf": _csrf(page.text), "recommendation": "recommend"},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/review/{token}?notice=submitted"
+    with sessions() as s:
+        assert s.get(ApplicationReviewAssignment, a.id).status == "submitted"
+    # Someone else's application through the console: not found.
+    other = next(x for x in _assign(sessions, review) if x.reviewer_id != a.reviewer_id and x.application_id != a.application_id)
+    assert client.get(f"/review/{token}/application/{other.id}").status_code == 404

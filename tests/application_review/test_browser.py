@@ -59,6 +59,7 @@ def test_the_review_loop_in_the_browser(sessions, review, tmp_path):
             assert ifa in page.content()  # the dry run lists it; nothing is sent yet
             page.screenshot(path=str(SHOTS / "application-review-dry-run.png"), full_page=True)
             page.get_by_role("button", name="Apply: assign and email the reviewers").click()
+            page.wait_for_load_state()
             assert "4 application reviews assigned and emailed." in page.content()
 
             links = _links(sessions, base, tmp_path / "mail", "appreview.assigned")
@@ -77,6 +78,7 @@ def test_the_review_loop_in_the_browser(sessions, review, tmp_path):
                 reviewer.locator(f'input[name="recommendation"][value="{choice}"]').check()
                 reviewer.get_by_label("education").fill("Degree and transcript agree.")
                 reviewer.get_by_role("button", name="Submit my review").click()
+                reviewer.wait_for_url("**notice=submitted")
                 assert "your review is recorded" in reviewer.content()
                 reviewer.screenshot(path=str(SHOTS / f"application-review-{choice}.png"))
 
@@ -86,6 +88,7 @@ def test_the_review_loop_in_the_browser(sessions, review, tmp_path):
             page.locator('input[name="outcome"][value="recommend"]').check()
             page.get_by_label("Why (your determination)").fill("Volunteer hours documented in the log")
             page.get_by_role("button", name="Settle the application review").click()
+            page.wait_for_url(f"**/coordinator/applications/{ifa}")
             assert "Application review settled: recommend." in page.content()
             page.screenshot(path=str(SHOTS / "application-review-settled.png"), full_page=True)
             browser.close()

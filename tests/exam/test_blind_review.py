@@ -65,7 +65,9 @@ def _everything_a_reviewer_can_reach(sessions, sitting, client) -> list[tuple[st
         token = reviewer_token(sessions, sitting.id, a.reviewer_id)
         page = get(f"/review/{token}/essay/{a.id}", "third reviewer's essay page")
         post(f"/review/{token}/essay/{a.id}/decline", {"csrf": _csrf(page.text), "declined_reason": "no time"},
-             "after declining")
+             "give-back confirmation")
+        post(f"/review/{token}/essay/{a.id}/decline", {"csrf": _csrf(page.text), "declined_reason": "no time",
+                                                        "step": "confirm", "confirm": "yes"}, "after declining")
     with sessions() as s:
         inv = s.scalars(select(ReviewInvitation)).first()
     essay_review.regenerate_review_link(sessions, sitting.id, inv.reviewer_id, LIB, as_of=AS_OF, secret_key=SECRET,
@@ -156,7 +158,8 @@ def test_blindness_rule_cases():
 
 def test_the_templates_reviewers_see_take_no_candidate_fields():
     """Structural guard: the reviewer templates never refer to applicant fields."""
-    for f in ["reviewer/home.html", "reviewer/essay.html", "email/review.assigned.txt",
+    for f in ["reviewer/home.html", "reviewer/essay.html", "reviewer/give_back.html", "email/review.console.txt",
+              "email/review.console.html", "email/review.console.subject", "email/review.assigned.txt",
               "email/review.assigned.html", "email/review.new_link.txt", "email/review.new_link.html",
               "email/review.reminder.txt", "email/review.reminder.html", "email/review.reminder.subject"]:
         text = (PROJECT_ROOT / "templates" / f).read_text()

@@ -154,7 +154,8 @@ def test_a_decline_reassigns_only_that_essay(sessions, sitting, exam_web):
     token = reviewer_token(sessions, sitting.id, leaving.reviewer_id)
     page = client.get(f"/review/{token}/essay/{leaving.id}")
     csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
-    r = client.post(f"/review/{token}/essay/{leaving.id}/decline", data={"csrf": csrf, "declined_reason": "I know her"},
+    r = client.post(f"/review/{token}/essay/{leaving.id}/decline", data={"csrf": csrf, "declined_reason": "I know her",
+                                                                       "step": "confirm", "confirm": "yes"},
                     follow_redirects=False)
     assert r.status_code == 303
     after = _assignments(sessions, sitting.codes["IMHM-C"])
@@ -264,7 +265,9 @@ def test_when_nobody_is_left_the_coordinator_is_told_which_essay_and_why(session
             break
         a = current[0]
         token, csrf = _open(client, sessions, sitting.id, a)
-        client.post(f"/review/{token}/essay/{a.id}/decline", data={"csrf": csrf}, follow_redirects=False)
+        client.post(f"/review/{token}/essay/{a.id}/decline", data={"csrf": csrf, "declined_reason": "no time",
+                                                                     "step": "confirm", "confirm": "yes"},
+                    follow_redirects=False)
     with sessions() as s:
         mail = s.scalars(select(OutboxMessage).where(OutboxMessage.role == "coordinator.essays_uncovered")).first()
     assert mail is not None
@@ -311,15 +314,26 @@ def test_an_incomplete_review_is_refused_with_the_field_named_and_nothing_stored
         assert s.scalar(select(func.count()).select_from(Review)) == 0
 
 
-def test_a_second_submission_of_the_same_review_says_already_submitted(sessions, sitting, exam_web):
+def test_a_submitted_review_can_be_changed_until_the_due_date_then_says_already_submitted(sessions, sitting, exam_web):
+    """Issue 15 (item 9): edits are allowed until the due date, while the essay is unsettled; one review
+    row either way, the change audited."""
+    from tests.web.conftest import make_web_app
+
     _apply(sessions, sitting.id)
     client = TestClient(exam_web)
     a = _assignments(sessions, sitting.codes["IMHS"])[0]
     token, csrf = _open(client, sessions, sitting.id, a)
     data = {**GOOD, "csrf": csrf, "recommendation": "pass", "comments": "fine"}
     assert client.post(f"/review/{token}/essay/{a.id}", data=data, follow_redirects=False).status_code == 303
-    again = client.post(f"/review/{token}/essay/{a.id}", data=data)
-    assert again.status_code == 409 and "already submitted" in again.text
+    changed = client.post(f"/review/{token}/essay/{a.id}", data={**data, "comments": "fine, on second reading"},
+                          follow_redirects=False)
+    assert changed.status_code == 303
+    with sessions() as s:
+        assert s.scalars(select(Review)).one().comments == "fine, on second reading"
+        assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "exam.review_edited")) == 1
+    after_due = TestClient(make_web_app(sessions, SECRET, a.due_on + timedelta(days=1)))
+    late = after_due.post(f"/review/{token}/essay/{a.id}", data=data)
+    assert late.status_code == 409 and "already submitted" in late.text
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Review)) == 1
 

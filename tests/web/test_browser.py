@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from endorse.settings import PROJECT_ROOT
 from endorse_cli.smtp_sink import SmtpSink
 from tasks.mail.outbox import SmtpConfig, deliver_due
-from web.guard import uvicorn_config
 
+from .browser import CHROMIUM_ARGS, SHOTS
+from .browser import served as serve_app
 from .conftest import SECRET
 
 pytestmark = pytest.mark.browser
-SHOTS = PROJECT_ROOT / "var" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def _free_port() -> int:
@@ -34,16 +28,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def served(web_app):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn_config(web_app, host="127.0.0.1", port=port, trusted_proxies=[], log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(web_app) as base:
+        yield base
 
 
 def test_rater_opens_the_emailed_link_fills_the_form_and_submits(served, rating_link, sessions, tmp_path: Path):

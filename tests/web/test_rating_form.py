@@ -34,7 +34,9 @@ def test_the_form_lists_every_competency_area_with_not_enough_information(web_ap
     assert len(_areas(r.text)) == 57
     assert r.text.count('value="na"') == 57
     assert "Research and Evaluation" in r.text and "Administration" not in r.text
-    assert "Leading People" in r.text and "<script" not in r.text  # no JavaScript needed
+    assert "Leading People" in r.text
+    # JavaScript only enhances: one script file from this site, nothing inline (the CSP forbids it).
+    assert re.findall(r"<script[^>]*>", r.text) == ['<script src="/static/forms.js" defer>']
     assert '<label for="known_for_months">' in r.text  # labelled fields
 
 
@@ -151,3 +153,14 @@ def test_control_characters_typed_into_a_form_are_dropped_not_a_server_error(web
     with sessions() as s:
         rating = s.scalars(select(Rating)).one()
     assert rating.comments == "Kind and careful.\nReally.\tYes." and rating.relationship_to_applicant == "student"
+
+
+def test_the_request_email_says_plainly_when_a_rating_would_not_count(rating_link, sessions):
+    """Issue 15, item 6: the email states the rulebook's limit (max_insufficient_information, 5) and
+    what happens beyond it."""
+    from models import OutboxMessage
+
+    with sessions() as s:
+        mail = s.scalars(select(OutboxMessage).where(OutboxMessage.role == "reference.request")).one()
+    for body in (mail.body_text, mail.body_html):
+        assert "more than 5 such answers cannot be counted" in re.sub(r"</?strong>", "", body)

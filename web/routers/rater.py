@@ -2,6 +2,9 @@
 (``tasks.references.ratings``) and render templates; they hold no business logic. An unknown, expired
 or replaced link and a stale form are refused by the dependencies (``web.deps``, ``web.errors``).
 
+Every page works without JavaScript; /static/forms.js only makes the counts live, saves drafts while
+the rater types (a post with ``autosave=1``, answered 204) and warns before leaving unsaved answers.
+
 The handlers are async and do their few milliseconds of database and template work inline: a thread
 hop per request (what sync handlers get) costs more than it saves at this size.
 """
@@ -10,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tasks.references import ratings
 from web.deps import Ctx, LinkForm, RatingLink, RatingLinkDep, Site, SiteDep, WebContext, csrf_for
@@ -31,26 +34,47 @@ def thanks(request: Request, site: Site, declined: bool = False, status: int = 2
                    "Your rating has already been submitted. Nothing more is needed from you.", status=status)
 
 
+def area_anchor(key: str) -> str:
+    """The id of an area's question on the page ("domain/area" → "area-domain--area")."""
+    return "area-" + key.replace("/", "--")
+
+
 def render_form(request: Request, ctx: WebContext, site: Site, link: RatingLink, values: ratings.RatingInput,
-                errors: dict[str, str], saved: bool = False, status: int = 200) -> HTMLResponse:
+                errors: dict[str, str], saved: bool = False, confirm_not_counted: bool = False,
+                status: int = 200) -> HTMLResponse:
     spec, token = link.spec, link.token
     scale = spec.scale
-    options = [(str(v), f"{v} · {scale['labels'].get(str(v), '')}".strip(" ·"))
-               for v in range(int(scale["min"]), int(scale["max"]) + 1)]
-    options.append((ratings.NOT_ENOUGH_INFORMATION, "Not enough information to rate"))
+    options = [(str(v), str(v), scale["labels"].get(str(v), "")) for v in range(int(scale["min"]), int(scale["max"]) + 1)]
+    options.append((ratings.NOT_ENOUGH_INFORMATION, "N/A", "Not enough information"))
     wording = ctx.library.category_rules(ctx.library.baseline.data["association"], spec.category, ctx.today()).role_wording
+    # Where each error's field is on the page, and its name, for the summary at the top.
+    labels = {a.key: (area_anchor(a.key), a.name) for d in spec.domains for a in d.areas}
+    labels |= {"known_for_months": ("known_for_months", "Months known"), "relationship": ("relationship", "Role"),
+               "recommendation": ("rec-recommend", "Recommendation"), "attested": ("attested", "Attestation"),
+               "declined_reason": ("declined_reason", "Why you cannot rate")}
     return site.pages.TemplateResponse(request, "rater/rate.html", {
         "spec": spec, "values": values, "errors": errors, "saved": saved, "scale_options": options,
         "csrf": csrf_for(ctx.secret_key, token), "action": f"/rate/{token}", "decline_action": f"/rate/{token}/decline",
         "role_words": wording.get(spec.role, spec.role).replace("your ", "their ").replace("you", "the applicant"),
+        "na_count": spec.insufficient_count(values), "labels": labels, "anchor": area_anchor,
+        "confirm_not_counted": confirm_not_counted,
     }, status_code=status)
 
 
 @router.get("/{token}", response_class=HTMLResponse)
-async def rating_form(request: Request, ctx: Ctx, site: SiteDep, link: RatingLinkDep):
+async def rating_form(request: Request, ctx: Ctx, site: SiteDep, link: RatingLinkDep, saved: bool = False):
     if link.spec.status in ("submitted", "declined"):
         return thanks(request, site, declined=link.spec.status == "declined")
-    return render_form(request, ctx, site, link, link.values, {})
+    return render_form(request, ctx, site, link, link.values, {}, saved=saved)
+
+
+def return_anchor(spec: ratings.RatingFormSpec, values: ratings.RatingInput, at: str) -> str:
+    """Where "Save draft" brings the rater back: the question they were on (sent by the script), else
+    the first one still unanswered."""
+    keys = [a.key for d in spec.domains for a in d.areas]
+    if at in {area_anchor(k) for k in keys} | {"about"}:
+        return at
+    return next((area_anchor(k) for k in keys if k not in values.answers), "about")
 
 
 @router.post("/{token}", response_class=HTMLResponse)
@@ -60,6 +84,9 @@ async def rating_submit(request: Request, ctx: Ctx, site: SiteDep, link: RatingL
         return thanks(request, site, declined=spec.status == "declined", status=409)
     values, errors = rating_input(form)
     final = form.get("action") == "submit"
+    if final and not errors and spec.would_not_count(values) and form.get("confirm_not_counted") != "yes":
+        # Too many "not enough information": say what that means before anything is submitted.
+        return render_form(request, ctx, site, link, values, {}, confirm_not_counted=True)
     if not errors:
         try:
             outcome = ratings.save_rating(ctx.sessions, link.token, values, library=ctx.library, as_of=ctx.today(),
@@ -74,7 +101,10 @@ async def rating_submit(request: Request, ctx: Ctx, site: SiteDep, link: RatingL
                 return message(request, site, "Thank you: your rating is submitted",
                                f"Your rating of {spec.applicant_name} has been recorded.",
                                "You can close this page.")
-            return render_form(request, ctx, site, link, values, {}, saved=True)
+            if form.get("autosave") == "1":
+                return Response(status_code=204)
+            anchor = return_anchor(spec, values, str(form.get("at", "")))
+            return RedirectResponse(f"/rate/{link.token}?saved=true#{anchor}", status_code=303)
     return render_form(request, ctx, site, link, values, errors, status=422)
 
 

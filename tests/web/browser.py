@@ -1,0 +1,74 @@
+"""Driving the app in a real browser (Debian's Chromium through Playwright): the app served on a free
+loopback port, a browser per test, the two screens every form is tried on, and the WCAG contrast
+ratio computed from the colours the browser applied."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import uvicorn
+
+from endorse.settings import PROJECT_ROOT
+from web.guard import uvicorn_config
+
+SHOTS = PROJECT_ROOT / "var" / "screenshots"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@contextlib.contextmanager
+def served(app) -> Iterator[str]:
+    """The app on a free loopback port, as `endorse serve` runs it; yields its base address."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, trusted_proxies=[], log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+# The relative luminance and contrast ratio of WCAG 2.x, computed in the page from computed styles.
+CONTRAST_JS = """([selector, property, againstSelector]) => {
+  const parse = (c) => (c.match(/[0-9.]+/g) || []).slice(0, 3).map(Number);
+  const lum = (rgb) => { const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+                         return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const el = document.querySelector(selector);
+  const fg = parse(getComputedStyle(el)[property]);
+  let bgEl = againstSelector ? document.querySelector(againstSelector) : el.parentElement;
+  let bg = null;
+  while (bgEl) { const c = getComputedStyle(bgEl).backgroundColor; const a = c.match(/[0-9.]+/g);
+                 if (a && (a.length < 4 || Number(a[3]) > 0)) { bg = parse(c); break; } bgEl = bgEl.parentElement; }
+  bg = bg || [255, 255, 255];
+  const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+  return { ratio: (hi + 0.05) / (lo + 0.05), fg: getComputedStyle(el)[property], bg: bg };
+}"""
+
+
+def contrast(page, selector: str, prop: str, against: str | None = None) -> float:
+    return page.evaluate(CONTRAST_JS, [selector, prop, against])["ratio"]
