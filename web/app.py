@@ -25,7 +25,8 @@ __all__ = ["MAX_BODY_BYTES", "LimitBody", "RateLimit", "RedactLinks", "WebContex
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
-_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review)/)[A-Za-z0-9_-]+")
+# /review/application/<token> before /review/<token>: else "application" would be redacted, not the token.
+_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review/application|review|advise)/)[A-Za-z0-9_-]+")
 
 
 class RedactLinks(logging.Filter):
@@ -142,7 +143,7 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     add_error_handlers(app, pages)  # first: its 500 page must pass through the middleware below
     app.add_middleware(LimitBody, page=static_page(pages, "too_large.html"))
     app.add_middleware(RateLimit, per_minute=requests_per_minute,
-                       prefixes=("/rate/", "/review/", "/coordinator/login"),
+                       prefixes=("/rate/", "/review/", "/advise/", "/coordinator/login"),
                        page=static_page(pages, "too_many_requests.html"))
     app.add_middleware(SecurityHeaders)  # last added runs first: every answer, 413 and 429 too, gets the headers
     # The one script the forms load, as a file (CSP: script-src 'self').

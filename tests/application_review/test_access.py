@@ -197,3 +197,25 @@ def test_the_reviewers_console_lists_application_reviews_beside_essays(sessions,
     # Someone else's application through the console: not found.
     other = next(x for x in _assign(sessions, review) if x.reviewer_id != a.reviewer_id and x.application_id != a.application_id)
     assert client.get(f"/review/{token}/application/{other.id}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/review/application/{t}", "/review/application/{t}/7", "/advise/{t}",
+                                  "/advise/{t}/notes", "/review/{t}/application/7"])
+def test_access_logs_never_show_a_reviewers_or_advisors_link(path):
+    import logging
+
+    from web.app import RedactLinks
+
+    token = "Zq3" + "x" * 40
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "GET %s HTTP/1.1" %d',
+                               ("127.0.0.1", path.format(t=token), 200), None)
+    RedactLinks().filter(record)
+    assert token not in record.getMessage()
+
+
+def test_reviewer_and_advisor_pages_are_never_cached(sessions, review):
+    a = _assign(sessions, review)[0]
+    client = TestClient(web_app(sessions, review.library))
+    r = client.get(f"/review/application/{reviewer_token(sessions, a.reviewer_id)}/{a.id}")
+    assert "no-store" in r.headers.get("cache-control", "")
+    assert "no-store" in client.get("/advise/" + "A" * 43).headers.get("cache-control", "")
