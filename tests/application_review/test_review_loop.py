@@ -5,7 +5,7 @@ disagreement goes to the coordinator, a decline or a missed due date reassigns o
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
