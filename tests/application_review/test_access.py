@@ -219,3 +219,49 @@ def test_reviewer_and_advisor_pages_are_never_cached(sessions, review):
     r = client.get(f"/review/application/{reviewer_token(sessions, a.reviewer_id)}/{a.id}")
     assert "no-store" in r.headers.get("cache-control", "")
     assert "no-store" in client.get("/advise/" + "A" * 43).headers.get("cache-control", "")
+
+
+PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_markup_from_reviewers_advisors_and_documents_is_escaped_everywhere(sessions, review):
+    """Conditions, notes, an advisor's note, an applicant's employer: shown escaped on every page."""
+    from models import Application
+    from tasks.coordination.accounts import set_coordinator
+
+    app_id = review.apps["IFA"]
+    with transaction(sessions) as s:
+        s.get(Application, app_id).work[0].role = PAYLOAD  # what the document said
+    a = next(x for x in _assign(sessions, review) if x.application_id == app_id)
+    client = TestClient(web_app(sessions, review.library))
+    token = reviewer_token(sessions, a.reviewer_id)
+    page = client.get(f"/review/application/{token}/{a.id}")
+    assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+    r = client.post(f"/review/application/{token}/{a.id}", data={
+        "csrf": _csrf(page.text), "recommendation": "recommend_with_conditions", "conditions": PAYLOAD,
+        "note:education": PAYLOAD, "note:not_a_requirement": "x"})
+    assert r.status_code == 422 and "<script>" not in r.text  # the bad note is named, the form kept, escaped
+    assert "not_a_requirement" in r.text
+    r = client.post(f"/review/application/{token}/{a.id}", data={
+        "csrf": _csrf(page.text), "recommendation": "recommend_with_conditions", "conditions": PAYLOAD,
+        "note:education": PAYLOAD})
+    assert r.status_code == 200
+    pairing = advisors.pair_advisor(sessions, review.library, app_id, name=PAYLOAD, email="adv@advisors.example.net",
+                                    as_of=AS_OF, secret_key=SECRET, actor="coordinator:test")
+    with sessions() as s:
+        adv_token = links.token_for(s.get(AdvisorPairing, pairing).token_nonce, SECRET, "advisor")
+    adv = client.get(f"/advise/{adv_token}")
+    client.post(f"/advise/{adv_token}/notes", data={"csrf": _csrf(adv.text), "text": PAYLOAD})
+    set_coordinator(sessions, association=ASSOCIATION, name="Mia", email="mi@example.org",
+                    password="correct horse battery staple", actor="test")
+    login = client.get("/coordinator/login")
+    client.post("/coordinator/login", data={"csrf": _csrf(login.text), "email": "mi@example.org",
+                                            "password": "correct horse battery staple"})
+    pages = [client.get(f"/advise/{adv_token}").text, client.get(f"/coordinator/applications/{app_id}").text]
+    assert "&lt;script&gt;" in pages[1]  # the reviewer's conditions and the advisor's note are there, escaped
+    for text in pages:
+        assert "<script>" not in text and "<img src=x" not in text
+    from models import OutboxMessage
+    with sessions() as s:
+        for m in s.scalars(select(OutboxMessage).where(OutboxMessage.role == "advisor.paired")):
+            assert "<script>" not in m.body_html
