@@ -133,7 +133,7 @@ def next_transition(ev: Evaluation, facts: StageFacts) -> Transition | None:
         return None
     if s == ELIGIBILITY_REVIEW:
         ready = not _open_items(ev, exclude=("exam",))
-        if ready and facts.review_due and ev.status_of("exam") == PENDING:
+        if ready and facts.review_due:  # before exam approval, or before the decision on an exam result on file
             return Transition(s, APPLICATION_REVIEW, "complete apart from the exam: application reviewers read it next")
         if ready and approval_is_current(facts, ev.as_of) and facts.review_recommends:
             return Transition(s, EXAM, f"approved to sit the exam on {facts.exam_approved_on.isoformat()}")

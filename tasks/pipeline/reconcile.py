@@ -68,6 +68,13 @@ def stage_facts(app: Application, cfg: PipelineConfig, review_outcome: str | Non
                       review_outcome=review_outcome)
 
 
+def _review_outcome(s: Session, app: Application, cfg: PipelineConfig) -> str | None:
+    """The application's settled review round, read only where its association has the review stage."""
+    if reviewers_wanted(cfg.library, app.association_code, cfg.as_of) == 0:
+        return None
+    return review_outcomes(s, [app.id]).get(app.id)
+
+
 def reconcile_one(sessions: sessionmaker[Session], application_id: str, cfg: PipelineConfig,
                   evaluation: Evaluation | None = None, version: int | None = None,
                   document=None) -> ReconcileOutcome:
@@ -137,7 +144,7 @@ def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, e
     _stage_side_effects(s, app, ev, cfg)
     t = None
     if not (app.stage in FINAL_STAGES and app.stage != DEFERRED):
-        t = next_transition(ev, stage_facts(app, cfg, review_outcomes(s, [app.id]).get(app.id)))
+        t = next_transition(ev, stage_facts(app, cfg, _review_outcome(s, app, cfg)))
     if t is None:
         app.needs_reconcile = False
         app.next_check_on = next_check(doc, app.stage, app.exam_approved_on, ev, cfg)
@@ -160,7 +167,7 @@ def apply_transition(s: Session, app: Application, t: Transition, ev: Evaluation
     if t.to_stage == REFERENCES:
         issue_reference_links(s, app, cfg, now)
     if t.to_stage in FINAL_STAGES:
-        record_decision(s, app, ev, cfg, now, review_outcomes(s, [app.id]).get(app.id))
+        record_decision(s, app, ev, cfg, now, _review_outcome(s, app, cfg))
     s.flush()
 
 

@@ -68,13 +68,13 @@ def add_application_reviewer(s, name: str, endorsement: str, *, employer: str | 
 POOL = [("Rita Reviewer", "IMHS"), ("Ravi Reviewer", "IFS"), ("Rosa Reviewer", "IMHM-C")]
 
 
-def build(sessions, library: RulebookLibrary, files=(IFA_FILE, IMHS_FILE), pool=POOL) -> Review:
+def build(sessions, library: RulebookLibrary, files=(IFA_FILE, IMHS_FILE), pool=POOL, keep_exam: bool = False) -> Review:
     apps, identities = {}, []
     with transaction(sessions) as s:
         ensure_associations(s, library)
         for f in files:
             doc = load_document(PROJECT_ROOT / "cohort" / f)
-            doc = doc.model_copy(update={"exam": None})
+            doc = doc if keep_exam else doc.model_copy(update={"exam": None})
             save_document(s, doc, actor="test")
             apps[doc.category] = doc.id
             identities += [doc.applicant.name, doc.applicant.email] + [w.employer for w in doc.work]

@@ -156,3 +156,15 @@ def test_an_association_without_the_setting_moves_as_before(sessions, tmp_path):
     """The shipped rulebooks leave application review off: IFA complete → decision → endorsed."""
     r = build(sessions, default_library(), files=("mi-aimh-ifa-eligible-01.json",))
     assert _stage(sessions, r.apps["IFA"]) == "endorsed"
+
+
+def test_an_exam_result_on_file_still_waits_for_the_review_before_the_decision(sessions, tmp_path):
+    """Review comes before the decision even when the exam result came in with the document."""
+    r = build(sessions, review_rules(tmp_path), files=("mi-aimh-imhs-eligible-01.json",), keep_exam=True)
+    imhs = r.apps["IMHS"]
+    assert _stage(sessions, imhs) == "application_review"
+    _apply(sessions, r)
+    for a in _open(sessions, imhs):
+        _submit(sessions, r, a, "recommend")
+    out = pipeline.reconcile_one(sessions, imhs, r.cfg())
+    assert [t.to_stage for t in out.transitions] == ["eligibility_review", "decision", "endorsed"]
