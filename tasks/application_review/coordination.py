@@ -52,3 +52,27 @@ def review_summary(s: Session, app: Application) -> ReviewSummary:
                                               .order_by(AdvisorPairing.id)))
     return ReviewSummary(app.stage == STAGE, reviews, outcome, outcome is None and len(submitted) > 1, advisors,
                          notes_for(s, app.id))
+
+
+def applications_in_review(s: Session, association: str) -> list[dict]:
+    """The association's applications in application review: how far each round is, and which wait for
+    the coordinator (the reviewers disagree)."""
+    from collections import defaultdict
+
+    apps = list(s.scalars(select(Application).where(Application.association_code == association,
+                                                    Application.stage == STAGE).order_by(Application.id)))
+    counts: dict[str, dict] = defaultdict(lambda: {"assigned": 0, "submitted": 0, "recommendations": set()})
+    for app_id, status, rec in s.execute(
+            select(ApplicationReviewAssignment.application_id, ApplicationReviewAssignment.status,
+                   ApplicationReview.recommendation)
+            .outerjoin(ApplicationReview, ApplicationReview.assignment_id == ApplicationReviewAssignment.id)
+            .where(ApplicationReviewAssignment.application_id.in_([a.id for a in apps] or [""]))):
+        if status in ("assigned", "submitted"):
+            counts[app_id][status] += 1
+        if rec:
+            counts[app_id]["recommendations"].add(rec)
+    settled = {o.application_id for o in s.scalars(select(ApplicationReviewOutcome).where(
+        ApplicationReviewOutcome.application_id.in_([a.id for a in apps] or [""])))}
+    return [{"id": a.id, "category": a.category, "assigned": counts[a.id]["assigned"],
+             "submitted": counts[a.id]["submitted"], "settled": a.id in settled,
+             "disagreement": a.id not in settled and len(counts[a.id]["recommendations"]) > 1} for a in apps]

@@ -82,8 +82,11 @@ def test_the_review_loop_in_the_browser(sessions, review, tmp_path):
                 assert "your review is recorded" in reviewer.content()
                 reviewer.screenshot(path=str(SHOTS / f"application-review-{choice}.png"))
 
-            # The reviewers disagree: the coordinator decides on the application page.
-            page.goto(f"{base}/coordinator/applications/{ifa}")
+            # The reviewers disagree: the coordinator's list says so, and they decide on the application page.
+            page.goto(f"{base}/coordinator/application-reviews")
+            row = page.locator("#in-review tr", has_text=ifa)
+            assert "the reviewers disagree" in row.inner_text()
+            row.get_by_role("link", name=ifa).click()
             assert "they disagree" in page.content()
             page.locator('input[name="outcome"][value="recommend"]').check()
             page.get_by_label("Why (your determination)").fill("Volunteer hours documented in the log")

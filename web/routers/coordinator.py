@@ -368,9 +368,11 @@ async def pair_advisor(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn,
 
 @router.get("/application-reviews", response_class=HTMLResponse)
 async def application_reviews(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, s: Db):
+    from tasks.application_review.coordination import applications_in_review
     from tasks.application_review.rounds import plan_reviews, reviewers_wanted
 
     wanted = reviewers_wanted(ctx.library, who.association, ctx.today())
+    in_review = applications_in_review(s, who.association)
     rows, uncovered, names = [], [], {}
     if wanted:
         plan = plan_reviews(s, who.association, ctx.library, ctx.today()).plan
@@ -378,7 +380,7 @@ async def application_reviews(request: Request, ctx: Ctx, site: SiteDep, who: Si
         ids = {r["reviewer_id"] for r in rows}
         names = dict(s.execute(select(Person.id, Person.name).where(Person.id.in_(ids or [-1]))).all())
     return render(request, ctx, site, "application_reviews.html", who, wanted=wanted, rows=rows, uncovered=uncovered,
-                  names=names)
+                  names=names, in_review=in_review)
 
 
 @router.post("/application-reviews/apply", response_class=HTMLResponse)
