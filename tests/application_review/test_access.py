@@ -265,3 +265,24 @@ def test_markup_from_reviewers_advisors_and_documents_is_escaped_everywhere(sess
     with sessions() as s:
         for m in s.scalars(select(OutboxMessage).where(OutboxMessage.role == "advisor.paired")):
             assert "<script>" not in m.body_html
+
+
+@pytest.mark.parametrize("data", [
+    {"recommendation": "pass"},
+    {"recommendation": ""},
+    {"recommendation": "recommend_with_conditions", "conditions": "   "},
+    {"recommendation": "recommend", "answer:ifa_volunteer_experience": "maybe"},
+    {"recommendation": "recommend", "answer:../../etc": "accepted"},
+    {"recommendation": "recommend", "note:" + "x" * 500: "y"},
+    {"recommendation": "RECOMMEND", "conditions": "\ud7ff" * 10},
+])
+def test_a_bad_review_is_refused_whole_and_names_the_field(sessions, review, data):
+    a = _assign(sessions, review)[0]
+    client = TestClient(web_app(sessions, review.library))
+    token = reviewer_token(sessions, a.reviewer_id)
+    page = client.get(f"/review/application/{token}/{a.id}")
+    r = client.post(f"/review/application/{token}/{a.id}", data={"csrf": _csrf(page.text), **data})
+    assert r.status_code in (400, 422), r.status_code
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ApplicationReview)) == 0
+        assert s.get(ApplicationReviewAssignment, a.id).status == "assigned"
