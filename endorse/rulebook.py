@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -385,6 +385,14 @@ class RulebookLibrary:
     @property
     def categories(self) -> tuple[str, ...]:
         return tuple(self.baseline.data["categories"])
+
+    def derived(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """What a caller derives from these rules alone (a form's layout, say), built once per library:
+        the rule files cannot change under a loaded library."""
+        key = ("derived", *key)
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
 
     def category_rules(self, association: str, category: str, as_of: date) -> CategoryRules:
         key = (association, category, as_of)

@@ -1,143 +1,19 @@
-"""The ``endorse`` command line.
+"""``endorse``: the entry point of the command line (the console script and ``python -m endorse_cli``).
 
-``endorse evaluate`` must start fast, so this module imports only the standard library at the top;
-each command imports what it needs (the database, Prefect and the web stack are never loaded by
-``evaluate``).
+It runs the Typer app of app.py and owns what every command shares at the edge: a quiet Prefect,
+``--data`` wherever it was typed, and every refusal as one line on stderr with what to do next and
+an exit code (output.py: 0 done, 1 failed, 2 bad input or usage, nothing written), never a traceback.
+Only the standard library is imported here at the top, so ``endorse evaluate`` starts fast.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-from datetime import date
-from pathlib import Path
 
-from endorse_cli.output import EXIT_INVALID, EXIT_OK, UsageError, format_table
+from endorse_cli.output import EXIT_FAILURE, EXIT_INVALID, EXIT_OK, UsageError
 
-
-def _as_of(value: str | None) -> date:
-    if value is None:
-        return date.today()
-    try:
-        return date.fromisoformat(value) if len(value) == 10 else _raise()
-    except ValueError:
-        raise UsageError(f"--as-of: {value!r} is not a date written YYYY-MM-DD") from None
-
-
-def _raise() -> date:
-    raise ValueError
-
-
-# --- evaluate ------------------------------------------------------------------------------------
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from endorse.documents import document_paths
-    from endorse.rulebook import default_library
-
-    as_of = _as_of(args.as_of)
-    paths = document_paths(args.path)
-    if not paths:
-        raise UsageError(f"{args.path}: no .json documents in this folder")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers: {args.workers} is not a number of processes (1 or more)")
-    library = default_library(args.rules)
-    # Every document is validated before anything is printed: a bad file means no output at all.
-    results = evaluate_paths(paths, library, as_of, args.workers)
-    is_folder = Path(args.path).is_dir()
-    if args.json:
-        import orjson
-
-        payload = results if is_folder else results[0]
-        # orjson writes the same JSON as json.dumps(indent=2, ensure_ascii=False) at C speed (the
-        # standard library's encoder falls back to pure Python whenever it indents).
-        out = orjson.dumps(payload, option=0 if args.compact else orjson.OPT_INDENT_2)
-        sys.stdout.write(out.decode() + "\n")
-    else:
-        sys.stdout.write("\n\n".join(format_table(r) for r in results) + "\n")
-    return EXIT_OK
-
-
-# Below this many documents a second process costs more than it saves.
-PARALLEL_FROM = 400
-
-
-def evaluate_paths(paths: list[Path], library, as_of: date, workers: int | None = None) -> list[dict]:
-    """Parse, check and evaluate documents; a folder is spread over the machine's cores (each worker
-    takes a contiguous share, so the results keep the files' order)."""
-    import os
-
-    n = workers if workers is not None else (os.cpu_count() or 1)
-    n = min(n, max(1, len(paths) // (PARALLEL_FROM // 2)))
-    if n <= 1:
-        return _evaluate_share((paths, library, as_of))
-    import multiprocessing
-
-    size = -(-len(paths) // n)
-    shares = [(paths[i:i + size], library, as_of) for i in range(0, len(paths), size)]
-    # fork: the workers start with the rulebooks already loaded.
-    with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
-        return [r for part in pool.map(_evaluate_share, shares) for r in part]
-
-
-def _evaluate_share(job: tuple) -> list[dict]:
-    from endorse.documents import load_document
-    from tasks.eligibility.evaluation import evaluate
-
-    paths, library, as_of = job
-    docs = [load_document(p) for p in paths]
-    for p, d in zip(paths, docs):
-        library.check_document(d, str(p))
-    return [evaluate(d, library, as_of).to_dict() for d in docs]
-
-
-# --- import --------------------------------------------------------------------------------------
-
-
-def cmd_import(args: argparse.Namespace) -> int:
-    from endorse.documents import document_paths, load_document
-    from tasks.intake.importing import import_documents
-
-    paths = document_paths(args.path)
-    docs = [(p, load_document(p)) for p in paths]
-    report = import_documents(docs, actor=args.actor, progress=_progress_bar if sys.stderr.isatty() else None)
-    for line in report:
-        print(line)
-    return EXIT_OK
-
-
-def _progress_bar(done: int, total: int) -> None:
-    """On a terminal only: a bar on stderr, redrawn in place, ended when complete."""
-    width = 30
-    filled = width * done // max(total, 1)
-    sys.stderr.write(f"\rimporting [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-def cmd_renewal(args: argparse.Namespace) -> int:
-    from endorse.documents import document_paths
-    from endorse.renewals import load_renewal
-    from endorse.rulebook import default_library
-    from tasks.renewal.evaluation import evaluate_renewal, renewal_to_dict
-
-    library = default_library(args.rules)
-    paths = document_paths(args.path)
-    if not paths:
-        raise UsageError(f"{args.path}: no .json documents in this folder")
-    docs = [load_renewal(p) for p in paths]
-    for p, d in zip(paths, docs):
-        library.check_document(d, str(p))
-    results = [renewal_to_dict(evaluate_renewal(d, library, args.year), args.year) for d in docs]
-    if args.json:
-        payload = results if Path(args.path).is_dir() else results[0]
-        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-    else:
-        sys.stdout.write("\n\n".join(format_table({**r, "as_of": f"year {r['year']}"}) for r in results) + "\n")
-    return EXIT_OK
+__all__ = ["EXIT_FAILURE", "EXIT_INVALID", "EXIT_OK", "main", "quiet_environment"]
 
 
 def quiet_environment() -> None:
@@ -160,64 +36,57 @@ def _data_first(argv: list[str]) -> list[str]:
     return argv
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="endorse", description="Infant Mental Health Endorsement® workflow")
-    parser.add_argument("--data", metavar="DIR",
-                        help="the data folder (SQLite database; default var/, or ENDORSE_DATA_DIR); "
-                             "make demo's data is in var/demo")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("evaluate", help="check application documents against their rulebook")
-    p.add_argument("path", help="an application .json file or a folder of them")
-    p.add_argument("--as-of", help="evaluation date YYYY-MM-DD (default: today)")
-    p.add_argument("--json", action="store_true", help="print the JSON contract instead of a table")
-    p.add_argument("--compact", action="store_true", help="with --json: one line")
-    p.add_argument("--rules", default=None, help="rules folder (default: the project's rules/)")
-    p.add_argument("--workers", type=int, default=None,
-                   help="processes for a folder (default: one per core; 1: this process only)")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("renewal", help="check renewal documents for one year against their rulebook")
-    p.add_argument("path", help="a renewal .json file or a folder of them")
-    p.add_argument("--year", type=int, required=True)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--rules", default=None)
-    p.set_defaults(func=cmd_renewal)
-
-    p = sub.add_parser("import", help="load application documents into the database (all or nothing per file)")
-    p.add_argument("path", help="an application .json file or a folder of them")
-    p.add_argument("--actor", default="system:import", help="who is importing (for the audit log)")
-    p.set_defaults(func=cmd_import)
-
-    try:
-        from endorse_cli.commands import register  # the database, pipeline and web commands
-    except ImportError as exc:  # pragma: no cover - only while a module is broken
-        if exc.name != "endorse_cli.commands":
-            raise
-    else:
-        register(sub)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code."""
+    from typer._click import exceptions as click_errors
+    from typer.exceptions import Abort
+
     from endorse.documents import DocumentError
     from endorse.rulebook import RulebookError
+    from endorse_cli.app import command
 
     quiet_environment()
-    parser = build_parser()
-    args = parser.parse_args(_data_first(sys.argv[1:] if argv is None else list(argv)))
-    if args.data:
-        from endorse.settings import get_settings
-
-        os.environ["ENDORSE_DATA_DIR"] = str(Path(args.data).resolve())
-        get_settings.cache_clear()
+    args = _data_first(sys.argv[1:] if argv is None else list(argv))
     try:
-        return args.func(args)
+        code = command(args).main(args, prog_name="endorse", standalone_mode=False)
     except (UsageError, DocumentError, RulebookError) as exc:
-        print(f"endorse: {exc}", file=sys.stderr)
+        return _refused(str(exc))
+    except click_errors.NoArgsIsHelpError as exc:  # `endorse exam`: the group's help, as a usage error
+        print(exc.ctx.get_help())
         return EXIT_INVALID
+    except click_errors.UsageError as exc:
+        return _refused(_usage_line(exc, args))
+    except click_errors.ClickException as exc:  # e.g. a file option that cannot be opened
+        return _refused(exc.format_message())
+    except Abort:  # end of input at a prompt
+        print(file=sys.stderr)
+        return EXIT_FAILURE
     except BrokenPipeError:  # e.g. `endorse evaluate … | head`
         return EXIT_OK
+    except SystemExit as exc:
+        # Rich and Typer end a write to a closed pipe (`endorse evaluate … | head`) with exit 1 after
+        # making the stream quiet; the reader had all it wanted, so it is exit 0, as it always was.
+        if isinstance(exc.__context__, BrokenPipeError) or type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return EXIT_OK
+        raise
+    return EXIT_OK if code is None else code
+
+
+def _refused(line: str) -> int:
+    print(f"endorse: {line}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _usage_line(exc, args: list[str]) -> str:
+    """Click's message, and what to type next: the new name of an old command, or the command's help."""
+    from endorse_cli.app import RENAMED
+
+    words = [a for a in args if not a.startswith("-")]
+    old = next((w for w in words if w in RENAMED), None)
+    if old is not None and exc.ctx is not None and exc.ctx.command_path == "endorse":
+        return f"'{old}' is now 'endorse {RENAMED[old]}' (endorse {RENAMED[old]} --help shows its options)"
+    where = exc.ctx.command_path if exc.ctx is not None else "endorse"
+    return f"{exc.format_message()} ({where} --help shows what it takes)"
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Pure functions from what a command got back to the text it prints; no raw dicts, no escapes, and a
 count of zero says why. Kept apart from the commands so that each message has a test of its own. Also the exit codes, the
-usage error (exit 2, nothing written) and the checklist table of ``endorse evaluate``: main.py and
-commands.py both import them from here, so neither imports the other's internals.
+usage error (exit 2, nothing written) and the rows of the checklist table (``endorse evaluate``, ``renewal
+check``, ``show``): main.py and every command group import them from here, so none imports another's internals.
 """
 
 from __future__ import annotations
@@ -15,21 +15,20 @@ class UsageError(Exception):
     """Bad input from the command line or a file: exit 2 with the message, write nothing."""
 
 
-_MARK = {"met": "ok ", "unmet": "NO ", "pending": "...", "not_applicable": " - "}
+_MARK = {"met": "ok", "unmet": "NO", "pending": "...", "not_applicable": "-"}
 
 
-def format_table(result: dict) -> str:
-    lines = [
-        f"{result['id']} · {result['category']} · {result['association']} · as of {result['as_of']} · "
-        + ("ELIGIBLE" if result["eligible"] else "not eligible"),
-    ]
-    width = max(len(r["id"]) for r in result["requirements"])
-    for r in result["requirements"]:
-        lines.append(f"  {_MARK[r['status']]} {r['id']:<{width}}  {r['status']:<14}  {r['detail']}")
-        lines.append(f"      {'':<{width}}  {'':<14}  source: {r['source']}")
-    for w in result["warnings"]:
-        lines.append(f"  note {w['id']}: {w['detail']}")
-    return "\n".join(lines)
+def checklist_heading(result: dict) -> str:
+    """The line above a checklist: whose, which category and association, as of when, and the verdict."""
+    return (f"{result['id']} · {result['category']} · {result['association']} · as of {result['as_of']} · "
+            + ("ELIGIBLE" if result["eligible"] else "not eligible"))
+
+
+def checklist_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    """One table row a requirement: a mark to scan down, its id, its status, and what it found above
+    the seed it comes from."""
+    return [(_MARK[r["status"]], r["id"], r["status"], f"{r['detail']}\nsource: {r['source']}")
+            for r in result["requirements"]]
 
 
 SMTP_SETTINGS_HINT = ("set ENDORSE_SMTP_HOST and ENDORSE_SMTP_PORT (and ENDORSE_SMTP_TLS, ENDORSE_SMTP_USERNAME, "
@@ -82,18 +81,18 @@ def sweep_line(result: dict, as_of: str | None) -> str:
 
 
 def delivery_line(report: dict, smtp_where: str, waiting: int) -> tuple[str, bool]:
-    """The outcome of ``endorse deliver`` and whether it went well (False: the command exits 1)."""
+    """The outcome of ``endorse outbox deliver`` and whether it went well (False: the command exits 1)."""
     if report.get("unreachable"):
         return (f"cannot reach SMTP at {smtp_where} ({report['unreachable']}) — {SMTP_SETTINGS_HINT}; "
                 f"{waiting} email(s) wait in the outbox and will be sent once it answers", False)
     if not report.get("claimed"):
-        later = f" ({waiting} queued for a later retry: endorse outbox lists them)" if waiting else ""
+        later = f" ({waiting} queued for a later retry: endorse outbox list shows them)" if waiting else ""
         return f"0 emails sent: nothing is due in the outbox{later}", True
     parts = [f"{report['sent']} email(s) sent through {smtp_where}"]
     if report.get("retried"):
-        parts.append(f"{report['retried']} will be retried (endorse outbox shows the server's answer)")
+        parts.append(f"{report['retried']} will be retried (endorse outbox list shows the server's answer)")
     if report.get("failed"):
-        parts.append(f"{report['failed']} failed for good (endorse outbox --status failed)")
+        parts.append(f"{report['failed']} failed for good (endorse outbox list --status failed)")
     return "; ".join(parts), not report.get("failed") and not report.get("retried")
 
 
@@ -119,4 +118,4 @@ def outbox_count_line(count: int, statuses: list[str]) -> str:
     which = "/".join(statuses)
     if count:
         return f"{count} message(s) {which}"
-    return f"0 messages {which}: every email in the outbox has another status (endorse outbox --status sent lists those sent)"
+    return f"0 messages {which}: every email in the outbox has another status (endorse outbox list --status sent lists those sent)"

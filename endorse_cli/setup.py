@@ -8,11 +8,11 @@ is valid; a bad answer names the field.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import getpass
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from endorse_cli.output import UsageError
@@ -31,6 +31,29 @@ def new_password(from_stdin: bool, *, ask=None) -> str:
     return first
 
 
+@dataclass(frozen=True)
+class SetupFlags:
+    """What was given on the command line; every answer not given is asked (or, with ``yes``, defaulted)."""
+
+    association: str | None = None
+    full_name: str | None = None
+    short_name: str | None = None
+    coordinator_name: str | None = None
+    coordinator_email: str | None = None
+    sender_name: str | None = None
+    sender_email: str | None = None
+    signature: str | None = None
+    public_base_url: str | None = None
+    time_zone: str | None = None
+    phone: str | None = None
+    website: str | None = None
+    account_name: str | None = None
+    account_email: str | None = None
+    password_stdin: bool = False
+    no_test_email: bool = False
+    yes: bool = False
+
+
 # The question behind each profile field: a typed answer the loader refuses is asked again.
 QUESTIONS = {
     "full_name": "Full name", "short_name": "Short name",
@@ -42,7 +65,7 @@ QUESTIONS = {
 }
 
 
-def _asker(args: argparse.Namespace, typed: dict[str, str | None]):
+def _asker(args: SetupFlags, typed: dict[str, str | None]):
     """``ask(question, flag value, default)``; what was typed is kept in ``typed`` (asked once)."""
     def ask(label: str, given: str | None, default: str | None) -> str | None:
         if given is not None:
@@ -56,7 +79,7 @@ def _asker(args: argparse.Namespace, typed: dict[str, str | None]):
     return ask
 
 
-def cmd_setup(args: argparse.Namespace) -> int:
+def cmd_setup(args: SetupFlags) -> int:
     from endorse import profiles
     from endorse.db import transaction
     from endorse.rulebook import default_library
@@ -220,25 +243,3 @@ async def _send(smtp, em) -> None:
     from tasks.mail.outbox import send_now
 
     await send_now(smtp, em)
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("setup", help="first run: an association's profile, your coordinator account, a test email")
-    p.add_argument("--association", help="association code (its rulebook is in rules/associations/)")
-    p.add_argument("--full-name")
-    p.add_argument("--short-name")
-    p.add_argument("--coordinator-name", help="who replies reach")
-    p.add_argument("--coordinator-email", help="Reply-To of every email")
-    p.add_argument("--sender-name")
-    p.add_argument("--sender-email", help="From of every email (default: the coordinator's email)")
-    p.add_argument("--signature", help="closes every email; \\n for a new line")
-    p.add_argument("--public-base-url", help="where links in emails point, e.g. https://endorse.mi-aimh.org")
-    p.add_argument("--time-zone", help="IANA name, e.g. America/Detroit")
-    p.add_argument("--phone", help="the association's phone, shown under emails (optional)")
-    p.add_argument("--website", help="the association's website, shown under emails (optional)")
-    p.add_argument("--account-name", help="the first coordinator account (default: the coordinator)")
-    p.add_argument("--account-email")
-    p.add_argument("--password-stdin", action="store_true", help="read the account's password from standard input")
-    p.add_argument("--no-test-email", action="store_true", help="do not check the SMTP settings")
-    p.add_argument("--yes", "-y", action="store_true", help="take the default of every question not given by a flag")
-    p.set_defaults(func=cmd_setup)

@@ -39,6 +39,7 @@ from models.exam import (
 from models.orchestration import ScheduledRun
 from models.outbox import OutboxMessage
 from models.people import VERIFIED_ORIGINS, Association, CoordinatorAccount, Endorsement, Person, RulebookVersion
+from models.portal import Portfolio, PortfolioUpload
 from models.references import Rating, RatingAnswer, RaterVetting, ReferenceRequest
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "ApplicationReviewInvitation", "ApplicationReviewOutcome",
     "Application", "ApplicationDocumentRow", "Association", "AuditLog", "Base", "ConflictDeclaration",
     "CoordinatorAccount", "CoordinatorDetermination", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
-    "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Rating", "RatingAnswer", "RaterVetting",
+    "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Portfolio", "PortfolioUpload", "Rating", "RatingAnswer", "RaterVetting",
     "ReferenceRequest", "Renewal", "Review", "ReviewAssignment", "ReviewInvitation", "ReviewerAvailability", "ReviewerConsoleLink", "ReviewerProfile",
     "RscRecord", "RulebookVersion", "ScheduledRun", "TrainingRecord", "Transcript", "VERIFIED_ORIGINS", "WorkRecord",
     "record_audit", "utcnow",

@@ -25,9 +25,19 @@ class AuditLog(Base):
     details: Mapped[dict] = mapped_column(default=dict)
 
 
+# A list in ``session.info`` under this key collects entries as rows instead (the sweep's batches write
+# them with one INSERT, in the same transaction; see tasks/pipeline/reconcile.py). None is returned then.
+AUDIT_ROWS = "endorse.audit_rows"
+
+
 def record_audit(session: Session, *, actor: str, action: str, entity_type: str, entity_id: Any,
-                 application_id: str | None = None, **details: Any) -> AuditLog:
+                 application_id: str | None = None, **details: Any) -> AuditLog | None:
     """Add an audit entry to the caller's transaction (it commits with the change it records)."""
+    rows = session.info.get(AUDIT_ROWS)
+    if rows is not None:
+        rows.append({"at": utcnow(), "actor": actor, "action": action, "entity_type": entity_type,
+                     "entity_id": str(entity_id), "application_id": application_id, "details": details})
+        return None
     entry = AuditLog(actor=actor, action=action, entity_type=entity_type, entity_id=str(entity_id),
                      application_id=application_id, details=details)
     session.add(entry)

@@ -24,14 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import links
 from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
-from models import Person, ReviewerConsoleLink, record_audit
+from models import AuditLog, Person, ReviewerConsoleLink, record_audit
 from tasks.exam.review import ReviewerScope, essays_in_scope, find_reviewer
 from tasks.mail.outbox import queue_email
 
@@ -108,10 +108,10 @@ def _expiry_days(library: RulebookLibrary, associations: set[str], as_of: date) 
 
 
 def send_console_link(sessions: sessionmaker[Session], reviewer_id: int, library: RulebookLibrary, *, as_of: date,
-                      secret_key: str, actor: str, regenerate: bool = False) -> int:
+                      secret_key: str, actor: str, regenerate: bool = False) -> str:
     """Email a reviewer their console link: issued the first time, the same link again (its expiry
     moved on), or with ``regenerate`` a new one (the old stops working). One transaction, audited.
-    Returns the link's generation."""
+    Returns "issued" (the first link), "replaced" (a new one, the old dead) or "resent"."""
     from models import Essay, ExamAttempt, ExamSitting, ReviewAssignment
 
     with transaction(sessions) as s:
@@ -129,6 +129,7 @@ def send_console_link(sessions: sessionmaker[Session], reviewer_id: int, library
         row = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)
                         .with_for_update()).first()
         if row is None or regenerate:
+            outcome = "issued" if row is None else "replaced"
             link = links.issue(secret_key, LINK_PURPOSE)
             if row is None:
                 row = ReviewerConsoleLink(reviewer_id=reviewer_id, token_generation=0)
@@ -137,16 +138,21 @@ def send_console_link(sessions: sessionmaker[Session], reviewer_id: int, library
             row.token_generation += 1
             action = "exam.console_link_issued"
         else:
-            action = "exam.console_link_resent"
+            outcome, action = "resent", "exam.console_link_resent"
         row.token_expires_at = until
         s.flush()
         scope = ReviewerScope(reviewer_id, None)
+        # Each send the coordinator asks for is one email (a resend is a new request, not a retry).
+        sends = s.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.entity_type == "reviewer_console_link", AuditLog.entity_id == str(row.id),
+            AuditLog.action == "exam.console_link_resent")) if outcome == "resent" else 0
+        sends += outcome == "resent"
         waiting = sum(1 for a, *_ in essays_in_scope(s, scope) if a.status == "assigned")
         queue_email(s, role="review.console", to_email=reviewer.email, to_name=reviewer.name,
                     association=min(associations), link_kind="reviewer", link_ref_id=row.id,
-                    idempotency_key=f"review.console:{row.id}:{row.token_generation}:{as_of.isoformat()}",
+                    idempotency_key=f"review.console:{row.id}:{row.token_generation}:{sends}",
                     context={"reviewer_name": reviewer.name, "count": waiting,
                              "expires_on": until.date().isoformat()})
         record_audit(s, actor=actor, action=action, entity_type="reviewer_console_link", entity_id=row.id,
                      reviewer_id=reviewer_id, generation=row.token_generation)
-        return row.token_generation
+        return outcome

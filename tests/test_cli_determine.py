@@ -1,4 +1,4 @@
-"""`endorse determine APP --question KEY --decision accepted|not_accepted --on DATE --by EMAIL`: a coordinator's
+"""`endorse determination record APP --question KEY --decision accepted|not_accepted --on DATE --by EMAIL`: a coordinator's
 determination from the command line, on SQLite and PostgreSQL; a bad question exits 2 naming it and writes nothing."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _volunteer_ifa(sessions) -> str:
 
 def test_a_determination_recorded_from_the_cli_is_audited_and_reconciled(sessions, database_url):
     app_id = _volunteer_ifa(sessions)
-    out = _run(database_url, "determine", app_id, "--question", "ifa_volunteer_experience", "--decision", "accepted",
+    out = _run(database_url, "determination", "record", app_id, "--question", "ifa_volunteer_experience", "--decision", "accepted",
                "--on", "2026-11-20", "--by", "coord@mi-aimh.example", "--note", "CASA volunteer")
     assert out.returncode == 0, out.stderr
     assert "ifa_volunteer_experience accepted" in out.stdout
@@ -55,7 +55,7 @@ def test_a_determination_recorded_from_the_cli_is_audited_and_reconciled(session
 
 def test_a_question_the_rules_do_not_ask_exits_2_and_writes_nothing(sessions, database_url):
     app_id = _volunteer_ifa(sessions)
-    out = _run(database_url, "determine", app_id, "--question", "rsc_provider_approved", "--decision", "accepted",
+    out = _run(database_url, "determination", "record", app_id, "--question", "rsc_provider_approved", "--decision", "accepted",
                "--on", "2026-11-20", "--by", "coord@mi-aimh.example")
     assert out.returncode == 2 and "rsc_provider_approved" in out.stderr and "ifa_volunteer_experience" in out.stderr
     with sessions() as s:

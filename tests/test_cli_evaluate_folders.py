@@ -11,7 +11,7 @@ from bench.generate import applications
 from endorse.settings import PROJECT_ROOT
 
 ENDORSE = [sys.executable, "-m", "endorse_cli.main"]
-FILES = 900  # enough for the folder to be spread (endorse_cli.main.PARALLEL_FROM)
+FILES = 900  # enough for the folder to be spread (endorse_cli.commands.checklists.PARALLEL_FROM)
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

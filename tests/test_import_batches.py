@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bench.generate import applications
 from endorse.documents import ApplicationDocument
@@ -38,13 +39,20 @@ def test_a_file_that_fails_mid_transaction_leaves_nothing_and_keeps_the_files_be
     docs = _docs(7)
     bad = docs[5][1].id
     real = importing.save_document
+    bulk = importing.insert_new_applications
 
-    def failing(s, doc, **kw):
+    def refused(s, items, *args, **kw):  # the database refuses the batch holding the bad file…
+        if any(item.doc.id == bad for item in items):
+            raise OperationalError("INSERT", {}, Exception("database gone mid-file"))
+        return bulk(s, items, *args, **kw)
+
+    def failing(s, doc, **kw):  # …and the bad file again when it is written alone
         out = real(s, doc, **kw)  # its rows are written, then the database fails
         if doc.id == bad:
             raise RuntimeError("database gone mid-file")
         return out
 
+    monkeypatch.setattr(importing, "insert_new_applications", refused)
     monkeypatch.setattr(importing, "save_document", failing)
     with pytest.raises(RuntimeError, match="mid-file"):
         importing.import_documents(docs, actor="test", database_url=database_url)
@@ -53,5 +61,6 @@ def test_a_file_that_fails_mid_transaction_leaves_nothing_and_keeps_the_files_be
         assert s.scalar(select(func.count()).where(TrainingRecord.application_id == bad)) == 0
         assert s.scalar(select(func.count()).where(AuditLog.application_id == bad)) == 0
     monkeypatch.setattr(importing, "save_document", real)
+    monkeypatch.setattr(importing, "insert_new_applications", bulk)
     lines = importing.import_documents(docs, actor="test", database_url=database_url)  # re-run: idempotent
     assert [line.split()[0] for line in lines] == ["unchanged"] * 5 + ["created"] * 2

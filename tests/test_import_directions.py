@@ -33,7 +33,7 @@ TASK_TIERS = (
     ("eligibility",),
     ("transcripts", "references", "decision", "renewal"),
     ("exam",),
-    ("coordination",),
+    ("coordination", "portal"),
     ("pipeline",),
 )
 TASK_TIER = {package: n for n, tier in enumerate(TASK_TIERS) for package in tier}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
 
@@ -53,6 +53,8 @@ class Site:
     pages: Jinja2Templates
     secure_cookies: bool = False
     prefect_ui_url: str | None = None
+    # Parts of pages rendered once and reused: they depend only on the rules (web/routers/rater.py).
+    fragments: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 
 from endorse import auth
+from tasks import portal
 from tasks.references import ratings
 from web.deps import SESSION_COOKIE, Coordinator, LinkNotWorking, NotSignedIn, NotYours, StaleForm
 
@@ -48,6 +49,7 @@ def add_error_handlers(app: FastAPI, pages: Jinja2Templates) -> None:
 
     @app.exception_handler(LinkNotWorking)
     @app.exception_handler(ratings.LinkNotFound)  # a link that stopped working between reading and saving
+    @app.exception_handler(portal.PortfolioNotFound)  # the same for an applicant's portfolio (or not a page of it)
     async def link_not_working(request: Request, exc: Exception) -> HTMLResponse:
         # The same page for unknown, expired, replaced or mistyped links: no hint which.
         return error_page(request, pages, "link_not_working.html", 404)

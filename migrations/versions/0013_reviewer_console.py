@@ -2,7 +2,7 @@
 comment to the coordinator only, edits before the due date, and the exam prompt per track.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0011
 Create Date: 2026-11-29 20:30:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0011'  # re-chained after merging main (0011: applicant portal)
 branch_labels = None
 depends_on = None
 

@@ -32,6 +32,7 @@ from models import (
 )
 from tasks.coordination.reports import pipeline_frame, pipeline_summary
 from tasks.coordination.runs import scheduled_runs_view
+from tasks.exam.review import notes_to_coordinator
 from tasks.eligibility.stages import OPEN_STAGES, STAGES
 
 PROBLEM_EMAIL_STATUSES = ("failed", "bounced")
@@ -125,7 +126,7 @@ def undelivered_emails(s: Session, association: str, now: datetime | None = None
         if st in ("queued", "sending"):
             waited = now - _aware(due)
             st = f"{st}, {_duration(waited)} past due"
-            err = err or "not attempted yet: is the outbox running (endorse serve or endorse deliver)?"
+            err = err or "not attempted yet: is the outbox running (endorse serve or endorse outbox deliver)?"
         out.append({"id": i, "role": role, "to": to, "status": st, "attempts": n, "error": err, "application_id": app_id})
     return out
 
@@ -245,7 +246,7 @@ def application_page(s: Session, application_id: str, association: str) -> Appli
                                     .order_by(EducationRecord.position))]
     exam = [{"attempt": a.attempt_number, "code": a.candidate_code, "sitting_id": a.sitting_id,
              "multiple_choice": None if a.multiple_choice_percent is None else float(a.multiple_choice_percent),
-             "essay": a.essay_result}
+             "essay": a.essay_result, "notes": notes_to_coordinator(s, a.id)}
             for a in s.scalars(select(ExamAttempt).where(ExamAttempt.application_id == app.id)
                                .order_by(ExamAttempt.attempt_number))]
     decisions = [{"outcome": d.outcome, "at": d.decided_at, "by": d.decided_by, "reasons": d.reasons}

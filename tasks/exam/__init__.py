@@ -1,5 +1,5 @@
 """The exam: approval to sit it, sittings (open, enrol, take in results and essays, retakes), the optimal
-assignment of essays to reviewers, and blind review through to the candidate's feedback letter."""
+assignment of essays to reviewers (and registering them), and blind review through to the candidate's feedback letter."""
 
 from tasks.exam.assignment import assign_essays
 from tasks.exam.intake import (
@@ -19,6 +19,7 @@ from tasks.exam.review import (
     remind_reviewers,
     submit_review,
 )
+from tasks.exam.reviewers import register_reviewer, reviewer_input
 from tasks.exam.sitting_plan import plan_sitting
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "plan_sitting",
     "record_exam_result",
     "regenerate_review_link",
+    "register_reviewer",
     "remind_reviewers",
+    "reviewer_input",
     "start_retake",
     "submit_review",
 ]

@@ -143,7 +143,7 @@ def _why_nobody(s: Session, sitting: ExamSitting, approved: list[Application], s
         return f"every approved applicant of {assoc} is already enrolled in this sitting"
     waiting = s.scalars(select(Application.id).where(Application.association_code == assoc,
                                                      Application.stage == ELIGIBILITY_REVIEW)).all()
-    hint = (f" ({len(waiting)} in eligibility review, waiting for approval: endorse approve-exam APPLICATION "
+    hint = (f" ({len(waiting)} in eligibility review, waiting for approval: endorse exam approve APPLICATION "
             f"--on DATE --by EMAIL)" if waiting else "")
     return f"no applicant of {assoc} is approved for the exam{hint}"
 

@@ -429,6 +429,15 @@ def _base_reviewers(s: Session, essay: Essay, library: RulebookLibrary, as_of: d
     return int(library.setting(sitting.association_code, "essay_review_policy", as_of)["reviewers_per_essay"])
 
 
+def notes_to_coordinator(s: Session, attempt_id: int) -> list[str]:
+    """What the reviewers of an attempt's essay wrote for the coordinator only, in review order; for the
+    coordinator's application page, never for the candidate's letter."""
+    return [c for c in s.scalars(select(Review.confidential_comment).join(ReviewAssignment)
+                                 .join(Essay, Essay.id == ReviewAssignment.essay_id)
+                                 .where(Essay.attempt_id == attempt_id, ReviewAssignment.status == "submitted")
+                                 .order_by(Review.submitted_at, Review.id)) if c]
+
+
 def send_exam_feedback(s: Session, attempt: ExamAttempt) -> bool:
     """Once both parts have a result, the candidate's feedback letter: both results and the reviewers'
     comments, numbered, never named. Idempotent (one letter per attempt)."""

@@ -1,6 +1,6 @@
 """Bounces that arrive later by email (delivery status notifications, RFC 3464).
 
-The coordinator's mailbox receives them; `endorse record-bounce FILE.eml…` (by hand, or piped from a
+The coordinator's mailbox receives them; `endorse outbox bounce FILE.eml…` (by hand, or piped from a
 mail filter) matches each to the outbox message it is about, by the returned Message-ID, marks it
 bounced with the reason and audits it, so the coordinator sees it with the other failed emails.
 """

@@ -30,6 +30,7 @@ from models import (
     ApplicationReviewInvitation,
     Association,
     OutboxMessage,
+    Portfolio,
     ReferenceRequest,
     ReviewerConsoleLink,
     ReviewInvitation,
@@ -37,12 +38,19 @@ from models import (
     utcnow,
 )
 
-LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer", "appreview": "appreview",
-                "advisor": "advisor"}
+LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer", "portfolio": "portfolio",
+                "appreview": "appreview", "advisor": "advisor"}
 BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
 # The outbox runs every minute: a message still waiting this long after its due time is not being delivered.
 OVERDUE_AFTER = timedelta(minutes=10)
+
+
+# A list in ``session.info`` under this key collects queued emails as rows instead of inserting each (the
+# sweep's batches write them with one INSERT … ON CONFLICT DO NOTHING, in the same transaction; see
+# tasks/pipeline/reconcile.py). The email's id is not known then (0) and ``new`` is True: only callers
+# that use neither queue into such a list.
+OUTBOX_ROWS = "endorse.outbox_rows"
 
 
 @dataclass(frozen=True)
@@ -59,8 +67,9 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
 
     ``new`` tells the caller whether this call queued it, so a step audits or counts only its own
     emails when two runs overlap."""
-    existing = session.execute(select(OutboxMessage.id, OutboxMessage.message_id)
-                               .where(OutboxMessage.idempotency_key == idempotency_key)).first()
+    rows = session.info.get(OUTBOX_ROWS)
+    existing = None if rows is not None else session.execute(
+        select(OutboxMessage.id, OutboxMessage.message_id).where(OutboxMessage.idempotency_key == idempotency_key)).first()
     if existing is not None:
         return QueuedEmail(existing.id, existing.message_id, new=False)
     assoc = session.get(Association, association) if association else None
@@ -68,14 +77,25 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
     mail = render(role, ctx, association=association, templates_dir=templates_dir)
     _check_production(assoc, association, link_kind, mail)
     domain = ((assoc.sender_email or assoc.coordinator_email).split("@")[-1] if assoc else "endorse.localhost")
-    return insert_if_absent(session, dict(
+    row = dict(
         role=role, application_id=application_id, recipient_email=to_email, recipient_name=to_name,
         subject=mail.subject, body_text=mail.text, body_html=mail.html,
         reply_to=assoc.coordinator_email if assoc else None, association_code=assoc.code if assoc else None,
         message_id=make_msgid(idstring=hashlib.sha256(idempotency_key.encode()).hexdigest()[:16], domain=domain),
         idempotency_key=idempotency_key, link_kind=link_kind, link_ref_id=link_ref_id, status="queued",
         attempts=0, next_attempt_at=utcnow(), created_at=utcnow(),
-    ))
+    )
+    if rows is not None:
+        rows.append(row)
+        return QueuedEmail(0, row["message_id"], new=True)
+    return insert_if_absent(session, row)
+
+
+def insert_all_if_absent(session: Session, rows: list[dict]) -> None:
+    """Many queued emails in one statement; a key already queued keeps its first row."""
+    if rows:
+        session.execute(dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"]),
+                        rows)
 
 
 def insert_if_absent(session: Session, row: dict) -> QueuedEmail:
@@ -187,6 +207,9 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
     elif msg.link_kind == "advisor":
         row = session.get(AdvisorPairing, msg.link_ref_id)
         path = "/advise/"
+    elif msg.link_kind == "portfolio":  # an applicant's own portfolio (tasks/portal)
+        row = session.get(Portfolio, msg.link_ref_id)
+        path = "/apply/"
     else:
         return None
     if row is None or row.token_nonce is None:

@@ -15,16 +15,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
 from models import (
     Application,
+    Association,
+    AuditLog,
+    ReferenceRequest,
     RulebookVersion,
     record_audit,
 )
+from models.audit import AUDIT_ROWS
 from tasks.application_review.rounds import review_outcomes, reviewers_wanted
 from tasks.config import PipelineConfig, _now_for
 from tasks.decision.decisions import record_decision
@@ -42,6 +46,7 @@ from tasks.eligibility.stages import (
     next_transition,
 )
 from tasks.intake.records import load_documents
+from tasks.mail.outbox import OUTBOX_ROWS, insert_all_if_absent
 from tasks.references.requests import issue_reference_links
 
 MAX_STEPS = 10  # more than the number of stages: a reconcile always ends
@@ -132,7 +137,9 @@ class _Step:
     version: int
 
 
-def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, ev: Evaluation, version: int) -> _Step:
+def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, ev: Evaluation, version: int,
+                    pending: list[ReferenceRequest] | None = None, flush: bool = True) -> _Step:
+    """One step. ``pending`` and ``flush``: see ``_reconcile_together``."""
     app = s.get(Application, application_id)
     if app is None:
         raise LookupError(f"no application {application_id!r}")
@@ -141,7 +148,7 @@ def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, e
     now = _now_for(cfg.as_of)
     app.last_checklist = ev.to_dict()["requirements"]
     app.last_evaluated_at = now
-    _stage_side_effects(s, app, ev, cfg)
+    _stage_side_effects(s, app, ev, cfg, pending)
     t = None
     if not (app.stage in FINAL_STAGES and app.stage != DEFERRED):
         t = next_transition(ev, stage_facts(app, cfg, _review_outcome(s, app, cfg)))
@@ -150,13 +157,14 @@ def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, e
         app.next_check_on = next_check(doc, app.stage, app.exam_approved_on, ev, cfg)
         app.checked_as_of = cfg.as_of
     else:
-        apply_transition(s, app, t, ev, cfg, now)
-    s.flush()
+        apply_transition(s, app, t, ev, cfg, now, pending, flush=flush)
+    if flush:
+        s.flush()
     return _Step(app.stage, ev.eligible, t, app.version_id)
 
 
 def apply_transition(s: Session, app: Application, t: Transition, ev: Evaluation, cfg: PipelineConfig,
-                     now: datetime) -> None:
+                     now: datetime, pending: list[ReferenceRequest] | None = None, flush: bool = True) -> None:
     check_allowed(app.stage, t.to_stage)
     app.stage = t.to_stage
     app.stage_entered_at = now
@@ -165,16 +173,18 @@ def apply_transition(s: Session, app: Application, t: Transition, ev: Evaluation
                  application_id=app.id, from_stage=t.from_stage, to_stage=t.to_stage, reason=t.reason,
                  as_of=cfg.as_of.isoformat())
     if t.to_stage == REFERENCES:
-        issue_reference_links(s, app, cfg, now)
+        issue_reference_links(s, app, cfg, now, pending)
     if t.to_stage in FINAL_STAGES:
         record_decision(s, app, ev, cfg, now, _review_outcome(s, app, cfg))
-    s.flush()
+    if flush:
+        s.flush()
 
 
-def _stage_side_effects(s: Session, app: Application, ev: Evaluation, cfg: PipelineConfig) -> None:
+def _stage_side_effects(s: Session, app: Application, ev: Evaluation, cfg: PipelineConfig,
+                        pending: list[ReferenceRequest] | None = None) -> None:
     """What being in a stage keeps doing (idempotent): links for new raters, transcript reminders."""
-    if app.stage in (REFERENCES, ELIGIBILITY_REVIEW, DEFERRED):
-        issue_reference_links(s, app, cfg, _now_for(cfg.as_of))
+    if app.stage in (REFERENCES, ELIGIBILITY_REVIEW, DEFERRED) and pending != []:
+        issue_reference_links(s, app, cfg, _now_for(cfg.as_of), pending)
 
 
 # --- sweep steps: set-based, one call per batch ------------------------------------------------------------
@@ -271,27 +281,60 @@ def _reconcile_together(sessions: sessionmaker[Session], due: list, cfg: Pipelin
     """Reconcile many applications to a transaction (on the first sweep after a bulk import a commit
     per transition cost more than the transitions). Each application moves inside its own savepoint:
     all its steps or none, each audited; one that changed since the batch read it is rolled back
-    alone and returned to be reconciled on its own. The outcomes go to ``done`` after the commit."""
+    alone and returned to be reconciled on its own. The outcomes go to ``done`` after the commit.
+
+    What the steps need is read once for the whole transaction, not once per step: the applications
+    (held here: the session keeps only weak references, and a step would read its application again),
+    their applicants, the requests still waiting for a link with their raters, and the associations.
+    Each application's steps are written by one flush at its end (its version checked then)."""
     again = []
     for i in range(0, len(due), RECONCILES_PER_TRANSACTION):
+        chunk = due[i:i + RECONCILES_PER_TRANSACTION]
         committed: list[ReconcileOutcome] = []
+        audit_rows: list[dict] = []
+        outbox_rows: list[dict] = []
         with transaction(sessions) as s:
-            for app_id, ev, version, doc in due[i:i + RECONCILES_PER_TRANSACTION]:
+            held = _read_for_steps(s, [app_id for app_id, *_ in chunk])
+            pending = held["pending"]
+            for app_id, ev, version, doc in chunk:
                 out = ReconcileOutcome(app_id, "")
+                # This application's audit entries and emails, kept only if all its steps are.
+                s.info[AUDIT_ROWS], s.info[OUTBOX_ROWS] = [], []
                 try:
                     with s.begin_nested():
                         for _ in range(MAX_STEPS):
-                            step = _reconcile_step(s, app_id, cfg, doc, ev, version)
+                            step = _reconcile_step(s, app_id, cfg, doc, ev, version, pending.setdefault(app_id, []),
+                                                   flush=False)
                             version, out.stage, out.eligible = step.version, step.stage, step.eligible
                             if step.transition is None:
                                 break
                             out.transitions.append(step.transition)
+                        s.flush()
                 except (_Stale, StaleDataError):
                     again.append(app_id)
                     continue
+                finally:
+                    written_audit, written_outbox = s.info.pop(AUDIT_ROWS), s.info.pop(OUTBOX_ROWS)
+                audit_rows += written_audit
+                outbox_rows += written_outbox
                 committed.append(out)
+            if audit_rows:
+                s.connection().execute(AuditLog.__table__.insert(), audit_rows)
+            insert_all_if_absent(s, outbox_rows)
         done.extend(committed)
     return again
+
+
+def _read_for_steps(s: Session, ids: list[str]) -> dict:
+    apps = list(s.scalars(select(Application).where(Application.id.in_(ids))
+                          .options(selectinload(Application.applicant))))
+    pending: dict[str, list[ReferenceRequest]] = {}
+    R = ReferenceRequest
+    for req in s.scalars(select(R).where(R.application_id.in_(ids), R.status == "requested", R.token_hash.is_(None),
+                                         R.token_expires_at.is_(None))
+                         .options(selectinload(R.rater)).order_by(R.id)):
+        pending.setdefault(req.application_id, []).append(req)
+    return {"apps": apps, "associations": list(s.scalars(select(Association))), "pending": pending}
 
 
 def _store_next_checks(sessions: sessionmaker[Session], checks: list[dict]) -> None:

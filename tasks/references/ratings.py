@@ -13,13 +13,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from endorse import links
 from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
-from models import Application, Rating, RatingAnswer, ReferenceRequest, record_audit
+from models import Application, Association, Rating, RatingAnswer, ReferenceRequest, record_audit
 from tasks.mail.outbox import queue_email
 
 NOT_ENOUGH_INFORMATION = "na"
@@ -95,6 +95,8 @@ def find_request(s: Session, token: str, as_of: date, *, for_update: bool = Fals
     query = select(ReferenceRequest).where(ReferenceRequest.token_hash == links.hash_token(token))
     if for_update:  # writers queue on the request row, so two submissions cannot both pass the status check
         query = query.with_for_update()
+    else:  # the form reads the rating (draft or answer) next: in the same query
+        query = query.options(joinedload(ReferenceRequest.rating))
     req = s.scalars(query).first()
     if req is None or not links.matches(token, req.token_hash):
         raise LinkNotFound
@@ -108,23 +110,31 @@ def find_request(s: Session, token: str, as_of: date, *, for_update: bool = Fals
 
 
 def form_spec(s: Session, req: ReferenceRequest, library: RulebookLibrary, as_of) -> RatingFormSpec:
-    app = s.get(Application, req.application_id)
+    # One query for what the form shows of the application and its association (every rater opening a
+    # link pays for it: no ORM objects needed).
+    app = s.execute(select(Application.id, Application.association_code, Application.category,
+                           Application.applicant_name, Association.name.label("association_name"))
+                    .join(Association, Association.code == Application.association_code)
+                    .where(Application.id == req.application_id)).one()
     rules = library.category_rules(app.association_code, app.category, as_of)
-    # Only the domains of the applicant's category (an IMHM track): raters are not asked outside it.
-    domains = tuple(FormDomain(d.name, d.area_kind, tuple(FormArea(f"{d.key}/{a.key}", a.name) for a in d.areas))
-                    for d in library.competency_domains_for(app.category))
     status = req.status
     if req.rating is not None and req.rating.submitted_at is not None:
         status = "declined" if req.rating.declined_reason else "submitted"
-    from models import Association
-
     return RatingFormSpec(
         request_id=req.id, application_id=app.id, applicant_name=app.applicant_name, category=app.category,
         category_name=library.category_info(app.category)["name"],
-        association_name=s.get(Association, app.association_code).name, role=req.role, domains=domains,
+        association_name=app.association_name, role=req.role, domains=_form_domains(library, app.category),
         scale=rules.settings["rating_scale"],
         max_insufficient=int(rules.settings["max_insufficient_information"]),
         max_insufficient_source=rules.setting_sources.get("max_insufficient_information", ""), status=status)
+
+
+def _form_domains(library: RulebookLibrary, category: str) -> tuple[FormDomain, ...]:
+    """Only the domains of the applicant's category (an IMHM track): raters are not asked outside it.
+    The same for every link of a category: built once per rulebook library."""
+    return library.derived(("rating_form_domains", category), lambda: tuple(
+        FormDomain(d.name, d.area_kind, tuple(FormArea(f"{d.key}/{a.key}", a.name) for a in d.areas))
+        for d in library.competency_domains_for(category)))
 
 
 def validate_rating(spec: RatingFormSpec, data: RatingInput, *, final: bool) -> dict[str, str]:

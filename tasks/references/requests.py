@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from endorse import links
 from endorse.db import transaction
@@ -20,26 +21,36 @@ from tasks.config import PipelineConfig, _now_for
 from tasks.mail.outbox import QueuedEmail, queue_email
 
 
-def issue_reference_links(s: Session, app: Application, cfg: PipelineConfig, now: datetime) -> int:
-    """A secure link and a request email for every requested rater who has none yet."""
+def issue_reference_links(s: Session, app: Application, cfg: PipelineConfig, now: datetime,
+                          pending: list[ReferenceRequest] | None = None) -> int:
+    """A secure link and a request email for every requested rater who has none yet.
+
+    ``pending``: those requests, already read by the caller for a whole batch of applications (the
+    sweep); the requests this call issues are taken off the list."""
     settings = cfg.library.category_rules(app.association_code, app.category, cfg.as_of).settings
-    requests = s.scalars(select(ReferenceRequest).where(
-        ReferenceRequest.application_id == app.id, ReferenceRequest.status == "requested",
-        ReferenceRequest.token_hash.is_(None), ReferenceRequest.token_expires_at.is_(None))).all()
+    if pending is None:
+        pending = list(s.scalars(select(ReferenceRequest).where(
+            ReferenceRequest.application_id == app.id, ReferenceRequest.status == "requested",
+            ReferenceRequest.token_hash.is_(None), ReferenceRequest.token_expires_at.is_(None))))
     issued = 0
-    for req in requests:
+    for req in list(pending):
+        pending.remove(req)
         link = links.issue(cfg.secret_key, "rating")
         # Still without a link? A run alongside may have issued it since this session read the row.
-        if s.execute(update(ReferenceRequest).where(
-                ReferenceRequest.id == req.id, ReferenceRequest.token_hash.is_(None),
-                ReferenceRequest.token_expires_at.is_(None))
+        # (A Core statement: it needs no flush of the session first, and gives back what it wrote.)
+        R = ReferenceRequest.__table__
+        written = s.connection().execute(R.update().where(
+                R.c.id == req.id, R.c.token_hash.is_(None), R.c.token_expires_at.is_(None))
                 .values(token_nonce=link.nonce, token_hash=link.token_hash,
-                        token_generation=ReferenceRequest.token_generation + 1,
+                        token_generation=R.c.token_generation + 1,
                         token_expires_at=now + timedelta(days=int(settings["reference_link_expiry_days"])),
                         due_on=(now + timedelta(days=int(settings["reference_due_days"]))).date())
-                .returning(ReferenceRequest.id)).first() is None:
+                .returning(R.c.token_nonce, R.c.token_hash, R.c.token_generation, R.c.token_expires_at,
+                           R.c.due_on)).first()
+        if written is None:
             continue
-        s.refresh(req)
+        for key, value in written._mapping.items():  # what the row now holds, without reading it again
+            set_committed_value(req, key, value)
         queue_reference_email(s, app, req, cfg, "reference.request")
         record_audit(s, actor=cfg.actor, action="reference.link_issued", entity_type="reference_request",
                      entity_id=req.id, application_id=app.id, generation=req.token_generation)
@@ -89,8 +100,11 @@ def send_due_reminders(sessions: sessionmaker[Session], cfg: PipelineConfig) -> 
             .order_by(ReferenceRequest.due_on, ReferenceRequest.id)
         ).all()
         last_by_rater: dict[int, datetime] = {}
-        for rater_id, last in s.execute(select(ReferenceRequest.rater_id, func.max(ReferenceRequest.last_reminded_at))
-                                        .group_by(ReferenceRequest.rater_id)):
+        # Only the raters of today's candidates (not a scan of every request ever made, each sweep).
+        raters = sorted({req.rater_id for req, _ in rows})
+        for rater_id, last in [] if not raters else s.execute(
+                select(ReferenceRequest.rater_id, func.max(ReferenceRequest.last_reminded_at))
+                .where(ReferenceRequest.rater_id.in_(raters)).group_by(ReferenceRequest.rater_id)):
             if last is not None:
                 last_by_rater[rater_id] = _aware(last)
         for req, app in rows:

@@ -106,52 +106,57 @@ def record_renewal(sessions: sessionmaker[Session], doc, library, *, as_of: date
     endorsement unchanged (the grace period still runs). A lapsed endorsement is reinstated when the
     missed year's requirements are met within the association's reinstatement window (rulebook:
     ``reinstatement``); after that the professional applies again."""
+    with transaction(sessions) as s:
+        return record_renewal_in(s, doc, library, as_of=as_of, actor=actor)
+
+
+def record_renewal_in(s: Session, doc, library, *, as_of: date, actor: str) -> RenewalOutcome:
+    """``record_renewal`` in the caller's transaction (the web portfolio records it with its own change)."""
     from tasks.renewal.evaluation import evaluate_renewal, renewal_to_dict
 
     if not doc.endorsement_number:
         raise ValueError(f"{doc.id}: endorsement_number is needed to record a renewal")
-    with transaction(sessions) as s:
-        e = s.scalars(select(Endorsement).where(Endorsement.number == doc.endorsement_number)).first()
-        if e is None:
-            raise LookupError(f"{doc.id}: endorsement_number {doc.endorsement_number!r} is not an endorsement we granted")
-        if e.category != doc.category:
-            raise ValueError(f"{doc.id}: category {doc.category} but endorsement {e.number} is {e.category}")
-        if e.renewal_due_on is None or e.renewal_due_on.year != doc.year:
-            raise ValueError(f"{doc.id}: year {doc.year}, but endorsement {e.number} renews next in "
-                             f"{e.renewal_due_on.year if e.renewal_due_on else 'no year'}")
-        # The renewal year ends on the endorsement's own due date (the database is the source of truth).
-        ev = evaluate_renewal(doc.model_copy(update={"due_on": e.renewal_due_on}), library, doc.year)
-        unmet = [f"{r.id}: {r.detail}" for r in ev.requirements if r.status not in ("met", "not_applicable")]
-        renewal = s.scalars(select(Renewal).where(Renewal.endorsement_id == e.id, Renewal.year == doc.year)).first()
-        if renewal is None:
-            renewal = Renewal(endorsement_id=e.id, year=doc.year)
-            s.add(renewal)
-        renewal.submitted_on, renewal.evaluated_at = as_of, _now_for(as_of)
-        renewal.details = renewal_to_dict(ev, doc.year)
-        status = "met" if not unmet else "unmet"
-        if not unmet and e.status == "lapsed":
-            policy = library.setting(e.association_code or doc.association, "reinstatement", as_of)
-            grace = int(library.setting(e.association_code or doc.association, "renewal_grace_days", as_of))
-            lapsed_on = e.renewal_due_on + timedelta(days=grace)
-            if not policy["allowed"] or as_of > lapsed_on + timedelta(days=int(policy["window_days_after_lapse"])):
-                raise ValueError(f"{e.number} lapsed on {lapsed_on.isoformat()}, more than "
-                                 f"{policy['window_days_after_lapse']} days ago: the rules ask for a new application")
-            status = "reinstated"
-            e.status = "active"
-        elif e.status != "active":
-            raise ValueError(f"endorsement {e.number} is {e.status}")
-        renewal.status = status
-        if status in ("met", "reinstated"):
-            e.renewal_due_on = add_years(e.renewal_due_on, 1)
-        s.flush()
-        record_audit(s, actor=actor, action=f"renewal.{status}", entity_type="endorsement", entity_id=e.id,
-                     application_id=e.application_id, year=doc.year, unmet=unmet,
-                     renewal_due_on=e.renewal_due_on.isoformat())
-        person = s.get(Person, e.person_id)
-        queue_email(s, role=f"renewal.{status}", to_email=person.email, to_name=person.name,
-                    association=e.association_code, application_id=None,
-                    idempotency_key=f"renewal.{status}:{e.id}:{doc.year}:{len(unmet)}:{as_of.isoformat()}",
-                    context={"person_name": person.name, "category_name": library.category_info(e.category)["name"],
-                             "endorsement_number": e.number, "year": doc.year, "unmet": unmet,
-                             "due_on": e.renewal_due_on.isoformat()})
-        return RenewalOutcome(e.number, doc.year, status, e.renewal_due_on.isoformat(), unmet)
+    e = s.scalars(select(Endorsement).where(Endorsement.number == doc.endorsement_number)).first()
+    if e is None:
+        raise LookupError(f"{doc.id}: endorsement_number {doc.endorsement_number!r} is not an endorsement we granted")
+    if e.category != doc.category:
+        raise ValueError(f"{doc.id}: category {doc.category} but endorsement {e.number} is {e.category}")
+    if e.renewal_due_on is None or e.renewal_due_on.year != doc.year:
+        raise ValueError(f"{doc.id}: year {doc.year}, but endorsement {e.number} renews next in "
+                         f"{e.renewal_due_on.year if e.renewal_due_on else 'no year'}")
+    # The renewal year ends on the endorsement's own due date (the database is the source of truth).
+    ev = evaluate_renewal(doc.model_copy(update={"due_on": e.renewal_due_on}), library, doc.year)
+    unmet = [f"{r.id}: {r.detail}" for r in ev.requirements if r.status not in ("met", "not_applicable")]
+    renewal = s.scalars(select(Renewal).where(Renewal.endorsement_id == e.id, Renewal.year == doc.year)).first()
+    if renewal is None:
+        renewal = Renewal(endorsement_id=e.id, year=doc.year)
+        s.add(renewal)
+    renewal.submitted_on, renewal.evaluated_at = as_of, _now_for(as_of)
+    renewal.details = renewal_to_dict(ev, doc.year)
+    status = "met" if not unmet else "unmet"
+    if not unmet and e.status == "lapsed":
+        policy = library.setting(e.association_code or doc.association, "reinstatement", as_of)
+        grace = int(library.setting(e.association_code or doc.association, "renewal_grace_days", as_of))
+        lapsed_on = e.renewal_due_on + timedelta(days=grace)
+        if not policy["allowed"] or as_of > lapsed_on + timedelta(days=int(policy["window_days_after_lapse"])):
+            raise ValueError(f"{e.number} lapsed on {lapsed_on.isoformat()}, more than "
+                             f"{policy['window_days_after_lapse']} days ago: the rules ask for a new application")
+        status = "reinstated"
+        e.status = "active"
+    elif e.status != "active":
+        raise ValueError(f"endorsement {e.number} is {e.status}")
+    renewal.status = status
+    if status in ("met", "reinstated"):
+        e.renewal_due_on = add_years(e.renewal_due_on, 1)
+    s.flush()
+    record_audit(s, actor=actor, action=f"renewal.{status}", entity_type="endorsement", entity_id=e.id,
+                 application_id=e.application_id, year=doc.year, unmet=unmet,
+                 renewal_due_on=e.renewal_due_on.isoformat())
+    person = s.get(Person, e.person_id)
+    queue_email(s, role=f"renewal.{status}", to_email=person.email, to_name=person.name,
+                association=e.association_code, application_id=None,
+                idempotency_key=f"renewal.{status}:{e.id}:{doc.year}:{len(unmet)}:{as_of.isoformat()}",
+                context={"person_name": person.name, "category_name": library.category_info(e.category)["name"],
+                         "endorsement_number": e.number, "year": doc.year, "unmet": unmet,
+                         "due_on": e.renewal_due_on.isoformat()})
+    return RenewalOutcome(e.number, doc.year, status, e.renewal_due_on.isoformat(), unmet)

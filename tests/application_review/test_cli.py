@@ -34,38 +34,38 @@ def test_the_review_verbs_from_the_cli(sessions, database_url, tmp_path):
     library = review_rules(tmp_path)
     review = build(sessions, library)
     rules = tmp_path / "rules"
-    out = _run(database_url, rules, "add-application-reviewer", "--association", "MI-AIMH", "--name", "Nia New",
+    out = _run(database_url, rules, "appreview", "reviewer", "--association", "MI-AIMH", "--name", "Nia New",
                "--email", "nia@volunteers.example.net", "--max-load", "2", "--by", BY)
     assert out.returncode == 0, out.stderr
     assert _count(sessions, ApplicationReviewer) == 4
-    dry = _run(database_url, rules, "assign-application-reviews", "--association", "MI-AIMH", "--as-of", "2026-11-22")
+    dry = _run(database_url, rules, "appreview", "assign", "--association", "MI-AIMH", "--as-of", "2026-11-22")
     assert dry.returncode == 0, dry.stderr
     assert "dry run" in dry.stdout and review.apps["IFA"] in dry.stdout
     assert _count(sessions, ApplicationReviewAssignment) == 0  # a dry run writes nothing
-    refused = _run(database_url, rules, "assign-application-reviews", "--association", "MI-AIMH", "--apply")
+    refused = _run(database_url, rules, "appreview", "assign", "--association", "MI-AIMH", "--apply")
     assert refused.returncode != 0 and "--by" in refused.stderr + refused.stdout
-    applied = _run(database_url, rules, "assign-application-reviews", "--association", "MI-AIMH", "--apply",
+    applied = _run(database_url, rules, "appreview", "assign", "--association", "MI-AIMH", "--apply",
                    "--as-of", "2026-11-22", "--by", BY)
     assert applied.returncode == 0, applied.stderr
     assert _count(sessions, ApplicationReviewAssignment) == 4
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.role == "appreview.assigned"))
-    bad = _run(database_url, rules, "settle-review", review.apps["IFA"], "--outcome", "recommend_with_conditions",
+    bad = _run(database_url, rules, "appreview", "settle", review.apps["IFA"], "--outcome", "recommend_with_conditions",
                "--note", "agreed with reviewer 1", "--on", "2026-11-22", "--by", BY, "--no-reconcile")
     assert bad.returncode != 0 and "conditions" in bad.stderr + bad.stdout
-    ok = _run(database_url, rules, "settle-review", review.apps["IFA"], "--outcome", "recommend",
+    ok = _run(database_url, rules, "appreview", "settle", review.apps["IFA"], "--outcome", "recommend",
               "--note", "agreed with reviewer 1", "--on", "2026-11-22", "--by", BY, "--no-reconcile")
     assert ok.returncode == 0, ok.stderr
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "appreview.settled",
                                                                           AuditLog.actor == f"coordinator:{BY}")) == 1
-    paired = _run(database_url, rules, "pair-advisor", review.apps["IMHS"], "--name", "Ada Advisor",
+    paired = _run(database_url, rules, "appreview", "advisor", review.apps["IMHS"], "--name", "Ada Advisor",
                   "--email", "ada@advisors.example.net", "--by", BY)
     assert paired.returncode == 0, paired.stderr
     assert _count(sessions, AdvisorPairing) == 1
 
 
 def test_an_association_without_review_says_so(sessions, database_url, tmp_path):
-    out = _run(database_url, PROJECT_ROOT / "rules", "assign-application-reviews", "--association", "MI-AIMH")
+    out = _run(database_url, PROJECT_ROOT / "rules", "appreview", "assign", "--association", "MI-AIMH")
     assert out.returncode == 0, out.stderr
     assert "no application review" in out.stdout

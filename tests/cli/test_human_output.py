@@ -56,12 +56,12 @@ LINES = [  # (case, function, arguments, the line printed)
     ("nothing due", output.delivery_line, ({"claimed": 0, "sent": 0, "retried": 0, "failed": 0}, "mail:25", 0),
      ("0 emails sent: nothing is due in the outbox", True)),
     ("nothing due, some later", output.delivery_line, ({"claimed": 0}, "mail:25", 4),
-     ("0 emails sent: nothing is due in the outbox (4 queued for a later retry: endorse outbox lists them)", True)),
+     ("0 emails sent: nothing is due in the outbox (4 queued for a later retry: endorse outbox list shows them)", True)),
     ("all sent", output.delivery_line, ({"claimed": 24, "sent": 24, "retried": 0, "failed": 0}, "mail:25", 0),
      ("24 email(s) sent through mail:25", True)),
     ("some refused", output.delivery_line, ({"claimed": 24, "sent": 20, "retried": 3, "failed": 1}, "mail:25", 3),
-     ("20 email(s) sent through mail:25; 3 will be retried (endorse outbox shows the server's answer); "
-      "1 failed for good (endorse outbox --status failed)", False)),
+     ("20 email(s) sent through mail:25; 3 will be retried (endorse outbox list shows the server's answer); "
+      "1 failed for good (endorse outbox list --status failed)", False)),
     ("enrolled", output.enrolment_line, (3, None), "3 enrolled"),
     ("nobody approved", output.enrolment_line, (0, "no applicant of MI-AIMH is approved for the exam"),
      "0 enrolled: no applicant of MI-AIMH is approved for the exam"),
@@ -73,7 +73,7 @@ LINES = [  # (case, function, arguments, the line printed)
      "0 raters to vet: every proposed rater is endorsed or already vetted"),
     ("outbox empty", output.outbox_count_line, (0, ["failed", "queued"]),
      "0 messages failed/queued: every email in the outbox has another status "
-     "(endorse outbox --status sent lists those sent)"),
+     "(endorse outbox list --status sent lists those sent)"),
     ("no application, no demo", output.no_application, ("CT-2026-137", "/srv/endorse/var", None),
      "no application 'CT-2026-137' in /srv/endorse/var (endorse import FOLDER loads applications)"),
 ]
@@ -129,7 +129,7 @@ def test_exam_enrol_with_nobody_approved_says_why(sessions, waiting):
     sitting = open_sitting(sessions, lib, association="MI-AIMH", name="Spring 2027", opens_on=date(2027, 3, 1),
                            closes_on=date(2027, 3, 15), actor="coordinator:c@mi-aimh.org")
     out = enrol_candidates(sessions, sitting, lib, as_of=date(2027, 3, 1), actor="coordinator:c@mi-aimh.org")
-    hint = (" (1 in eligibility review, waiting for approval: endorse approve-exam APPLICATION --on DATE --by EMAIL)"
+    hint = (" (1 in eligibility review, waiting for approval: endorse exam approve APPLICATION --on DATE --by EMAIL)"
             if waiting else "")
     assert output.enrolment_line(len(out.enrolled), out.nobody_because) == \
         "0 enrolled: no applicant of MI-AIMH is approved for the exam" + hint
@@ -149,7 +149,7 @@ def test_the_cli_silences_prefect_and_telemetry_but_an_explicit_setting_wins(mon
 def test_a_password_typed_differently_twice_is_refused_before_anything_is_written(monkeypatch, capsys):
     answers = iter(["correct horse battery", "correct horse batery"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
-    code = main(["add-coordinator", "--association", "MI-AIMH", "--name", "Mia Lopez", "--email", "m@mi-aimh.org"])
+    code = main(["coordinator", "add", "--association", "MI-AIMH", "--name", "Mia Lopez", "--email", "m@mi-aimh.org"])
     assert code == EXIT_INVALID
     assert "the two passwords differ: nothing was changed" in capsys.readouterr().err
 
@@ -185,7 +185,7 @@ def test_deliver_with_no_mail_server_prints_one_line_and_no_prefect_logs(databas
     _queue_reminders(session_factory(engine), 24)
     engine.dispose()
     port = _free_port()
-    out = _run(["deliver"], {"DATABASE_URL": database_url, "ENDORSE_SMTP_PORT": str(port),
+    out = _run(["outbox", "deliver"], {"DATABASE_URL": database_url, "ENDORSE_SMTP_PORT": str(port),
                              "ENDORSE_SMTP_TIMEOUT_SECONDS": "2", "PREFECT_HOME": str(tmp_path / "prefect")})
     assert out.returncode == 1
     lines = out.stdout.splitlines()

@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from endorse import links
 from endorse.rulebook import default_library
@@ -74,6 +74,8 @@ def test_a_regenerated_console_link_replaces_the_old_one_and_a_resend_keeps_it(s
     with sessions() as s:
         actions = [a.action for a in s.scalars(select(AuditLog).where(AuditLog.entity_type == "reviewer_console_link"))]
     assert actions == ["exam.console_link_issued", "exam.console_link_resent", "exam.console_link_issued"]
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.role == "review.console")) == 3
 
 
 def test_a_draft_is_kept_and_save_and_next_goes_to_the_next_essay(sessions, sitting, exam_web):
@@ -117,6 +119,12 @@ def test_the_comment_to_the_coordinator_never_reaches_the_candidate(sessions, si
     for text in (letter.subject, letter.body_text, letter.body_html):
         assert "CONFIDENTIAL-NOTE" not in text
     assert notes == ["CONFIDENTIAL-NOTE-0: the vignette was ambiguous", "CONFIDENTIAL-NOTE-1: the vignette was ambiguous"]
+    # The coordinator reads them on the application page.
+    from tasks.coordination.dashboard import application_page
+
+    with sessions() as s:
+        page = application_page(s, sitting.apps["IMHS"], "MI-AIMH")
+    assert page.exam[0]["notes"] == notes
 
 
 def test_giving_an_essay_back_needs_a_reason_and_a_confirmation(sessions, sitting, exam_web):
@@ -156,3 +164,38 @@ def make_late_app(sessions, due_on):
     from tests.web.conftest import make_web_app
 
     return make_web_app(sessions, SECRET, due_on + timedelta(days=1))
+
+
+def test_the_coordinator_sends_the_console_link_and_records_the_prompt_from_the_command_line(
+        sessions, sitting, database_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from endorse.settings import PROJECT_ROOT
+    from models import ExamSitting
+
+    essay_review.apply_sitting(sessions, sitting.id, LIB, as_of=AS_OF, secret_key=SECRET, actor="coordinator:test")
+    env = {**os.environ, "DATABASE_URL": database_url, "ENDORSE_SECRET_KEY": SECRET}
+    endorse = str(Path(sys.executable).parent / "endorse")
+
+    def run(*args):
+        return subprocess.run([endorse, *args], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False)
+
+    with sessions() as s:
+        reviewer = s.scalars(select(ReviewAssignment.reviewer_id).order_by(ReviewAssignment.id)).first()
+    first = run("exam", "reviewer-console", str(reviewer), "--by", "mlopez@example.org", "--as-of", AS_OF.isoformat())
+    assert first.returncode == 0 and f"console link queued for reviewer #{reviewer}" in first.stdout
+    again = run("exam", "reviewer-console", str(reviewer), "--by", "mlopez@example.org", "--as-of", AS_OF.isoformat())
+    assert "the same console link queued again" in again.stdout
+    nobody = run("exam", "reviewer-console", "999999", "--by", "mlopez@example.org")
+    assert nobody.returncode != 0 and "no person with id 999999" in nobody.stderr
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("A vignette about a toddler and his grandmother.\n", encoding="utf-8")
+    recorded = run("exam", "prompt", str(sitting.id), "IMHS", str(prompt), "--by", "mlopez@example.org")
+    assert recorded.returncode == 0, recorded.stderr
+    bad_track = run("exam", "prompt", str(sitting.id), "IFA", str(prompt), "--by", "mlopez@example.org")
+    assert bad_track.returncode != 0 and "'IFA' is not an exam track" in bad_track.stderr
+    with sessions() as s:
+        assert s.get(ExamSitting, sitting.id).essay_prompts == {"IMHS": "A vignette about a toddler and his grandmother."}

@@ -146,11 +146,11 @@ def test_a_minimum_load_entered_with_the_availability_is_met_or_reported(session
 
 def test_add_reviewer_records_a_minimum_load_and_refuses_one_above_the_maximum(sessions, database_url):
     ids = _setup(sessions)
-    ok = _cli(database_url, "add-reviewer", "--name", "Vera Volunteer", "--email", "vera@example.org",
+    ok = _cli(database_url, "exam", "reviewer", "--name", "Vera Volunteer", "--email", "vera@example.org",
               "--max-load", "6", "--min-load", "2", "--sitting", str(ids["sitting"]), "--by", "coord@example.org")
     assert ok.returncode == 0, ok.stderr
     assert "max load 6, min load 2" in ok.stdout
-    bad = _cli(database_url, "add-reviewer", "--name", "Walt Willing", "--email", "walt@example.org",
+    bad = _cli(database_url, "exam", "reviewer", "--name", "Walt Willing", "--email", "walt@example.org",
                "--max-load", "3", "--min-load", "4", "--sitting", str(ids["sitting"]), "--by", "coord@example.org")
     assert bad.returncode == 2 and "--min-load must be from 0 to --max-load (3), got 4" in bad.stderr
     with sessions() as s:
@@ -171,7 +171,7 @@ def test_the_dry_run_lists_essays_without_a_preferred_reviewer_and_minimums_not_
             avail.max_load = 0
         avail = s.scalars(select(ReviewerAvailability).where(ReviewerAvailability.person_id == ids["Rita Reviewer"])).one()
         avail.min_load = 1
-    out = _cli(database_url, "assign-essays", str(ids["sitting"]), "--csv", str(tmp_path / "plan.csv"),
+    out = _cli(database_url, "exam", "assign", str(ids["sitting"]), "--csv", str(tmp_path / "plan.csv"),
                "--as-of", AS_OF.isoformat())
     assert out.returncode == 0, out.stderr
     assert "1 essays without a preferred reviewer" in out.stdout

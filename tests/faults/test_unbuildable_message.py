@@ -94,7 +94,7 @@ def test_the_command_line_refuses_a_reviewer_name_with_a_line_break(sessions, da
 
     get_settings.cache_clear()
     try:
-        code = main(["add-reviewer", "--name", "Eve\r\nBcc: x", "--email", "eve@example.org", "--by", "c@example.org"])
+        code = main(["exam", "reviewer", "--name", "Eve\r\nBcc: x", "--email", "eve@example.org", "--by", "c@example.org"])
     finally:
         get_settings.cache_clear()
     assert code == 2 and "--name: must be one line" in capsys.readouterr().err

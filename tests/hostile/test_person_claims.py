@@ -62,9 +62,9 @@ def test_the_command_line_refuses_a_coordinator_of_another_association(cohort, d
     monkeypatch.setenv("DATABASE_URL", database_url)
     get_settings.cache_clear()
     try:
-        assert main(["change-person", "--email", email, "--name", "X", "--by", MI]) == 2
+        assert main(["person", "change", "--email", email, "--name", "X", "--by", MI]) == 2
         assert "belongs to CT-AIMH" in capsys.readouterr().err
-        assert main(["change-person", "--email", email, "--name", "X", "--by", "nobody@example.org"]) == 2
+        assert main(["person", "change", "--email", email, "--name", "X", "--by", "nobody@example.org"]) == 2
         assert "not an active coordinator account" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()

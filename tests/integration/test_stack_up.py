@@ -126,7 +126,7 @@ def test_endorse_up_runs_the_whole_stack_and_takes_it_down(postgres_cluster_url,
         with logs_on_failure(*stack.logs):
             _endorse(stack.env, "import", str(PROJECT_ROOT / "cohort" / TRANSCRIPT_AWAITED))
             application_id = json.loads((PROJECT_ROOT / "cohort" / TRANSCRIPT_AWAITED).read_text())["id"]
-            _endorse(stack.env, "add-coordinator", "--association", "CT-AIMH", "--name", "Casey Coordinator",
+            _endorse(stack.env, "coordinator", "add", "--association", "CT-AIMH", "--name", "Casey Coordinator",
                      "--email", COORDINATOR, "--password-stdin", "--by", "test", stdin=PASSWORD + "\n")
             try:
                 status = stack.up()

@@ -28,7 +28,7 @@ from tasks.transcripts.transcripts import record_transcript
 from tasks.intake.records import ensure_associations, save_document
 
 APPLICATION = "CT-2026-107"  # its transcript from the University of Michigan is awaited
-RECORD_TRANSCRIPT = ["record-transcript", APPLICATION, "--institution", "University of Michigan",
+RECORD_TRANSCRIPT = ["transcript", "record", APPLICATION, "--institution", "University of Michigan",
                      "--received-on", "2026-11-20", "--by", "coordinator@example.org"]
 # Runs the CLI, then says whether any part of Prefect's server (the temporary one included) was loaded.
 CLI = """

@@ -30,6 +30,8 @@ from endorse.rulebook import default_library
 from models import Application, Base
 from tasks.decision.decisions import request_decision
 from tasks.exam.results import approve_for_exam
+from tasks.intake import importing
+from tasks.intake.bulk import prepare
 from tasks.intake.records import ensure_associations, save_document
 from tasks.pipeline import reconcile as pipeline
 from tasks.references.requests import escalate_overdue, expire_stale_links, send_due_reminders
@@ -131,9 +133,24 @@ def _doc(i: int, seed: int, prefix: str) -> dict:
 
 
 
-def _import(sessions, d: dict) -> None:
+def _import(sessions, d: dict, bulk: bool = False) -> None:
+    """One document, through save_document or through `endorse import`'s set-based batch writer."""
+    doc = ApplicationDocument.model_validate_json(json.dumps(d))
     with transaction(sessions) as s:
-        save_document(s, ApplicationDocument.model_validate_json(json.dumps(d)), actor="test")
+        if bulk:
+            importing._write_batch(s, [prepare(f"{doc.id}.json", doc)], actor="test")
+        else:
+            save_document(s, doc, actor="test")
+
+
+def _import_all(sessions, docs: list[dict], bulk: bool) -> None:
+    if not bulk:
+        for d in docs:
+            _import(sessions, d)
+        return
+    batch = [prepare(f"{d['id']}.json", ApplicationDocument.model_validate_json(json.dumps(d))) for d in docs]
+    with transaction(sessions) as s:
+        importing._write_batch(s, batch, actor="test")
 
 
 def _answer_a_reference(d: dict, day: date) -> dict:
@@ -174,14 +191,15 @@ STEP = st.one_of(
 # No shrinking: each example costs seconds of database work; the failing history is printed as found.
 @settings(max_examples=12, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(min_value=0, max_value=10**6), history=st.lists(STEP, min_size=3, max_size=8))
-def test_incremental_sweep_and_full_pass_leave_identical_state(blank_pair, seed, history):
+@given(seed=st.integers(min_value=0, max_value=10**6), history=st.lists(STEP, min_size=3, max_size=8),
+       bulk=st.booleans())
+def test_incremental_sweep_and_full_pass_leave_identical_state(blank_pair, seed, history, bulk):
+    """``bulk``: the documents go in (and again) as `endorse import` writes a batch of files."""
     twins = incremental, full = blank_pair()
     docs = [_doc(i, seed, "H") for i in range(6)]
     day = START
     for sessions in twins:
-        for d in docs:
-            _import(sessions, d)
+        _import_all(sessions, docs, bulk)
     sweep(incremental, day, full=False)
     sweep(full, day, full=True)
     _same(state(incremental), state(full), "after the import")
@@ -193,7 +211,7 @@ def test_incremental_sweep_and_full_pass_leave_identical_state(blank_pair, seed,
         elif kind == "reimport":
             docs[n] = _answer_a_reference(docs[n], day)
             for sessions in twins:
-                _import(sessions, docs[n])
+                _import(sessions, docs[n], bulk)
         else:
             for sessions in twins:
                 _act(sessions, kind, docs[n]["id"], day)

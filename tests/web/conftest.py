@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -46,3 +47,30 @@ def make_web_app(sessions, secret: str = SECRET, as_of: date = AS_OF, requests_p
 @pytest.fixture
 def web_app(sessions):
     return make_web_app(sessions)
+
+
+@contextmanager
+def serve_app(app):
+    """The app behind a real uvicorn on a free loopback port, for a browser: yields its base address."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from web.guard import uvicorn_config
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, trusted_proxies=[], log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -112,7 +112,9 @@ def test_a_long_form_that_is_quick(screen, web_app, rating_link, sessions):
         if screen == "desktop":
             assert scale["x"] > legend["x"] + legend["width"] - 1 and abs(scale["y"] - legend["y"]) < 40
         else:
-            assert scale["y"] > legend["y"] and scale["width"] <= SCREENS["phone"]["width"]
+            assert scale["y"] > legend["y"]
+        last, box = item.locator(".scale label").last.bounding_box(), item.bounding_box()
+        assert last["x"] + last["width"] <= box["x"] + box["width"]  # the whole scale inside its question
         # Autosave: the draft is kept without pressing anything.
         expect(page.locator("[data-save-state]")).to_have_text(re.compile(r"^Draft saved at"), timeout=10_000)
         with sessions() as s:
