@@ -109,7 +109,10 @@ def settle(application: Application, outcome: Annotated[Outcome, typer.Option("-
 @refusals
 def advisor(application: Application, name: Annotated[str, typer.Option("--name")],
             email: Annotated[str, typer.Option("--email")], by: By) -> int:
-    """Pair the application with an application advisor (emailed a read-only link; their notes reach the applicant)."""
+    """Pair the application with an application advisor, who is emailed a read-only link.
+
+    The advisor reads the portfolio and live checklist (never ratings); their notes reach the applicant.
+    """
     from tasks.application_review.advisors import pair_advisor
 
     cfg = pipeline_config(coordinator(by))
