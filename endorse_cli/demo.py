@@ -117,6 +117,8 @@ def _run(sink, read_eml, started: float) -> int:
     print()
     print(report)
     accounts = _demo_accounts(sessions)
+    if accounts:
+        say(f"the coordinator's workbench on the web: {_workbench_tour(sessions, cfg.library, accounts[0])}")
     print(how_to_look_around(sink.folder, accounts, _first_email(sink.folder, read_eml, sessions)), flush=True)
     say(f"done in {time.monotonic() - started:.0f} s")
     return 0
@@ -151,6 +153,29 @@ def _demo_accounts(sessions) -> list[tuple[str, str, str]]:
     path.write_text("\n".join(lines) + "\n")
     path.chmod(0o600)
     return accounts
+
+
+def _workbench_tour(sessions, library, account: tuple[str, str, str]) -> str:
+    """A coordinator signs in over HTTP and reads what waits on them, finds the applications waiting on
+    raters and previews a decision (reading only: the report above stays what the pipeline decided)."""
+    import httpx
+
+    code, email, password = account
+    with _web_app(sessions, library) as base, httpx.Client(base_url=base, timeout=30, follow_redirects=True) as http:
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/coordinator/login").text).group(1)
+        http.post("/coordinator/login", data={"csrf": csrf, "email": email, "password": password})
+        waiting = re.search(r"Waiting on you \((\d+)\)", http.get("/coordinator/").text).group(1)
+        found = http.get("/coordinator/applications", params={"waiting": "raters", "per_page": 100}).text
+        listed = re.search(r'id="found-count">(\d+)', found).group(1)
+        first = re.search(r'<td data-label="application"><a href="/coordinator/applications/([^"]+)"', found)
+        preview = "no application waits on raters"
+        if first:
+            page = http.get(f"/coordinator/applications/{first.group(1)}/decision")
+            outcome = re.search(r'id="decision-outcome">([^<]+)<', page.text)
+            preview = f"{first.group(1)} would be {outcome.group(1)}" if outcome else \
+                f"{first.group(1)}: no decision now (the checklist does not support one)"
+    return (f"{code}: {waiting} things waiting on the coordinator, {listed} applications waiting on raters; "
+            f"decision preview: {preview}")
 
 
 def _first_email(folder: Path, read_eml, sessions) -> tuple[Path, str] | None:

@@ -128,7 +128,7 @@ def next_transition(ev: Evaluation, facts: StageFacts) -> Transition | None:
             if facts.review_due and ev.eligible:
                 return Transition(s, APPLICATION_REVIEW, "complete: application reviewers read it next")
             return Transition(s, DECISION, "three valid ratings including an endorsed rater")
-        if facts.decision_requested:
+        if facts.decision_requested and decision_supported(ev, facts).ok:
             return Transition(s, DECISION, "a coordinator asked for a decision")
         return None
     if s == ELIGIBILITY_REVIEW:
@@ -140,7 +140,9 @@ def next_transition(ev: Evaluation, facts: StageFacts) -> Transition | None:
         if ev.status_of("exam") in (MET, UNMET) and ready:
             # An exam result already on file (e.g. imported) settles it.
             return Transition(s, DECISION, "exam result on file")
-        if facts.decision_requested:
+        # A request made earlier is honoured only while the checklist still supports it: an applicant who
+        # became exam-eligible since is not deferred by a stale click.
+        if facts.decision_requested and decision_supported(ev, facts).ok:
             return Transition(s, DECISION, "a coordinator asked for a decision")
         return None
     if s == APPLICATION_REVIEW:
@@ -177,6 +179,47 @@ def decide(ev: Evaluation, review_outcome: str | None = None) -> tuple[str, list
     if ev.status_of("exam") == UNMET:
         return NOT_ENDORSED, reasons
     return DEFERRED, reasons
+
+
+@dataclass(frozen=True)
+class Support:
+    """Whether the checklist supports a coordinator's action now, and if not, why (in their words)."""
+    ok: bool
+    reason: str
+    outcome: str | None = None  # for a decision: the outcome the rules give now
+
+
+def decision_supported(ev: Evaluation, facts: StageFacts) -> Support:
+    """May a coordinator record the decision now? Only from references or eligibility review (later the
+    pipeline decides by itself), and never a deferral of an applicant whose next step is the exam."""
+    s = facts.stage
+    if s in FINAL_STAGES:
+        return Support(False, f"the decision is already recorded: {s.replace('_', ' ')}")
+    if s == DECISION:
+        return Support(False, "the decision is being recorded by the pipeline already")
+    if s == EXAM:
+        return Support(False, "the application is waiting for its exam result; the decision follows it")
+    if s not in (REFERENCES, ELIGIBILITY_REVIEW):
+        return Support(False, f"the application is at {s}: a decision can be asked for once references are under way")
+    outcome, _ = decide(ev)
+    open_items = _open_items(ev, exclude=("exam",))
+    if outcome == DEFERRED and facts.has_exam and not open_items and ev.status_of("exam") == PENDING:
+        return Support(False, "every requirement but the exam is met: the applicant is eligible to sit the exam, "
+                              "so approve them to sit it instead of deferring", outcome)
+    return Support(True, "; ".join(decision_reasons(ev)) or "every requirement met", outcome)
+
+
+def exam_approval_supported(ev: Evaluation, facts: StageFacts) -> Support:
+    """May a coordinator approve the applicant to sit the exam? Only at eligibility review with every
+    requirement but the exam met (else the approval would not move the application)."""
+    if not facts.has_exam:
+        return Support(False, "this category has no written exam")
+    if facts.stage != ELIGIBILITY_REVIEW:
+        return Support(False, f"the application is at {facts.stage.replace('_', ' ')}, not eligibility review")
+    open_items = _open_items(ev, exclude=("exam",))
+    if open_items:
+        return Support(False, "not every requirement but the exam is met: " + "; ".join(open_items))
+    return Support(True, "every requirement but the exam is met")
 
 
 def decision_reasons(ev: Evaluation) -> list[str]:

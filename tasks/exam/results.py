@@ -8,21 +8,30 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from endorse.db import transaction
+from endorse.rulebook import RulebookLibrary, default_library
 from models import (
     Application,
     record_audit,
 )
+from tasks.eligibility.stages import exam_approval_supported
 
 
-def approve_for_exam(sessions: sessionmaker[Session], application_id: str, *, approved_on: date, actor: str) -> None:
+def approve_for_exam(sessions: sessionmaker[Session], application_id: str, *, approved_on: date, actor: str,
+                     library: RulebookLibrary | None = None) -> None:
+    """Approve an applicant to sit the exam: refused, with the reason, unless the checklist supports it
+    (every requirement but the exam met, at eligibility review), since the approval would not move it."""
+    from tasks.decision.decisions import checklist_now
+
+    library = library or default_library()
     with transaction(sessions) as s:
         app = s.get(Application, application_id)
         if app is None:
             raise LookupError(f"no application {application_id!r}")
         if app.exam_approved_on == approved_on:
             return  # approved already (a retried command): nothing changes, nothing audited
-        if app.stage != "eligibility_review":
-            raise ValueError(f"{application_id} is in stage {app.stage}, not eligibility_review")
+        support = exam_approval_supported(*checklist_now(s, app, library, approved_on))
+        if not support.ok:
+            raise ValueError(f"{application_id} cannot be approved to sit the exam: {support.reason}")
         app.exam_approved_on, app.exam_approved_by, app.needs_reconcile = approved_on, actor, True
         record_audit(s, actor=actor, action="exam.approved", entity_type="application", entity_id=app.id,
                      application_id=app.id, approved_on=approved_on.isoformat())

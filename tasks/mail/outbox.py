@@ -73,8 +73,7 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
     if existing is not None:
         return QueuedEmail(existing.id, existing.message_id, new=False)
     assoc = session.get(Association, association) if association else None
-    ctx = {**profile_context(assoc), **context}
-    mail = render(role, ctx, association=association, templates_dir=templates_dir)
+    mail = render_for(session, role, context, association, templates_dir)
     _check_production(assoc, association, link_kind, mail)
     domain = ((assoc.sender_email or assoc.coordinator_email).split("@")[-1] if assoc else "endorse.localhost")
     row = dict(
@@ -96,6 +95,13 @@ def insert_all_if_absent(session: Session, rows: list[dict]) -> None:
     if rows:
         session.execute(dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"]),
                         rows)
+
+
+def render_for(session: Session, role: str, context: dict, association: str | None,
+               templates_dir: str | None = None):
+    """An email exactly as ``queue_email`` would queue it (a preview renders it the same way)."""
+    assoc = session.get(Association, association) if association else None
+    return render(role, {**profile_context(assoc), **context}, association=association, templates_dir=templates_dir)
 
 
 def insert_if_absent(session: Session, row: dict) -> QueuedEmail:

@@ -17,6 +17,7 @@ from endorse.text import single_line
 from models import Application, AuditLog, Person, RaterVetting, ReferenceRequest, record_audit
 from tasks.config import PipelineConfig, _now_for
 from tasks.eligibility.evaluation import MET, PENDING, evaluate
+from tasks.eligibility.stages import DEFERRED, OPEN_STAGES
 from tasks.intake.records import load_documents, person_for
 from tasks.references.requests import issue_reference_links, queue_reference_email
 
@@ -157,12 +158,18 @@ class VettingItem:
     role: str
 
 
+# Open, or deferred (it comes back when what was missing arrives): where a vetting can still change something.
+VETTABLE_STAGES = OPEN_STAGES + (DEFERRED,)
+
+
 def vetting_queue(s: Session, cfg: PipelineConfig) -> list[VettingItem]:
-    """Raters who hold no endorsement of the category's set, where the rules allow vetting, not yet vetted."""
+    """Raters who hold no endorsement of the category's set, where the rules allow vetting, not yet vetted,
+    on applications still open (a decided application's rater can no longer be acted on)."""
     rows = s.execute(select(ReferenceRequest, Application, Person)
                      .join(Application, Application.id == ReferenceRequest.application_id)
                      .join(Person, Person.id == ReferenceRequest.rater_id)
-                     .where(ReferenceRequest.status.in_(("requested", "submitted")), ReferenceRequest.vetting == None)  # noqa: E711
+                     .where(ReferenceRequest.status.in_(("requested", "submitted")), ReferenceRequest.vetting == None,  # noqa: E711
+                            Application.stage.in_(VETTABLE_STAGES))
                      .order_by(Application.id, ReferenceRequest.position)).all()
     out = []
     for req, app, person in rows:
@@ -185,6 +192,9 @@ def vet_rater(sessions: sessionmaker[Session], request_id: int, *, coordinator: 
             raise LookupError(f"no reference request {request_id}")
         if req.vetting is not None:
             raise ValueError(f"reference request {request_id} was already vetted on {req.vetting.vetted_on}")
+        stage = s.get(Application, req.application_id).stage
+        if stage not in VETTABLE_STAGES:
+            raise ValueError(f"{req.application_id} is decided ({stage.replace('_', ' ')}): its raters are not vetted now")
         s.add(RaterVetting(reference_request_id=req.id, coordinator=coordinator, vetted_on=vetted_on,
                            decision="accepted" if accepted else "rejected", note=note))
         s.get(Application, req.application_id).needs_reconcile = True

@@ -99,25 +99,30 @@ class RenewalOutcome:
     unmet: list[str]
 
 
-def record_renewal(sessions: sessionmaker[Session], doc, library, *, as_of: date, actor: str) -> RenewalOutcome:
+def record_renewal(sessions: sessionmaker[Session], doc, library, *, as_of: date, actor: str,
+                   association: str | None = None) -> RenewalOutcome:
     """Evaluate a renewal document and record it against the endorsement, in one transaction.
 
     Met: the endorsement's next renewal moves a year on. Unmet: recorded with what is missing, the
     endorsement unchanged (the grace period still runs). A lapsed endorsement is reinstated when the
     missed year's requirements are met within the association's reinstatement window (rulebook:
-    ``reinstatement``); after that the professional applies again."""
+    ``reinstatement``); after that the professional applies again. With ``association`` (the web),
+    only that association's endorsements."""
     with transaction(sessions) as s:
-        return record_renewal_in(s, doc, library, as_of=as_of, actor=actor)
+        return record_renewal_in(s, doc, library, as_of=as_of, actor=actor, association=association)
 
 
-def record_renewal_in(s: Session, doc, library, *, as_of: date, actor: str) -> RenewalOutcome:
+def record_renewal_in(s: Session, doc, library, *, as_of: date, actor: str,
+                      association: str | None = None) -> RenewalOutcome:
     """``record_renewal`` in the caller's transaction (the web portfolio records it with its own change)."""
     from tasks.renewal.evaluation import evaluate_renewal, renewal_to_dict
 
     if not doc.endorsement_number:
         raise ValueError(f"{doc.id}: endorsement_number is needed to record a renewal")
     e = s.scalars(select(Endorsement).where(Endorsement.number == doc.endorsement_number)).first()
-    if e is None:
+    # A coordinator records renewals of their own association's endorsements only; another's is
+    # answered like one that does not exist.
+    if e is None or (association is not None and e.association_code != association):
         raise LookupError(f"{doc.id}: endorsement_number {doc.endorsement_number!r} is not an endorsement we granted")
     if e.category != doc.category:
         raise ValueError(f"{doc.id}: category {doc.category} but endorsement {e.number} is {e.category}")

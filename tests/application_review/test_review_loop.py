@@ -76,7 +76,7 @@ def test_two_agreeing_reviewers_settle_it_and_reconcile_moves_it_on(sessions, re
 
 def test_imhs_recommended_goes_back_to_eligibility_review_for_exam_approval(sessions, review):
     imhs = review.apps["IMHS"]
-    with pytest.raises(ValueError, match="application_review"):  # no exam approval before the review
+    with pytest.raises(ValueError, match="application.review"):  # no exam approval before the review
         approve_for_exam(sessions, imhs, approved_on=AS_OF, actor="coordinator:test")
     _apply(sessions, review)
     for a in _open(sessions, imhs):

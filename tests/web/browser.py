@@ -1,43 +1,21 @@
 """Driving the app in a real browser (Debian's Chromium through Playwright): the app served on a free
-loopback port, a browser per test, the two screens every form is tried on, and the WCAG contrast
+loopback port (``served``, the conftest's ``serve_app``), a browser per test, the two screens every form is tried on, and the WCAG contrast
 ratio computed from the colours the browser applied."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
-import uvicorn
-
 from endorse.settings import PROJECT_ROOT
-from web.guard import uvicorn_config
+from tests.web.conftest import serve_app as served
+
+__all__ = ["CHROMIUM_ARGS", "SCREENS", "SHOTS", "chromium", "contrast", "served"]
 
 SHOTS = PROJECT_ROOT / "var" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 SCREENS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-
-
-@contextlib.contextmanager
-def served(app) -> Iterator[str]:
-    """The app on a free loopback port, as `endorse serve` runs it; yields its base address."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, trusted_proxies=[], log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @contextlib.contextmanager

@@ -309,16 +309,16 @@ def test_a_reference_of_another_association_cannot_be_acted_on(cohort):
     assert _audits(cohort, "reference.link_regenerated") == 0
 
 
-def test_approving_for_the_exam_and_requesting_a_decision(cohort):
+def test_requesting_a_decision_needs_the_previews_confirmation(cohort):
     client = signed_in(cohort)
-    app_id = _mi_app(cohort, stage="eligibility_review")
-    if app_id is not None:
-        csrf = csrf_of(client, f"/coordinator/applications/{app_id}")
-        r = client.post(f"/coordinator/applications/{app_id}/approve-exam", data={"csrf": csrf}, follow_redirects=False)
-        assert r.status_code in (303, 422)
     other = _mi_app(cohort, stage="references")
     csrf = csrf_of(client, f"/coordinator/applications/{other}")
     r = client.post(f"/coordinator/applications/{other}/request-decision", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 422
+    digest = re.search(r'name="digest" value="([0-9a-f]+)"',
+                       client.get(f"/coordinator/applications/{other}/decision").text).group(1)
+    r = client.post(f"/coordinator/applications/{other}/request-decision", data={"csrf": csrf, "digest": digest},
+                    follow_redirects=False)
     assert r.status_code == 303
     with cohort() as s:
         assert s.get(Application, other).decision_requested

@@ -64,11 +64,13 @@ def test_a_coordinator_signs_in_reads_the_dashboard_and_acts_on_an_application(c
             page.goto(f"{base}/coordinator/applications/{app_id}")
             assert page.locator("#checklist tbody tr").count() > 5
             page.screenshot(path=str(SHOTS / "coordinator-application.png"), full_page=True)
-            page.get_by_role("button", name="Record the decision now").click()
+            page.get_by_role("link", name="Record the decision now…").click()
+            page.get_by_role("button", name="Confirm").click()
             page.wait_for_load_state()
-            assert "Decision requested" in page.get_by_role("status").inner_text()
+            assert "Decision confirmed" in page.get_by_role("status").inner_text()
             # Regenerate a rater's link from the reference row, where there is one open.
-            rows = page.locator("details.no-print")
+            rows = page.locator("#references details.no-print",
+                                has=page.get_by_role("button", name="New link (old one stops working)"))
             if rows.count():
                 rows.first.locator("summary").click()
                 rows.first.get_by_role("button", name="New link (old one stops working)").click()

@@ -49,10 +49,11 @@ def render(request: Request, ctx: WebContext, site: Site, template: str, who: Co
 
 # --- sign-in ----------------------------------------------------------------------------------------
 
-def login_page(request: Request, ctx: WebContext, site: Site, error: str = "", status: int = 200) -> HTMLResponse:
+def login_page(request: Request, ctx: WebContext, site: Site, error: str = "", status: int = 200,
+               email: str = "") -> HTMLResponse:
     pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(16)
     resp = site.pages.TemplateResponse(request, "coordinator/login.html", {
-        "csrf": auth.csrf_token(ctx.secret_key, "pre:" + pre), "error": error,
+        "csrf": auth.csrf_token(ctx.secret_key, "pre:" + pre), "error": error, "email": email,
         "next": request.query_params.get("next", "/coordinator/")}, status_code=status)
     resp.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=site.secure_cookies, path="/coordinator")
     return resp
@@ -76,7 +77,7 @@ async def login(request: Request, ctx: Ctx, site: SiteDep):
     if signed is None:
         return login_page(request, ctx, site, "That email and password do not match an active coordinator account "
                                               "(after several failed attempts an account waits a while before the next).",
-                          status=401)
+                          status=401, email=email)
     target = str(form.get("next", "/coordinator/"))
     if not target.startswith("/coordinator/") or target.startswith("//"):
         target = "/coordinator/"  # never redirect off the site
@@ -99,8 +100,39 @@ async def logout(ctx: Ctx, who: SignedIn, form: CoordinatorForm):
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard_page(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, s: Db):
+    from tasks.coordination.finder import waiting_on_me
+
     board = views.dashboard(s, who.association, ctx.library, ctx.today())
-    return render(request, ctx, site, "dashboard.html", who, board=board)
+    return render(request, ctx, site, "dashboard.html", who, board=board,
+                  waiting=waiting_on_me(s, who.association, ctx.library, ctx.today()))
+
+
+@router.get("/applications", response_class=HTMLResponse)
+async def applications_list(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, s: Db):
+    from tasks.coordination.finder import WAITING_ON, BadQuery, Query, find_applications
+    from tasks.eligibility.stages import STAGES
+
+    p = request.query_params
+    try:
+        query = Query(text=p.get("q", "")[:200], stage=p.get("stage", ""), category=p.get("category", ""),
+                      waiting=p.get("waiting", ""), overdue=p.get("overdue") == "yes", sort=p.get("sort", "id"),
+                      descending=p.get("order") == "desc", page=_whole(p.get("page", "1"), "page"),
+                      per_page=_whole(p.get("per_page", "25"), "per page"))
+        found = find_applications(s, who.association, query, ctx.today())
+        error = ""
+    except BadQuery as exc:
+        query, found, error = Query(), find_applications(s, who.association, Query(), ctx.today()), str(exc)
+    return render(request, ctx, site, "applications.html", who, status=422 if error else 200, query=query, found=found,
+                  error=error, stages=STAGES, waiting_on=WAITING_ON)
+
+
+def _whole(value: str, name: str) -> int:
+    from tasks.coordination.finder import BadQuery
+
+    try:
+        return int(value)
+    except ValueError:
+        raise BadQuery(f"{name}: write a whole number") from None
 
 
 @router.get("/charts/{name}.png")
@@ -121,19 +153,21 @@ def application_or_404(request: Request, ctx: WebContext, site: Site, who: Coord
                        template: str) -> HTMLResponse:
     try:
         from tasks.application_review.coordination import review_summary
+        from tasks.decision.decisions import action_support
         from tasks.eligibility.determinations import application_questions
 
         with ctx.sessions() as s:
             page = views.application_page(s, application_id, who.association)
             questions = application_questions(s, ctx.library, page.app, ctx.today())
             review = review_summary(s, page.app)
+            support = action_support(s, page.app, ctx.library, ctx.today())
             # Its runs, its artifact and its events in the Prefect UI (the events over its whole life).
             prefect = application_prefect_links(s, page.app.id, site.prefect_ui_url, utcnow()) \
                 if site.prefect_ui_url else {}
     except views.NotYours:
         raise NotYours(who) from None
     return render(request, ctx, site, template, who, page=page, today=ctx.today(), prefect_runs=prefect.get("runs"),
-                  prefect=prefect, questions=questions, review=review)
+                  prefect=prefect, questions=questions, review=review, support=support)
 
 
 @router.get("/applications/{application_id}", response_class=HTMLResponse)
@@ -248,20 +282,34 @@ async def approve_exam(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn,
     def run() -> str:
         from tasks.exam.results import approve_for_exam
 
-        approve_for_exam(ctx.sessions, application_id, approved_on=ctx.today(), actor=actor(who))
+        approve_for_exam(ctx.sessions, application_id, approved_on=ctx.today(), actor=actor(who), library=ctx.library)
         return "Approved to sit the exam."
 
     return carried_out(request, ctx, site, who, application_id, run)
+
+
+@router.get("/applications/{application_id}/decision", response_class=HTMLResponse)
+async def decision_preview(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, s: Db,
+                           application_id: str = OwnedApplication):
+    from tasks.decision.decisions import preview_decision
+
+    preview = preview_decision(s, application_id, ctx.library, ctx.today())
+    return render(request, ctx, site, "decision.html", who, status=200 if preview.support.ok else 422,
+                  preview=preview)
 
 
 @router.post("/applications/{application_id}/request-decision", response_class=HTMLResponse)
 async def request_decision(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
                            application_id: str = OwnedApplication):
     def run() -> str:
-        from tasks.decision.decisions import request_decision as ask
+        from tasks.decision.decisions import confirm_decision
 
-        ask(ctx.sessions, application_id, actor=actor(who))
-        return "Decision requested: it is recorded at the next reconcile."
+        if not form.get("digest"):
+            raise ValueError("confirmation: open the decision's preview and confirm what it shows")
+        preview = confirm_decision(ctx.sessions, application_id, ctx.library, ctx.today(), digest=form["digest"],
+                                   actor=actor(who))
+        return f"Decision confirmed ({preview.outcome.replace('_', ' ')}): the letter you previewed goes out " \
+               "when the pipeline records it."
 
     return carried_out(request, ctx, site, who, application_id, run)
 
@@ -330,6 +378,26 @@ async def replace(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form
         replace_rater(ctx.sessions, request_id, new, pipeline_cfg(ctx, who), actor=actor(who),
                       reason=form.get("reason", "").strip()[:2000] or "replaced by the coordinator")
         return f"{name} was asked in place of the previous rater."
+
+    return carried_out(request, ctx, site, who, application_id, run)
+
+
+@router.post("/applications/{application_id}/raters", response_class=HTMLResponse)
+async def add_rater(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
+                    application_id: str = OwnedApplication):
+    def run() -> str:
+        from tasks.references.raters import ProposedRater, add_rater as ask
+
+        name, role = form.get("name", "").strip(), form.get("role", "").strip()
+        if not name:
+            raise ValueError("name: say who the new rater is")
+        if not role:
+            raise ValueError("role: say how the rater knows the applicant (e.g. supervisor)")
+        rater = ProposedRater(name=name[:200], email=form.get("email", "").strip()[:254], role=role[:40],
+                              endorsement=form.get("endorsement", "").strip() or None,
+                              waived_access=form.get("waived") == "yes")
+        ask(ctx.sessions, application_id, rater, pipeline_cfg(ctx, who), actor=actor(who))
+        return f"{rater.name} was asked for a rating: a link and an email went out."
 
     return carried_out(request, ctx, site, who, application_id, run)
 
