@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from endorse_cli.commands import checklists, exam, intake, operations, outbox, people, pipeline, rater, renewal
+from endorse_cli.commands import appreview, checklists, exam, intake, operations, outbox, people, pipeline, rater, renewal
 
 app = typer.Typer(
     name="endorse", no_args_is_help=True, rich_markup_mode="rich",
@@ -46,6 +46,7 @@ app.add_typer(people.transcript, name="transcript")
 app.add_typer(rater.app, name="rater")
 app.add_typer(people.determination, name="determination")
 app.add_typer(exam.app, name="exam")
+app.add_typer(appreview.app, name="appreview")
 app.add_typer(renewal.app, name="renewal")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(people.person, name="person")

@@ -16,10 +16,12 @@ from tasks.pipeline import (
     parse_as_of,
     plan_sweep,
     publish_pipeline_artifact,
+    reassign_overdue_application_reviews,
     reassign_overdue_essays,
     record_completed_run,
     record_full_sweep,
     remind_missing_transcripts,
+    remind_application_reviewers,
     remind_reviewers,
     scheduled_run_name,
     send_due_reminders,
@@ -34,6 +36,8 @@ FOLLOW_UPS = (
     ("escalated", escalate_overdue_ratings),
     ("essay_reviews_reassigned", reassign_overdue_essays),
     ("reviewer_reminders", remind_reviewers),
+    ("application_reviews_reassigned", reassign_overdue_application_reviews),
+    ("application_reviewer_reminders", remind_application_reviewers),
 )
 
 

@@ -12,6 +12,15 @@ from models.application import (
     Transcript,
     WorkRecord,
 )
+from models.application_review import (
+    AdvisorNote,
+    AdvisorPairing,
+    ApplicationReview,
+    ApplicationReviewAssignment,
+    ApplicationReviewer,
+    ApplicationReviewInvitation,
+    ApplicationReviewOutcome,
+)
 from models.audit import AuditLog, record_audit
 from models.base import Base, utcnow
 from models.decision import Decision, Renewal
@@ -34,6 +43,8 @@ from models.portal import Portfolio, PortfolioUpload
 from models.references import Rating, RatingAnswer, RaterVetting, ReferenceRequest
 
 __all__ = [
+    "AdvisorNote", "AdvisorPairing", "ApplicationReview", "ApplicationReviewAssignment", "ApplicationReviewer",
+    "ApplicationReviewInvitation", "ApplicationReviewOutcome",
     "Application", "ApplicationDocumentRow", "Association", "AuditLog", "Base", "ConflictDeclaration",
     "CoordinatorAccount", "CoordinatorDetermination", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Portfolio", "PortfolioUpload", "Rating", "RatingAnswer", "RaterVetting",

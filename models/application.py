@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, utcnow
 from models.people import Person
 
-STAGES = ("submitted", "transcripts", "references", "eligibility_review", "exam", "decision",
+STAGES = ("submitted", "transcripts", "references", "eligibility_review", "application_review", "exam", "decision",
           "endorsed", "not_endorsed", "deferred")
 _stage_list = ",".join(f"'{s}'" for s in STAGES)
 

@@ -32,21 +32,10 @@ from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
 from models import AuditLog, Person, ReviewerConsoleLink, record_audit
-from tasks.exam.review import ReviewerScope, essays_in_scope, find_reviewer
+from tasks.exam.review import ConsoleRow, ReviewerScope, essays_in_scope, find_reviewer
 from tasks.mail.outbox import queue_email
 
 LINK_PURPOSE = "reviewer"
-
-
-@dataclass(frozen=True)
-class ConsoleRow:
-    kind: str  # "essay"; another source adds its own
-    title: str  # "Essay K7QF-3M2P"
-    detail: str  # what it is about, e.g. the track
-    where: str  # association · sitting
-    due_on: date | None
-    status: str  # to_review | draft | reviewed
-    path: str  # relative to the link: "essay/17"
 
 
 @dataclass(frozen=True)
@@ -76,8 +65,14 @@ def essay_rows(s: Session, scope: ReviewerScope, library: RulebookLibrary, as_of
     return rows
 
 
+def application_review_rows(s: Session, scope: ReviewerScope, library: RulebookLibrary, as_of: date) -> list[ConsoleRow]:
+    from tasks.application_review.pages import console_rows
+
+    return console_rows(s, scope.reviewer_id, scope.sitting_id, library, as_of)
+
+
 RowSource = Callable[[Session, ReviewerScope, RulebookLibrary, date], list[ConsoleRow]]
-ROW_SOURCES: tuple[RowSource, ...] = (essay_rows,)
+ROW_SOURCES: tuple[RowSource, ...] = (essay_rows, application_review_rows)
 
 
 def console(s: Session, token: str, library: RulebookLibrary, as_of: date) -> Console:
@@ -86,6 +81,14 @@ def console(s: Session, token: str, library: RulebookLibrary, as_of: date) -> Co
     rows = [row for source in ROW_SOURCES for row in source(s, scope, library, as_of)]
     rows.sort(key=lambda r: (r.status == "reviewed", r.due_on or date.max))
     return Console(s.get(Person, scope.reviewer_id).name, scope, tuple(rows))
+
+
+def _application_review_associations(s: Session, reviewer_id: int) -> set[str]:
+    from models import Application, ApplicationReviewAssignment
+
+    return set(s.scalars(select(Application.association_code).join(
+        ApplicationReviewAssignment, ApplicationReviewAssignment.application_id == Application.id)
+        .where(ApplicationReviewAssignment.reviewer_id == reviewer_id)))
 
 
 def _expiry_days(library: RulebookLibrary, associations: set[str], as_of: date) -> int:
@@ -108,6 +111,7 @@ def send_console_link(sessions: sessionmaker[Session], reviewer_id: int, library
             select(ExamSitting.association_code).join(ExamAttempt, ExamAttempt.sitting_id == ExamSitting.id)
             .join(Essay, Essay.attempt_id == ExamAttempt.id).join(ReviewAssignment, ReviewAssignment.essay_id == Essay.id)
             .where(ReviewAssignment.reviewer_id == reviewer_id)))
+        associations |= _application_review_associations(s, reviewer_id)
         if not associations:
             raise LookupError(f"{reviewer.name} has no review assignments: there is nothing to show on a console")
         until = now_for(as_of) + timedelta(days=_expiry_days(library, associations, as_of))

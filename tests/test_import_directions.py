@@ -33,7 +33,8 @@ TASK_TIERS = (
     ("eligibility",),
     ("transcripts", "references", "decision", "renewal"),
     ("exam",),
-    ("coordination", "portal", "reviewer_console"),
+    ("coordination", "portal", "application_review"),
+    ("reviewer_console",),
     ("pipeline",),
 )
 TASK_TIER = {package: n for n, tier in enumerate(TASK_TIERS) for package in tier}

@@ -19,14 +19,15 @@ from web.deps import Site, WebContext
 from web.errors import add_error_handlers, static_page
 from web.guard import SecurityHeaders
 from web.health import Check, database_check
-from web.routers import (applicant, coordinator, coordinator_exam, coordinator_renewals, health, portfolios, public,
-                         rater, reviewer)
+from web.routers import (advisor, applicant, coordinator, coordinator_exam, coordinator_renewals, health, portfolios,
+                         public, rater, reviewer)
 
 __all__ = ["MAX_BODY_BYTES", "LimitBody", "RateLimit", "RedactLinks", "WebContext", "create_app", "default_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
-_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review|apply)/)[A-Za-z0-9_-]+")
+# /review/application/<token> before /review/<token>: else "application" would be redacted, not the token.
+_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review/application|review|advise|apply)/)[A-Za-z0-9_-]+")
 
 
 class RedactLinks(logging.Filter):
@@ -143,12 +144,12 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     add_error_handlers(app, pages)  # first: its 500 page must pass through the middleware below
     app.add_middleware(LimitBody, page=static_page(pages, "too_large.html"))
     app.add_middleware(RateLimit, per_minute=requests_per_minute,
-                       prefixes=("/rate/", "/review/", "/apply", "/coordinator/login"),
+                       prefixes=("/rate/", "/review/", "/advise/", "/apply", "/coordinator/login"),
                        page=static_page(pages, "too_many_requests.html"))
     app.add_middleware(SecurityHeaders)  # last added runs first: every answer, 413 and 429 too, gets the headers
     # The one script the forms load, as a file (CSP: script-src 'self').
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    for router in (health.router, public.router, rater.router, reviewer.router, applicant.router,
+    for router in (health.router, public.router, rater.router, reviewer.router, advisor.router, applicant.router,
                    coordinator.sign_in_router, portfolios.router, coordinator.router, coordinator_exam.router,
                    coordinator_renewals.router):
         app.include_router(router)

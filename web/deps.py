@@ -26,6 +26,8 @@ from endorse import auth
 from endorse.rulebook import RulebookLibrary
 from models import Association, CoordinatorAccount, Person
 from tasks import reviewer_console as review_console
+from tasks.application_review import advisors
+from tasks.application_review import pages as application_review
 from tasks.exam import review as essay_review
 from tasks.references import ratings
 from web.forms import read_form
@@ -221,6 +223,36 @@ async def essay_link(token: str, assignment_id: DbId, ctx: Ctx) -> EssayUnderRev
 
 ReviewerConsoleDep = Annotated[review_console.Console, Depends(reviewer_console)]
 EssayLink = Annotated[EssayUnderReview, Depends(essay_link)]
+
+
+async def application_reviewer_home(token: str, ctx: Ctx) -> application_review.ApplicationReviewerHome:
+    try:
+        with ctx.sessions() as s:
+            return application_review.reviewer_home(s, token, ctx.library, ctx.today())
+    except ratings.LinkNotFound:
+        raise LinkNotWorking() from None
+
+
+async def application_review_link(token: str, assignment_id: DbId, ctx: Ctx) -> application_review.ApplicationReviewPage:
+    """One application of the reviewer's link; one that is not theirs is the same ``LinkNotWorking``."""
+    try:
+        with ctx.sessions() as s:
+            return application_review.review_page(s, token, assignment_id, ctx.library, ctx.today())
+    except ratings.LinkNotFound:
+        raise LinkNotWorking() from None
+
+
+async def advisor_link(token: str, ctx: Ctx) -> advisors.AdvisorPage:
+    try:
+        with ctx.sessions() as s:
+            return advisors.advisor_page(s, token, ctx.library, ctx.today())
+    except ratings.LinkNotFound:
+        raise LinkNotWorking() from None
+
+
+ApplicationReviewerHomeDep = Annotated[application_review.ApplicationReviewerHome, Depends(application_reviewer_home)]
+ApplicationReviewLink = Annotated[application_review.ApplicationReviewPage, Depends(application_review_link)]
+AdvisorLink = Annotated[advisors.AdvisorPage, Depends(advisor_link)]
 
 
 async def link_form(request: Request, token: str, ctx: Ctx) -> FormData:

@@ -17,7 +17,7 @@ DbId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src 'self'; style-src 'self' 'unsafe-inline'; "
                            "script-src 'self'; connect-src 'self'; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-PERSONAL_PREFIXES = ("/rate/", "/review/", "/apply", "/coordinator/")
+PERSONAL_PREFIXES = ("/rate/", "/review/", "/advise/", "/apply", "/coordinator/")
 
 
 class SecurityHeaders:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0013'
-down_revision = '0011'  # re-chained after merging main (0011: applicant portal)
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

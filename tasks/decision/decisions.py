@@ -32,8 +32,9 @@ from tasks.intake.people import audit_person_change
 from tasks.mail.outbox import queue_email, render_for
 
 
-def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineConfig, now: datetime) -> Decision:
-    outcome, reasons = decide(ev)
+def record_decision(s: Session, app: Application, ev: Evaluation, cfg: PipelineConfig, now: datetime,
+                    review_outcome: str | None = None) -> Decision:
+    outcome, reasons = decide(ev, review_outcome)
     if app.stage != outcome:  # the transition chose the outcome; they must agree
         raise RuntimeError(f"decision {outcome} disagrees with stage {app.stage}")
     decision = Decision(application_id=app.id, outcome=outcome, reasons=reasons, decided_by=cfg.actor,
@@ -132,11 +133,12 @@ def checklist_now(s: Session, app: Application, library: RulebookLibrary, as_of:
     """The application's checklist and stage facts as the pipeline would read them now."""
     from tasks.intake.records import load_documents
     from tasks.eligibility.evaluation import evaluate
-    from tasks.eligibility.facts import stage_facts
+    from tasks.eligibility.facts import review_outcome_of, stage_facts
 
     doc = load_documents(s, [app.id])[app.id]
     ev = evaluate(doc, library, as_of)
-    return ev, stage_facts(app, PipelineConfig(library=library, as_of=as_of, secret_key=""))
+    cfg = PipelineConfig(library=library, as_of=as_of, secret_key="")
+    return ev, stage_facts(app, cfg, review_outcome_of(s, app, cfg))
 
 
 def _preview(s: Session, app: Application, library: RulebookLibrary, as_of: date) -> DecisionPreview:

@@ -2,7 +2,9 @@
 
 submitted → transcripts → references → eligibility_review → exam → decision → endorsed |
 not_endorsed | deferred. Categories without an exam rule (IFA, IFS) go from references straight to
-decision. ``next_transition`` never touches the database: the pipeline applies what it returns,
+decision. Where the association's rulebook sets application reviewers (``application_review``), a
+complete application (complete apart from the exam for IMHS, IMHM) goes to ``application_review``
+first, and on to exam approval or the decision only once the round is settled. ``next_transition`` never touches the database: the pipeline applies what it returns,
 one transition per transaction, each with an audit entry.
 """
 
@@ -17,14 +19,21 @@ SUBMITTED = "submitted"
 TRANSCRIPTS = "transcripts"
 REFERENCES = "references"
 ELIGIBILITY_REVIEW = "eligibility_review"
+APPLICATION_REVIEW = "application_review"
 EXAM = "exam"
 DECISION = "decision"
 ENDORSED = "endorsed"
 NOT_ENDORSED = "not_endorsed"
 DEFERRED = "deferred"
 
-STAGES = (SUBMITTED, TRANSCRIPTS, REFERENCES, ELIGIBILITY_REVIEW, EXAM, DECISION, ENDORSED, NOT_ENDORSED, DEFERRED)
-OPEN_STAGES = (SUBMITTED, TRANSCRIPTS, REFERENCES, ELIGIBILITY_REVIEW, EXAM, DECISION)
+STAGES = (SUBMITTED, TRANSCRIPTS, REFERENCES, ELIGIBILITY_REVIEW, APPLICATION_REVIEW, EXAM, DECISION, ENDORSED,
+          NOT_ENDORSED, DEFERRED)
+OPEN_STAGES = (SUBMITTED, TRANSCRIPTS, REFERENCES, ELIGIBILITY_REVIEW, APPLICATION_REVIEW, EXAM, DECISION)
+
+# How a round of application review ended (models.application_review.RECOMMENDATIONS).
+RECOMMEND = "recommend"
+RECOMMEND_WITH_CONDITIONS = "recommend_with_conditions"
+NOT_YET = "not_yet"
 FINAL_STAGES = (ENDORSED, NOT_ENDORSED, DEFERRED)
 
 # Which requirements each waiting stage is waiting for.
@@ -34,14 +43,16 @@ REFERENCE_REQUIREMENTS = ("references", "endorsed_rater")
 ALLOWED = {
     SUBMITTED: {TRANSCRIPTS},
     TRANSCRIPTS: {REFERENCES},
-    REFERENCES: {ELIGIBILITY_REVIEW, DECISION},
-    ELIGIBILITY_REVIEW: {EXAM, DECISION},
+    REFERENCES: {ELIGIBILITY_REVIEW, APPLICATION_REVIEW, DECISION},
+    ELIGIBILITY_REVIEW: {EXAM, DECISION, APPLICATION_REVIEW},
+    # Recommended: on to exam approval (IMHS, IMHM) or the decision; "not yet": deferred.
+    APPLICATION_REVIEW: {ELIGIBILITY_REVIEW, DECISION, DEFERRED},
     EXAM: {DECISION},
     DECISION: {ENDORSED, NOT_ENDORSED, DEFERRED},
     ENDORSED: set(),
     NOT_ENDORSED: {EXAM},  # a retake, started by the coordinator after the waiting period
     # A deferred application comes back when what was missing arrives.
-    DEFERRED: {REFERENCES, ELIGIBILITY_REVIEW, DECISION},
+    DEFERRED: {REFERENCES, ELIGIBILITY_REVIEW, APPLICATION_REVIEW, DECISION},
 }
 
 
@@ -61,6 +72,18 @@ class StageFacts:
     exam_approved_on: date | None
     exam_approval_validity_days: int
     decision_requested: bool = False  # a coordinator asked to decide now (e.g. to defer)
+    # Application reviewers the association asks for (0: no review stage) and how the latest round
+    # ended (None: no round settled yet).
+    application_reviewers: int = 0
+    review_outcome: str | None = None
+
+    @property
+    def review_due(self) -> bool:
+        return self.application_reviewers > 0 and self.review_outcome is None
+
+    @property
+    def review_recommends(self) -> bool:
+        return self.application_reviewers == 0 or self.review_outcome in (RECOMMEND, RECOMMEND_WITH_CONDITIONS)
 
 
 def _all_done(ev: Evaluation, ids: tuple[str, ...]) -> bool:
@@ -86,7 +109,13 @@ def next_transition(ev: Evaluation, facts: StageFacts) -> Transition | None:
             return Transition(s, REFERENCES, "education and official transcripts are in")
         return None
     if s == DEFERRED:
-        # Back into the pipeline only when what was missing has arrived.
+        # Back into the pipeline only when what was missing has arrived; after the reviewers' "not
+        # yet", only when a coordinator opens a new review round.
+        if facts.review_outcome == NOT_YET:
+            return None
+        if facts.review_due and (ev.eligible or (facts.has_exam and ev.status_of("exam") == PENDING
+                                                 and not _open_items(ev, exclude=("exam",)))):
+            return Transition(s, APPLICATION_REVIEW, "complete: application reviewers read it next")
         if ev.eligible or (ev.status_of("exam") in (MET, UNMET) and not _open_items(ev, exclude=("exam",))):
             return Transition(s, DECISION, "what was missing has arrived")
         if facts.has_exam and not _open_items(ev, exclude=("exam",)) and ev.status_of("exam") == PENDING:
@@ -96,13 +125,17 @@ def next_transition(ev: Evaluation, facts: StageFacts) -> Transition | None:
         if _all_done(ev, REFERENCE_REQUIREMENTS):
             if facts.has_exam:
                 return Transition(s, ELIGIBILITY_REVIEW, "three valid ratings including an endorsed rater")
+            if facts.review_due and ev.eligible:
+                return Transition(s, APPLICATION_REVIEW, "complete: application reviewers read it next")
             return Transition(s, DECISION, "three valid ratings including an endorsed rater")
         if facts.decision_requested and decision_supported(ev, facts).ok:
             return Transition(s, DECISION, "a coordinator asked for a decision")
         return None
     if s == ELIGIBILITY_REVIEW:
         ready = not _open_items(ev, exclude=("exam",))
-        if ready and approval_is_current(facts, ev.as_of):
+        if ready and facts.review_due:  # before exam approval, or before the decision on an exam result on file
+            return Transition(s, APPLICATION_REVIEW, "complete apart from the exam: application reviewers read it next")
+        if ready and approval_is_current(facts, ev.as_of) and facts.review_recommends:
             return Transition(s, EXAM, f"approved to sit the exam on {facts.exam_approved_on.isoformat()}")
         if ev.status_of("exam") in (MET, UNMET) and ready:
             # An exam result already on file (e.g. imported) settles it.
@@ -112,23 +145,35 @@ def next_transition(ev: Evaluation, facts: StageFacts) -> Transition | None:
         if facts.decision_requested and decision_supported(ev, facts).ok:
             return Transition(s, DECISION, "a coordinator asked for a decision")
         return None
+    if s == APPLICATION_REVIEW:
+        if facts.review_outcome == NOT_YET:
+            return Transition(s, DEFERRED, "application reviewers: not yet")
+        if facts.review_recommends and facts.review_outcome is not None:
+            how = "recommended with conditions" if facts.review_outcome == RECOMMEND_WITH_CONDITIONS else "recommended"
+            return Transition(s, ELIGIBILITY_REVIEW if facts.has_exam else DECISION, f"application reviewers: {how}")
+        if facts.decision_requested:
+            return Transition(s, DECISION, "a coordinator asked for a decision")
+        return None
     if s == EXAM:
         if ev.status_of("exam") in (MET, UNMET):
             return Transition(s, DECISION, f"exam settled: {ev.status_of('exam')}")
         return None
     if s == DECISION:
-        outcome, _ = decide(ev)
-        return Transition(s, outcome, "; ".join(decision_reasons(ev)) or "every requirement met")
+        outcome, reasons = decide(ev, facts.review_outcome)
+        return Transition(s, outcome, "; ".join(reasons) or "every requirement met")
     return None
 
 
-def decide(ev: Evaluation) -> tuple[str, list[str]]:
+def decide(ev: Evaluation, review_outcome: str | None = None) -> tuple[str, list[str]]:
     """The final decision computed from the checklist, with its reasons.
 
     Endorsed when every requirement is met; not endorsed when the exam was failed (a retake starts a
     new attempt after the association's waiting period); otherwise deferred with what is missing.
+    Application reviewers' "not yet" defers an application whatever its checklist says.
     """
     reasons = decision_reasons(ev)
+    if review_outcome == NOT_YET:
+        return DEFERRED, reasons + ["application review: the application reviewers' answer is not yet"]
     if ev.eligible:
         return ENDORSED, reasons
     if ev.status_of("exam") == UNMET:

@@ -180,6 +180,19 @@ def regenerate_review_link(sessions: sessionmaker[Session], sitting_id: int, rev
 
 
 @dataclass(frozen=True)
+class ConsoleRow:
+    """One line of a reviewer's console (tasks/reviewer_console.py): defined here, below every kind
+    of assignment that lists its own rows."""
+    kind: str  # "essay"; another source adds its own
+    title: str  # "Essay K7QF-3M2P"
+    detail: str  # what it is about, e.g. the track
+    where: str  # association · sitting
+    due_on: date | None
+    status: str  # to_review | draft | reviewed
+    path: str  # relative to the link: "essay/17"
+
+
+@dataclass(frozen=True)
 class ReviewerScope:
     """Whose a reviewer link is and what it opens: one sitting (the link of an assignment email) or,
     for the reviewer's console link (``sitting_id`` None), everything assigned to them."""

@@ -25,10 +25,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from endorse import links
 from endorse.db import dialect_insert
 from endorse.mail import LINK_PLACEHOLDER, render
-from models import (Association, OutboxMessage, Portfolio, ReferenceRequest, ReviewerConsoleLink, ReviewInvitation,
-                    record_audit, utcnow)
+from models import (
+    AdvisorPairing,
+    ApplicationReviewInvitation,
+    Association,
+    OutboxMessage,
+    Portfolio,
+    ReferenceRequest,
+    ReviewerConsoleLink,
+    ReviewInvitation,
+    record_audit,
+    utcnow,
+)
 
-LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer", "portfolio": "portfolio"}
+LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer", "portfolio": "portfolio",
+                "appreview": "appreview", "advisor": "advisor"}
 BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
 # The outbox runs every minute: a message still waiting this long after its due time is not being delivered.
@@ -196,6 +207,12 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
     elif msg.link_kind == "reviewer":  # the reviewer's console: same pages, every sitting
         row = session.get(ReviewerConsoleLink, msg.link_ref_id)
         path = "/review/"
+    elif msg.link_kind == "appreview":
+        row = session.get(ApplicationReviewInvitation, msg.link_ref_id)
+        path = "/review/application/"
+    elif msg.link_kind == "advisor":
+        row = session.get(AdvisorPairing, msg.link_ref_id)
+        path = "/advise/"
     elif msg.link_kind == "portfolio":  # an applicant's own portfolio (tasks/portal)
         row = session.get(Portfolio, msg.link_ref_id)
         path = "/apply/"

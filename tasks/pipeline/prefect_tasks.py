@@ -116,6 +116,23 @@ def remind_reviewers(as_of: date) -> int:
 
 
 @task
+def reassign_overdue_application_reviews(as_of: date) -> int:
+    """Application reviews past their due date go to other reviewers (only the applications affected)."""
+    from tasks.application_review.rounds import expire_overdue_reviews
+
+    cfg = _config(as_of)
+    return expire_overdue_reviews(default_session_factory(), cfg.library, as_of=as_of, secret_key=cfg.secret_key)
+
+
+@task
+def remind_application_reviewers(as_of: date) -> int:
+    """Application reviewers with applications still to review, on the reminder days before the due date."""
+    from tasks.application_review.rounds import remind_reviewers as remind
+
+    return remind(default_session_factory(), _config(as_of).library, as_of=as_of)
+
+
+@task
 def escalate_overdue_ratings(as_of: date) -> int:
     """Overdue ratings surface to the coordinator once."""
     return reference_requests.escalate_overdue(default_session_factory(), _config(as_of))

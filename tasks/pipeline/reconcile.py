@@ -33,7 +33,7 @@ from tasks.config import PipelineConfig, _now_for
 from tasks.decision.decisions import record_decision
 from tasks.eligibility.evaluation import Evaluation, evaluate
 from tasks.eligibility.next_check import next_change_on
-from tasks.eligibility.facts import stage_facts
+from tasks.eligibility.facts import review_outcome_of, review_outcomes, stage_facts
 from tasks.eligibility.stages import (
     DEFERRED,
     ELIGIBILITY_REVIEW,
@@ -134,7 +134,7 @@ def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, e
     _stage_side_effects(s, app, ev, cfg, pending)
     t = None
     if not (app.stage in FINAL_STAGES and app.stage != DEFERRED):
-        t = next_transition(ev, stage_facts(app, cfg))
+        t = next_transition(ev, stage_facts(app, cfg, review_outcome_of(s, app, cfg)))
     if t is None:
         app.needs_reconcile = False
         app.next_check_on = next_check(doc, app.stage, app.exam_approved_on, ev, cfg)
@@ -158,7 +158,7 @@ def apply_transition(s: Session, app: Application, t: Transition, ev: Evaluation
     if t.to_stage == REFERENCES:
         issue_reference_links(s, app, cfg, now, pending)
     if t.to_stage in FINAL_STAGES:
-        record_decision(s, app, ev, cfg, now)
+        record_decision(s, app, ev, cfg, now, review_outcome_of(s, app, cfg))
     if flush:
         s.flush()
 
@@ -232,10 +232,11 @@ def advance_batch(sessions: sessionmaker[Session], ids: list[str], cfg: Pipeline
             Application.version_id, Application.next_check_on, Application.checked_as_of)
             .where(Application.id.in_(ids)))}
         due, checks = [], []
+        outcomes = review_outcomes(s, list(docs))
         for app_id, doc in docs.items():
             app = apps[app_id]
             ev = evaluate(doc, cfg.library, cfg.as_of)
-            if app.needs_reconcile or next_transition(ev, stage_facts(app, cfg)) is not None:
+            if app.needs_reconcile or next_transition(ev, stage_facts(app, cfg, outcomes.get(app_id))) is not None:
                 due.append((app_id, ev, app.version_id, doc))
                 continue
             still_right = (not rules_changed and app.next_check_on is not None and app.next_check_on > cfg.as_of

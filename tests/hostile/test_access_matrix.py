@@ -19,11 +19,13 @@ from tests.web.test_coordinator import CT, MI, SECRET, signed_in
 COORDINATOR_GETS = ["/coordinator/", "/coordinator/charts/pipeline.png", "/coordinator/charts/reviewer-load.png",
                     "/coordinator/applications/{app}", "/coordinator/applications/{app}/summary",
                     "/coordinator/exports/pipeline.csv", "/coordinator/exports/pipeline.xlsx",
-                    "/coordinator/exports/decisions.csv", "/coordinator/exports/decisions.xlsx"]
+                    "/coordinator/exports/decisions.csv", "/coordinator/exports/decisions.xlsx",
+                    "/coordinator/application-reviews"]
 COORDINATOR_POSTS = ["/coordinator/applications/{app}/transcript", "/coordinator/applications/{app}/approve-exam",
                      "/coordinator/applications/{app}/request-decision", "/coordinator/references/{req}/vet",
                      "/coordinator/references/{req}/resend", "/coordinator/references/{req}/replace",
-                     "/coordinator/logout"]
+                     "/coordinator/applications/{app}/settle-review", "/coordinator/applications/{app}/advisor",
+                     "/coordinator/application-reviews/apply", "/coordinator/logout"]
 
 
 def _targets(sessions, association: str) -> dict:
@@ -90,6 +92,8 @@ def test_a_coordinator_session_is_no_key_to_a_rater_or_reviewer_page(cohort):
     client = signed_in(cohort, CT)
     assert client.get("/rate/" + "A" * 43).status_code == 404
     assert client.get("/review/" + "A" * 43).status_code == 404
+    assert client.get("/review/application/" + "A" * 43).status_code == 404
+    assert client.get("/advise/" + "A" * 43).status_code == 404
 
 
 def _rating_tokens(sessions) -> list[tuple[int, str]]:

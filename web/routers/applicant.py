@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from endorse import auth
 from endorse.documents import DocumentError
 from tasks import portal
+from tasks.application_review.advisors import notes_for as advisor_notes
 from tasks.config import PipelineConfig
 from tasks.portal.fields import form_values
 from tasks.references.raters import ProposedRater
@@ -187,10 +188,12 @@ async def portfolio_home(request: Request, ctx: Ctx, site: SiteDep, opened: Open
         page = portal.portfolio_page(s, opened.access, ctx.library, ctx.today())
         status = portal.application_status(s, opened.access, ctx.today()) \
             if page.status == "submitted" and page.kind == "application" else None
+        # What the applicant's advisors wrote them (tasks/application_review/advisors.py).
+        advice = advisor_notes(s, status.application_id) if status is not None else ()
     if page.status == "submitted":
         return site.pages.TemplateResponse(request, "applicant/status.html", {
             "page": page, "status": status, "base": opened.base, "csrf": opened.csrf, "who": opened.who,
-            "notice": NOTICES.get(notice, ""), "errors": {}, "values": {}})
+            "notice": NOTICES.get(notice, ""), "errors": {}, "values": {}, "advice": advice})
     return RedirectResponse(f"{opened.base}/s/{SECTION_ORDER[page.kind][0]}" + (f"?notice={notice}" if notice in NOTICES
                                                                                else ""), status_code=303)
 

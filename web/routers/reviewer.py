@@ -12,9 +12,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from tasks.application_review import pages as application_review
+from tasks.application_review import rounds as application_rounds
 from tasks.exam import review as essay_review
 from tasks.references import ratings
-from web.deps import Ctx, EssayLink, EssayUnderReview, LinkForm, ReviewerConsoleDep, Site, SiteDep, WebContext, csrf_for
+from web.deps import (
+    ApplicationReviewerHomeDep,
+    ApplicationReviewLink,
+    Ctx,
+    EssayLink,
+    EssayUnderReview,
+    LinkForm,
+    ReviewerConsoleDep,
+    Site,
+    SiteDep,
+    WebContext,
+    csrf_for,
+)
 from web.guard import DbId
 
 router = APIRouter(prefix="/review")
@@ -133,3 +147,81 @@ async def review_decline(request: Request, token: str, assignment_id: DbId, ctx:
     except ratings.AlreadySubmitted:
         return already_submitted(request, site)
     return RedirectResponse(f"{review_base(token)}?notice=declined", status_code=303)
+
+
+# --- application reviewers (issue 19): the same console, their applications under /review/application/… ---
+
+APPLICATION_NOTICES = {"submitted": "Thank you: your review is recorded.",
+                       "declined": "The application was given back; it goes to another reviewer."}
+
+
+def application_base(token: str) -> str:
+    return f"/review/application/{token}"
+
+
+def application_paths(request: Request, token: str) -> tuple[str, str]:
+    """(where an application's page lives, the list to go back to): under the application-review link,
+    or under the reviewer's console link beside their essays."""
+    if request.url.path.startswith("/review/application/"):
+        return application_base(token), application_base(token)
+    return f"/review/{token}/application", review_base(token)
+
+
+def render_application(request: Request, ctx: WebContext, site: Site, token: str,
+                       page: application_review.ApplicationReviewPage, values: dict, errors: dict,
+                       status: int = 200) -> HTMLResponse:
+    base, home = application_paths(request, token)
+    return site.pages.TemplateResponse(request, "reviewer/application.html", {
+        "page": page, "values": values, "errors": errors, "csrf": csrf_for(ctx.secret_key, token),
+        "base": base, "home": home}, status_code=status)
+
+
+@router.get("/application/{token}", response_class=HTMLResponse)
+async def application_reviewer_home(request: Request, token: str, site: SiteDep, home: ApplicationReviewerHomeDep,
+                                    notice: str = ""):
+    return site.pages.TemplateResponse(request, "reviewer/applications.html", {
+        "home": home, "base": application_base(token), "notice": APPLICATION_NOTICES.get(notice, "")})
+
+
+@router.get("/application/{token}/{assignment_id}", response_class=HTMLResponse)
+@router.get("/{token}/application/{assignment_id}", response_class=HTMLResponse)
+async def application_review_page(request: Request, token: str, ctx: Ctx, site: SiteDep, page: ApplicationReviewLink):
+    return render_application(request, ctx, site, token, page, {"recommendation": None, "conditions": "", "notes": {},
+                                                                 "answers": {}}, {})
+
+
+@router.post("/application/{token}/{assignment_id}", response_class=HTMLResponse)
+@router.post("/{token}/application/{assignment_id}", response_class=HTMLResponse)
+async def application_review_submit(request: Request, token: str, assignment_id: DbId, ctx: Ctx, site: SiteDep,
+                                    page: ApplicationReviewLink, form: LinkForm):
+    if page.status == "submitted":
+        return already_submitted(request, site)
+    values = {"recommendation": str(form.get("recommendation", "")), "conditions": str(form.get("conditions", ""))[:5000],
+              "notes": {k.removeprefix("note:"): str(v)[:5000] for k, v in form.multi_items() if k.startswith("note:")},
+              "answers": {k.removeprefix("answer:"): str(v) for k, v in form.multi_items() if k.startswith("answer:")}}
+    try:
+        state, application_id = application_rounds.submit_review(
+            ctx.sessions, token, assignment_id, ctx.library, as_of=ctx.today(), recommendation=values["recommendation"],
+            conditions=values["conditions"], notes=values["notes"], answers=values["answers"],
+            requirement_ids=page.requirement_ids, question_ids=page.question_ids)
+    except application_rounds.ReviewInvalid as exc:
+        return render_application(request, ctx, site, token, page, values, exc.errors, status=422)
+    except ratings.AlreadySubmitted:
+        return already_submitted(request, site)
+    if state not in ("waiting", "disagreement"):
+        ctx.on_event(application_id)  # the round is settled: reconcile without waiting for the sweep
+    return RedirectResponse(f"{application_paths(request, token)[1]}?notice=submitted", status_code=303)
+
+
+@router.post("/application/{token}/{assignment_id}/decline", response_class=HTMLResponse)
+@router.post("/{token}/application/{assignment_id}/decline", response_class=HTMLResponse)
+async def application_review_decline(request: Request, token: str, assignment_id: DbId, ctx: Ctx, site: SiteDep,
+                                     page: ApplicationReviewLink, form: LinkForm):
+    if page.status == "submitted":
+        return already_submitted(request, site)
+    try:
+        application_rounds.decline_review(ctx.sessions, token, assignment_id, ctx.library, as_of=ctx.today(),
+                                          secret_key=ctx.secret_key, reason=str(form.get("declined_reason", "")))
+    except ratings.AlreadySubmitted:
+        return already_submitted(request, site)
+    return RedirectResponse(f"{application_paths(request, token)[1]}?notice=declined", status_code=303)
