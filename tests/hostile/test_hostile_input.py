@@ -22,7 +22,7 @@ def test_markup_in_names_is_escaped_in_html_email_and_kept_plain_in_text():
         "rater_name": XSS, "applicant_name": XSS, "category_name": "IMHS", "role_words": "a colleague",
         "due_on": "2026-12-01", "expires_on": "2027-01-01", "waived": False, "association_name": XSS,
         "coordinator_name": XSS, "coordinator_email": "c@example.org", "signature": XSS,
-        "association_phone": XSS, "association_website": XSS})
+        "association_phone": XSS, "association_website": XSS, "max_not_enough_information": 5})
     assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
     assert "onerror=alert(1)>" not in mail.html
     assert XSS in mail.text  # plain text cannot execute markup: shown as typed

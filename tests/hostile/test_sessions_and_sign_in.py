@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import stat
 import threading
@@ -118,7 +119,7 @@ def test_a_session_ends_at_once_for_pages_and_actions(cohort, end):
     other_device = signed_in(cohort, MI)
     cookie = client.cookies.get("endorse_session")
     csrf = csrf_of(client, "/coordinator/")
-    app_id = client.get("/coordinator/").text.split('href="/coordinator/applications/')[1].split('"')[0]
+    app_id = re.search(r'href="/coordinator/applications/([A-Za-z0-9-]+)"', client.get("/coordinator/").text)[1]
     end(cohort, client)
     for c in (_with_old_cookie(cohort, cookie), other_device):
         r = c.get("/coordinator/", follow_redirects=False)
