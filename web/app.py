@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
+from endorse import clock
 from endorse.auth import same_secret
 from web.health import Check, database_check, readiness
 from endorse.rulebook import RulebookLibrary
@@ -51,7 +52,7 @@ class WebContext:
     sessions: sessionmaker[Session]
     library: RulebookLibrary
     secret_key: str
-    today: Callable[[], date] = date.today
+    today: Callable[[], date] = clock.today  # a simulated year moves it (endorse/clock.py)
     on_event: Callable[[str], None] = lambda application_id: None  # e.g. trigger a reconcile on Prefect
 
 
