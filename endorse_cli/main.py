@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
             raise
     else:
         register(sub)
+    from endorse_cli.simulate import register as register_simulate  # its own package; one line to move to Typer
+
+    register_simulate(sub)
     return parser
 
 

@@ -42,3 +42,86 @@ def verdicts_of(result, database_url: str, baseline_dump=None) -> tuple[dict, di
             f"{t}: {d['only_first']} rows only fault-free, {d['only_second']} only faulted "
             f"(e.g. {d['examples_first'][:1]} / {d['examples_second'][:1]})" for t, d in diff.items())
     return words, {"dump": dump, "mail": mail, "wrong_stages": wrong, "audits": audits}
+
+
+def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults: bool, restart_postgres=None,
+             say=print) -> dict:
+    """The year of `profile_name` with `seed`: fault-free, and (with_faults) again with the seeded faults;
+    the verdicts, and the report in `home`/report.md. `server_url` is a PostgreSQL server where this
+    creates its databases (the application's and Prefect's, per run)."""
+    from pathlib import Path
+
+    from endorse.rulebook import default_library
+    from endorse_cli.simulate.plan import load_profile, plan_year
+    from endorse_cli.simulate.verdicts import write_report
+    from endorse_cli.simulate.year import Year, fault_plan
+
+    home = Path(home)
+    plan = plan_year(load_profile(profile_name, default_library()), seed)
+    runs = [("fault-free", [])] + ([("faults", fault_plan(plan))] if with_faults else [])
+    out: dict = {}
+    baseline = None
+    for name, faults in runs:
+        tag = f"sim_{profile_name}_{seed}_{name.replace('-', '_')}"
+        app_url = create_database(server_url, f"{tag}_app")
+        prefect_url = create_database(server_url, f"{tag}_prefect").replace("+psycopg", "+asyncpg")
+        say(f"{name}: {len(plan.arrivals)} applications, {len(plan.prologue)} endorsed the year before, "
+            f"{len(faults)} faults")
+        result = Year(plan, home=home / name, database_url=app_url, prefect_database_url=prefect_url, faults=faults,
+                      restart_postgres=restart_postgres, say=say).run()
+        words, facts = verdicts_of(result, app_url, baseline)
+        baseline = baseline or facts["dump"]
+        from endorse.db import make_engine, session_factory
+
+        engine = make_engine(app_url)
+        try:
+            report = write_report(home / name, result, words, session_factory(engine))
+        finally:
+            engine.dispose()
+        out[name] = {"result": result, "verdicts": words, "facts": facts, "report": report}
+        say(f"{name}: {result.wall_seconds:.0f} s; report {report}")
+    return out
+
+
+def create_database(server_url: str, name: str) -> str:
+    """A fresh database `name` on the PostgreSQL server of `server_url` (dropped first if there)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    with psycopg.connect(host=url.host, port=url.port, user=url.username, password=url.password,
+                         dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def cmd_simulate(args) -> int:
+    import json
+
+    from endorse_cli.output import UsageError
+
+    if not args.server.startswith("postgresql"):
+        raise UsageError("--server: a PostgreSQL URL where the simulation may create databases "
+                         "(postgresql+psycopg://user@host:port/postgres)")
+    out = simulate(args.profile, args.seed, home=args.home, server_url=args.server, with_faults=args.faults)
+    for name, run in out.items():
+        print(f"{name}: {run['report']}")
+        for k, v in run["verdicts"].items():
+            print(f"  {k}: {v}")
+    if args.json:
+        print(json.dumps({n: {"verdicts": r["verdicts"], "wall_seconds": r["result"].wall_seconds}
+                          for n, r in out.items()}, indent=2))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("simulate", help="a seeded year of activity through the real stack (with --faults: "
+                                        "again with faults, compared)")
+    p.add_argument("--profile", default="small", help="small, tiny or alliance (endorse_cli/simulate/profiles.yaml)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--faults", action="store_true")
+    p.add_argument("--server", required=True, help="PostgreSQL URL of a server the simulation may create databases on")
+    p.add_argument("--home", default="var/simulate")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_simulate)

@@ -177,7 +177,7 @@ def _plots(folder: Path, result, sessions) -> list[tuple[str, Path]]:
         entered[(app_id, d["to_stage"])] = on
     fig, ax = plt.subplots(figsize=(8, 3))
     stages = sorted(durations)
-    ax.boxplot([durations[s] for s in stages] or [[0]], labels=stages or ["-"])
+    ax.boxplot([durations[s] for s in stages] or [[0]], tick_labels=stages or ["-"])
     ax.set_title("Time in stage (simulated days)")
     ax.tick_params(axis="x", labelrotation=30)
     made.append(("time in stage", _save(fig, folder / "time_in_stage.png")))
