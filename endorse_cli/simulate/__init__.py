@@ -45,7 +45,7 @@ def verdicts_of(result, database_url: str, baseline_dump=None) -> tuple[dict, di
 
 
 def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults: bool, restart_postgres=None,
-             say=print) -> dict:
+             say=print, deadline_seconds: float | None = None) -> dict:
     """The year of `profile_name` with `seed`: fault-free, and (with_faults) again with the seeded faults;
     the verdicts, and the report in `home`/report.md. `server_url` is a PostgreSQL server where this
     creates its databases (the application's and Prefect's, per run)."""
@@ -61,6 +61,9 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
     runs = [("fault-free", [])] + ([("faults", fault_plan(plan))] if with_faults else [])
     out: dict = {}
     baseline = None
+    from endorse_cli.prefect_server import free_port
+
+    ports = (free_port(), free_port())
     for name, faults in runs:
         tag = f"sim_{profile_name}_{seed}_{name.replace('-', '_')}"
         app_url = create_database(server_url, f"{tag}_app")
@@ -68,7 +71,7 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
         say(f"{name}: {len(plan.arrivals)} applications, {len(plan.prologue)} endorsed the year before, "
             f"{len(faults)} faults")
         result = Year(plan, home=home / name, database_url=app_url, prefect_database_url=prefect_url, faults=faults,
-                      restart_postgres=restart_postgres, say=say).run()
+                      restart_postgres=restart_postgres, say=say, deadline_seconds=deadline_seconds, ports=ports).run()
         words, facts = verdicts_of(result, app_url, baseline)
         baseline = baseline or facts["dump"]
         from endorse.db import make_engine, session_factory

@@ -97,8 +97,13 @@ class Sink:
 class Year:
     def __init__(self, plan: YearPlan, *, home: Path, database_url: str, prefect_database_url: str,
                  faults: list[Fault] | None = None, restart_postgres: Callable[[], None] | None = None,
-                 say: Callable[[str], None] = print):
+                 say: Callable[[str], None] = print, deadline_seconds: float | None = None,
+                 ports: tuple[int, int] | None = None):
+        # (Prefect, web): the runs of one process share them, since Prefect's client keeps the API URL
+        # it first read, and a killed server comes back where its clients look for it.
+        self.ports = ports
         self.plan, self.home, self.faults = plan, home, faults or []
+        self.deadline = None if deadline_seconds is None else time.monotonic() + deadline_seconds
         self.database_url, self.prefect_database_url = database_url, prefect_database_url
         self.restart_postgres, self.say = restart_postgres, say
         self.lines: list[str] = []
@@ -148,12 +153,12 @@ class Year:
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         sink = Sink(self.home / "mail")
-        web_port = free_port()
+        prefect_port, web_port = self.ports or (free_port(), free_port())
         with sink.sink:
             self._environment(sink.sink.port, web_port)
             upgrade_database(self.database_url)
             config = StackConfig(home=self.home / "stack", database_url=self.database_url,
-                                 prefect_database_url=self.prefect_database_url, prefect_port=free_port(),
+                                 prefect_database_url=self.prefect_database_url, prefect_port=prefect_port,
                                  web_port=web_port, workers=1, web_workers=1, prefect_file=self._prefect_file())
             stack = Stack(config, say=lambda m: self.log("stack", m))
             try:
@@ -247,6 +252,10 @@ class Year:
             people.read_mail(day)
             entry.seconds = time.monotonic() - t0
             logs.append(entry)
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                self.say(f"stopped by the deadline after {day}: {n + 1} of {plan.profile.days} days")
+                self.log("year", f"stopped by the deadline after {day}")
+                break
             if n % 30 == 0:
                 self.say(f"{day}: {sum(x.arrivals for x in logs)} arrived, {sum(x.delivered for x in logs)} emails, "
                          f"{time.monotonic() - t0:.1f} s this day")
