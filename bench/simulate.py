@@ -23,7 +23,7 @@ def run() -> list[dict]:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="endorse-simulate-") as home, throwaway_cluster() as server:
         run_ = simulate(profile, 1, home=Path(home), server_url=server, with_faults=False,
-                        deadline_seconds=float(os.environ.get("ENDORSE_BENCH_SIMULATE_SECONDS", 4 * 3600)))["fault-free"]
+                        deadline_seconds=float(os.environ.get("ENDORSE_BENCH_SIMULATE_SECONDS", str(4 * 3600))))["fault-free"]
     result, facts = run_["result"], run_["facts"]
     days = len(result.days)
     return [

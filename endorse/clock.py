@@ -13,14 +13,14 @@ it; while it is set, every moment of a day is that day's noon (a replay, never t
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 CLOCK_FILE_ENV = "ENDORSE_CLOCK_FILE"
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def simulated_today() -> date | None:
@@ -43,4 +43,4 @@ def today() -> date:
 def now_for(as_of: date) -> datetime:
     if simulated_today() is None and as_of == date.today():
         return utcnow()
-    return datetime.combine(as_of, time(12, 0), tzinfo=timezone.utc)
+    return datetime.combine(as_of, time(12, 0), tzinfo=UTC)

@@ -169,7 +169,8 @@ class People:
         elif role == "review.assigned":
             m = REVIEW_LINK.search(mail.text)
             if m:
-                self.plan_to(mail.day, f"review:{m.group(1)}", lambda d, link=m.group(1), who=mail.to: self._review(d, link, who))
+                link, who = m.group(1), mail.to
+                self.plan_to(mail.day, f"review:{link}", lambda d: self._review(d, link, who))
         elif role == "renewal.notice":
             self._renewal_notice(mail)
 
@@ -355,7 +356,7 @@ class People:
                 .order_by(ReferenceRequest.id.desc())).first()
         if req is None or req.status == "cancelled":
             return
-        n = sum(1 for k in self.done_keys if k.startswith(f"replace:") and application_id in k) + 1
+        n = sum(1 for k in self.done_keys if k.startswith("replace:") and application_id in k) + 1
         rng = draw(self.seed, "replacement", application_id, old_email)
         name = f"{rng.choice(['Noor', 'Owen', 'Pearl', 'Reid'])} {rng.choice(['Vance', 'Wolfe', 'Yates'])}"
         email = f"{name.replace(' ', '.').lower()}.{application_id.lower()}-x{n}@example.org"
@@ -415,9 +416,10 @@ class People:
             wm.writerow(["candidate_code", "percent"])
             for app_id, code in codes:
                 rng = draw(self.seed, "exam", app_id, number)
-                we.writerow([code, "The vignette: a father and his ten-month-old after a move. I would observe "
-                                   "their play, wonder with him about what the baby feels, and bring it to reflective "
-                                   f"supervision. ({rng.randint(1, 9)} visits planned.)"])
+                essay = ("The vignette: a father and his ten-month-old after a move. I would observe their play, "
+                         "wonder with him about what the baby feels, and bring it to reflective supervision. "
+                         f"({rng.randint(1, 9)} visits planned.)")
+                we.writerow([code, essay])
                 wm.writerow([code, rng.randint(60, 79) if rng.random() < below else rng.randint(80, 97)])
         self.cli(coordinator, "import-essays", str(sitting), str(essays), "--as-of", day.isoformat())
         self.cli(coordinator, "import-mc", str(sitting), str(mc), "--taken-on", day.isoformat())
@@ -436,8 +438,8 @@ class People:
         for e, person in rows:
             choice = renewal_choice(self.seed, self.behaviour, e.number)
             grace = int(self.library.setting(e.association_code, "renewal_grace_days", e.renewal_due_on))
-            doc = dict(number=e.number, association=e.association_code, category=e.category, year=e.renewal_due_on.year,
-                       due_on=e.renewal_due_on, name=person.name, email=person.email)
+            doc = {"number": e.number, "association": e.association_code, "category": e.category,
+                   "year": e.renewal_due_on.year, "due_on": e.renewal_due_on, "name": person.name, "email": person.email}
             key = f"renew:{e.number}:{e.renewal_due_on.year}"
             if choice == "on_time":
                 self.plan_to(mail.day + timedelta(days=3), key, lambda d, doc=doc: self._renew(d, doc, met=True))

@@ -76,9 +76,9 @@ def compare_dumps(a: dict[str, Counter], b: dict[str, Counter]) -> dict[str, dic
 
 
 def audit_counts(sessions) -> Counter:
-    from models import AuditLog
-
     from sqlalchemy import func
+
+    from models import AuditLog
 
     with sessions() as s:
         return Counter(dict(s.execute(select(AuditLog.action, func.count()).group_by(AuditLog.action)).all()))
@@ -125,12 +125,12 @@ def write_report(folder: Path, result, verdicts: dict, sessions) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     plots = _plots(folder, result, sessions)
     p = result.plan.profile
-    lines = [f"# A simulated year: profile `{p.name}`, seed {result.plan.seed}", "",
-             f"{len(p.associations)} association(s) ({', '.join(dict.fromkeys(p.associations))}), "
-             f"{len(result.plan.arrivals)} applications arriving from {p.start} to {p.end}, "
-             f"{len(result.plan.prologue)} endorsed the year before; the sweep, renewal and outbox runs every "
-             f"{p.sweep_every_days} simulated day(s). Wall time {result.wall_seconds:.0f} s.", "",
-             "## Verdicts", ""]
+    summary = (f"{len(p.associations)} association(s) ({', '.join(dict.fromkeys(p.associations))}), "
+               f"{len(result.plan.arrivals)} applications arriving from {p.start} to {p.end}, "
+               f"{len(result.plan.prologue)} endorsed the year before; the sweep, renewal and outbox run every "
+               f"{p.sweep_every_days} simulated day(s); {len(result.days)} days lived. "
+               f"Wall time {result.wall_seconds:.0f} s.")
+    lines = [f"# A simulated year: profile `{p.name}`, seed {result.plan.seed}", "", summary, "", "## Verdicts", ""]
     for name, v in verdicts.items():
         lines.append(f"- **{name}**: {v}")
     lines += ["", "## Faults survived", ""] + [f"- {f}" for f in result.faults_survived or ["none injected"]]

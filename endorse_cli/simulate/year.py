@@ -183,10 +183,10 @@ class Year:
                           time.monotonic() - started, self.lines)
 
     def _accounts(self, people, sessions, password: str) -> None:
-        from tasks.coordination.accounts import set_coordinator
-        from tasks.intake.records import ensure_associations
         from endorse.db import transaction
         from endorse.rulebook import default_library
+        from tasks.coordination.accounts import set_coordinator
+        from tasks.intake.records import ensure_associations
 
         with transaction(sessions) as s:
             ensure_associations(s, default_library())
@@ -297,7 +297,7 @@ class Year:
         while True:
             try:
                 return run()
-            except Exception as exc:  # noqa: BLE001 - survived and retried; the log says what happened
+            except Exception as exc:
                 if time.monotonic() > deadline:
                     raise
                 self.log("retry", f"{what}: {type(exc).__name__}: {str(exc)[:200]}")
