@@ -8,7 +8,7 @@ Which way each act goes (to switch to the coordinator's web workbench when it la
   and recommend, or give the essay back);
 - coordinators on the web app (signed in, CSRF form posts): record a transcript, record a
   determination, vet a rater, replace a rater, approve for the exam;
-- coordinators through the CLI (`endorse_cli.main.main`, in this process; no web page yet): record a
+- coordinators through the CLI (`python -m endorse_cli.main …`, as typed; no web page yet): record a
   bounce (`record-bounce`), open a sitting (`exam-sitting`), register reviewers (`record-endorsement`,
   `add-reviewer`), enrol (`exam-enrol`), take in essays and multiple-choice results (`import-essays`,
   `import-mc`), assign reviewers (`assign-essays --apply`), record a renewal (`record-renewal`);
@@ -22,9 +22,7 @@ their own endorsement number from their letter (the endorsement row).
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import re
 import time
@@ -300,19 +298,19 @@ class People:
         return r
 
     def cli(self, coordinator: str, *argv: str) -> str:
-        from endorse_cli.main import main
+        """`endorse <argv> --by <coordinator>` as a coordinator types it (a process of its own, this
+        process's environment: the same database, clock, Prefect server and mail settings)."""
+        import subprocess
+        import sys
 
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-            try:
-                code = main([*argv, "--by", coordinator])
-            except Exception as exc:  # noqa: BLE001 - a refusal the coordinator reads, as at a terminal
-                code = 1
-                out.write(f"{type(exc).__name__}: {exc}")
-        self.count(f"coordinator cli {argv[0]}{'' if code == 0 else ' refused'}")
-        if code != 0:
-            self.log("coordinator", f"endorse {argv[0]}: {out.getvalue().strip()[-300:]}")
-        return out.getvalue()
+        from endorse.settings import PROJECT_ROOT
+
+        done = subprocess.run([sys.executable, "-m", "endorse_cli.main", *argv, "--by", coordinator], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, check=False)
+        self.count(f"coordinator cli {argv[0]}{'' if done.returncode == 0 else ' refused'}")
+        if done.returncode != 0:
+            self.log("coordinator", f"endorse {argv[0]}: {(done.stdout + done.stderr).strip()[-300:]}")
+        return done.stdout
 
     def _coordinator_queues(self, day: date) -> None:
         """What a coordinator's dashboard shows as waiting on them, answered the next office day."""
