@@ -256,11 +256,13 @@ def cmd_restore(args) -> int:
 
 
 def _pipeline_config(actor: str):
+    from endorse.clock import today
     from endorse.rulebook import default_library
     from endorse.settings import get_settings
     from tasks.config import PipelineConfig
 
-    return PipelineConfig(library=default_library(), as_of=date.today(),
+    # The project's clock: today, or the day a simulated year has reached (endorse/clock.py).
+    return PipelineConfig(library=default_library(), as_of=today(),
                           secret_key=get_settings().secret_key.get_secret_value(), actor=actor)
 
 

@@ -11,7 +11,8 @@ Which way each act goes (to switch to the coordinator's web workbench when it la
 - coordinators through the CLI (`python -m endorse_cli.main …`, as typed; no web page yet): record a
   bounce (`record-bounce`), open a sitting (`exam-sitting`), register reviewers (`record-endorsement`,
   `add-reviewer`), enrol (`exam-enrol`), take in essays and multiple-choice results (`import-essays`,
-  `import-mc`), assign reviewers (`assign-essays --apply`), record a renewal (`record-renewal`);
+  `import-mc`), assign reviewers (`assign-essays --apply`), record a renewal (`record-renewal`), ask one
+  more rater when a rating does not count (`add-rater`);
 - applications arrive through `endorse import`'s entry point (`tasks.intake.importing.import_documents`
   on the documents written as files).
 
@@ -44,6 +45,7 @@ from endorse_cli.simulate.plan import (
     renewal_document,
     reviewer_choice,
 )
+from endorse_cli.simulate.verdicts import message_id
 
 RATE_LINK = re.compile(r"https?://\S+?(/rate/[A-Za-z0-9_-]{43})")
 REVIEW_LINK = re.compile(r"https?://\S+?(/review/[A-Za-z0-9_-]{43})")
@@ -142,7 +144,7 @@ class People:
                 continue
             self.seen.add(path.name)
             mail = Mail(path, parser.parsebytes(path.read_bytes()), day)  # type: ignore[arg-type]
-            mid = str(mail.message["Message-ID"])
+            mid = message_id(mail.message)
             if mid in self.handled:
                 continue  # the same message delivered again: people read it once
             self.handled.add(mid)
@@ -180,7 +182,9 @@ class People:
             self.plan_to(mail.day, key, lambda d: self._bounce(d, mail, application_id))
         elif choice.kind == "never":
             # The link expires unanswered; the coordinator asks someone else once it has been escalated.
-            self.plan_to(mail.day + timedelta(days=50), key, lambda d: self._replace(d, application_id, mail.to, "never answered"))
+            # After the due date and the escalation, before the link expires (rules: reference_due_days,
+            # reference_link_expiry_days), the coordinator asks someone else in their place.
+            self.plan_to(mail.day + timedelta(days=36), key, lambda d: self._replace(d, application_id, mail.to, "never answered"))
         else:
             self.plan_to(mail.day + timedelta(days=choice.after_days), key,
                          lambda d: self._rate(d, link, mail.to, application_id, choice.kind))
@@ -207,7 +211,7 @@ class People:
         if kind == "decline":
             self.web.call(who, "POST", link + "/decline", data={"csrf": csrf, "declined_reason": "I do not know their work well enough."})
             self.count("rating declined")
-            self.plan_to(day + timedelta(days=5), f"replace:{email}", lambda d: self._replace(d, application_id, email, "declined"))
+            self.plan_to(day + timedelta(days=5), f"replace:{email}", lambda d: self._ask_another(d, application_id, email))
             return
         rng = draw(self.seed, "answers", email, application_id)
         areas = sorted(set(re.findall(r'name="answer:([^"]+)"', page.text)))
@@ -221,8 +225,7 @@ class People:
                                                    "comments": "Warm, reflective and reliable.", "attested": "yes", **answers})
         self.count("rating submitted" if r.status_code == 200 else f"rating refused {r.status_code}")
         if kind == "not_enough_information":
-            self.plan_to(day + timedelta(days=7), f"replace:{email}",
-                         lambda d: self._replace(d, application_id, email, "too many 'not enough information' answers"))
+            self.plan_to(day + timedelta(days=7), f"replace:{email}", lambda d: self._ask_another(d, application_id, email))
 
     def _bounce(self, day: date, mail: Mail, application_id: str) -> None:
         """The rater's mail server returns a delivery status notification; the coordinator records it."""
@@ -342,6 +345,26 @@ class People:
                         f"/coordinator/applications/{q.application_id}/determine",
                         {"question": q.question, "decision": "accepted" if accepted else "not_accepted",
                          "note": "read the description"})
+
+    def _new_rater(self, application_id: str, old_email: str) -> tuple[str, str]:
+        n = sum(1 for k in self.done_keys if k.startswith("replace:") and application_id in k) + 1
+        rng = draw(self.seed, "replacement", application_id, old_email)
+        name = f"{rng.choice(['Noor', 'Owen', 'Pearl', 'Reid'])} {rng.choice(['Vance', 'Wolfe', 'Yates'])}"
+        return name, f"{name.replace(' ', '.').lower()}.{application_id.lower()}-x{n}@example.org"
+
+    def _ask_another(self, day: date, application_id: str, old_email: str) -> None:
+        """A rating that does not count (declined, too many "not enough information"): one more rater in
+        the same role (`endorse add-rater`; the request that was answered is not open to replace)."""
+        from sqlalchemy import select
+
+        from models import Person, ReferenceRequest
+
+        with self.sessions() as s:
+            role = s.scalars(select(ReferenceRequest.role).join(Person, Person.id == ReferenceRequest.rater_id).where(
+                ReferenceRequest.application_id == application_id, Person.email_normalized == old_email.casefold())).first()
+        name, email = self._new_rater(application_id, old_email)
+        self.cli(self._coordinator(application_id), "add-rater", application_id, "--name", name, "--email", email,
+                 "--role", role or "colleague")
 
     def _replace(self, day: date, application_id: str, old_email: str, reason: str) -> None:
         from sqlalchemy import select

@@ -5,7 +5,8 @@
   point at them (PostgreSQL sequences skip numbers on a rolled-back insert), real-time timestamps
   (the wall clock, not the simulated one), what a retry changes by design (attempts, last error),
   and what is random by design (link nonces and hashes, candidate codes, password hashes, session
-  versions).
+  versions, Message-IDs: `make_msgid` puts the time, the process id and a random number in each; the
+  idempotency key beside it is what names a message in both runs).
 - Audit entries counted by kind (action).
 - Mail by Message-ID at the sink: every message the outbox marks sent arrived; a Message-ID seen
   twice is listed (at-least-once: a process killed between the server's OK and the commit sends
@@ -24,7 +25,8 @@ from sqlalchemy import DateTime, Integer, create_engine, select, text
 
 VOLATILE = {"attempts", "last_error", "token_hash", "token_nonce", "candidate_code", "password_hash",
             "session_version", "failed_sign_ins", "locked_until", "evaluated_at", "secret", "nonce",
-            "profile_digest", "rulebook_digest", "digest", "next_attempt_at", "sent_at", "created_at", "at"}
+            "profile_digest", "rulebook_digest", "digest", "next_attempt_at", "sent_at", "created_at", "at",
+            "message_id", "flow_run_id"}
 
 
 def canonical_dump(database_url: str) -> dict[str, Counter]:
@@ -84,11 +86,16 @@ def audit_counts(sessions) -> Counter:
         return Counter(dict(s.execute(select(AuditLog.action, func.count()).group_by(AuditLog.action)).all()))
 
 
+def message_id(message) -> str:
+    """The Message-ID as the outbox stored it (a long one arrives folded over two lines)."""
+    return "".join(str(message["Message-ID"] or "").split())
+
+
 def mail_verdict(sessions, folder: Path) -> dict:
     from models import OutboxMessage
 
     parser = BytesParser(policy=policy.default)
-    seen = Counter(str(parser.parsebytes(p.read_bytes(), headersonly=True)["Message-ID"])
+    seen = Counter(message_id(parser.parsebytes(p.read_bytes(), headersonly=True))
                    for p in sorted(Path(folder).glob("*.eml")))
     with sessions() as s:
         sent = set(s.scalars(select(OutboxMessage.message_id).where(OutboxMessage.status.in_(("sent", "bounced")))))

@@ -22,10 +22,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from endorse.clock import CLOCK_FILE_ENV
+from endorse.db import close_databases
 from endorse_cli.simulate.plan import YearPlan, draw
 
 FAULT_KINDS = ("kill_worker", "kill_web", "kill_prefect", "smtp_refusing", "smtp_slow", "restart_postgres",
                "overlapping_sweeps")
+AT_ACTS = {"kill_worker", "kill_web", "smtp_slow"}  # the rest strike when the day's scheduled runs start
 EVENT_RUNS_DEADLINE = 300.0  # seconds a day waits for the reconciles its events started
 
 
@@ -36,11 +38,14 @@ class Fault:
 
 
 def fault_plan(plan: YearPlan, per_kind: int = 1) -> list[Fault]:
-    """`per_kind` faults of every kind on days drawn from the seed (days with something to do)."""
-    days = sorted({a.day for a in plan.arrivals})
+    """`per_kind` faults of every kind on days drawn from the seed: those that strike people's acts on a
+    day applications arrive, those that strike the scheduled runs on a day they run."""
+    p = plan.profile
+    busy = sorted({a.day for a in plan.arrivals})
+    runs = [p.start + timedelta(days=n) for n in range(0, p.days, p.sweep_every_days)]
     rng = draw(plan.seed, "faults")
-    return sorted((Fault(rng.choice(days), kind) for kind in FAULT_KINDS for _ in range(per_kind)),
-                  key=lambda f: (f.day, f.kind))
+    return sorted((Fault(rng.choice(busy if kind in AT_ACTS else runs[1:] or runs), kind)
+                   for kind in FAULT_KINDS for _ in range(per_kind)), key=lambda f: (f.day, f.kind))
 
 
 @dataclass
@@ -129,6 +134,7 @@ class Year:
             "ENDORSE_LINK_RATE_LIMIT_PER_MINUTE": "1000000"})
         os.environ.setdefault("ENDORSE_SECRET_KEY", "simulation-" + os.urandom(12).hex())
         get_settings.cache_clear()
+        close_databases()  # engines of a run before this one point at its database
 
     def _prefect_file(self) -> Path:
         """prefect.yaml without its schedules: the simulator runs each day's flows itself."""
@@ -177,6 +183,7 @@ class Year:
                 days = self._year(people)
             finally:
                 stack.stop()
+                close_databases()
                 if getattr(self, "people", None):
                     self.people.web.close()
         return YearResult(self.plan, days, people.counts, self.survived, sink.sink.folder,
@@ -350,9 +357,8 @@ class Year:
 
     def _inject(self, faults: list[str], moment: str, entry: DayLog) -> None:
 
-        at_acts = {"kill_worker", "kill_web", "smtp_slow"}
         for kind in faults:
-            if (kind in at_acts) != (moment == "acts") or kind == "overlapping_sweeps":
+            if (kind in AT_ACTS) != (moment == "acts") or kind == "overlapping_sweeps":
                 continue
             entry.faults.append(kind)
             stack = self.stack
