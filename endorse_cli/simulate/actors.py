@@ -126,6 +126,8 @@ class People:
         self.done_keys: set[str] = set()
         self.counts: dict[str, int] = {}
         self.coordinators: dict[str, str] = {}  # association → coordinator email
+        self.touched: set[str] = set()  # applications someone acted on today (their reconcile is an event's)
+        self.acted = False  # anyone did anything today
         work.mkdir(parents=True, exist_ok=True)
 
     def count(self, what: str) -> None:
@@ -153,6 +155,7 @@ class People:
     def act(self, day: date) -> None:
         self._coordinator_queues(day)
         due = sorted((p for p in self.diary if p.day <= day), key=lambda p: (p.day, p.key))
+        self.acted = self.acted or bool(due)
         for p in due:
             self.diary.remove(p)
             self.done_keys.add(p.key)
@@ -203,6 +206,7 @@ class People:
 
     def _rate(self, day: date, link: str, email: str, application_id: str, kind: str) -> None:
         who = f"rater:{email}"
+        self.touched.add(application_id)
         page = self.web.call(who, "GET", link)
         if page.status_code != 200 or not CSRF.search(page.text):
             self.count("rater link no longer open")
@@ -287,6 +291,8 @@ class People:
     def web_action(self, email: str, page_path: str, action_path: str, data: dict) -> httpx.Response:
         """A form on a coordinator's page: open the page (for its CSRF token), post the form."""
         who = f"coordinator:{email}"
+        if page_path.startswith("/coordinator/applications/"):
+            self.touched.add(page_path.rsplit("/", 1)[-1])
         page = self.web.call(who, "GET", page_path)
         if page.status_code in (302, 303):  # signed out (the session ended with a restart): sign in again
             self.sign_in(next(a for a, e in self.coordinators.items() if e == email), email)
@@ -363,6 +369,7 @@ class People:
             role = s.scalars(select(ReferenceRequest.role).join(Person, Person.id == ReferenceRequest.rater_id).where(
                 ReferenceRequest.application_id == application_id, Person.email_normalized == old_email.casefold())).first()
         name, email = self._new_rater(application_id, old_email)
+        self.touched.add(application_id)
         self.cli(self._coordinator(application_id), "add-rater", application_id, "--name", name, "--email", email,
                  "--role", role or "colleague")
 
