@@ -178,8 +178,9 @@ def plan_year(profile: Profile, seed: int) -> YearPlan:
     year_before = profile.start - timedelta(days=365)
     for n in range(profile.endorsed_last_year):
         association = profile.associations[n % len(profile.associations)]
-        # Decided on one of four days of the year before, so renewals come due in four waves.
-        day = year_before + timedelta(days=30 + 91 * (n % 4))
+        # Decided on one of four days of the year before, so renewals come due in four waves, each on
+        # a day whose last renewal notice (7 days before) falls on a day the scheduled runs run.
+        day = _notice_on_a_run_day(year_before + timedelta(days=30 + 91 * (n % 4)), profile)
         template = eligible[n % len(eligible)]
         code = association.split("-")[0][:4]
         prologue.append(Arrival(day, make_application(template, app_id=f"PRE-{code}-{n + 1:05d}",
@@ -191,6 +192,14 @@ def plan_year(profile: Profile, seed: int) -> YearPlan:
         k = profile.exam_sittings_per_year
         sittings[association] = [profile.start + timedelta(days=(i + 1) * profile.days // (k + 1)) for i in range(k)]
     return YearPlan(profile, seed, prologue, arrivals, sittings)
+
+
+def _notice_on_a_run_day(day: date, profile: Profile) -> date:
+    from endorse.dates import add_years
+
+    while (add_years(day, 1) - timedelta(days=7) - profile.start).days % profile.sweep_every_days:
+        day += timedelta(days=1)
+    return day
 
 
 # --- what each person does -------------------------------------------------------------------------
