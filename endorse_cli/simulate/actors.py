@@ -202,16 +202,23 @@ class People:
                              .where(Person.email_normalized == email.casefold())
                              .order_by(ReferenceRequest.id.desc())).first() or "?"
 
+    def _open_form(self, who: str, url: str, closed: str) -> tuple[httpx.Response | None, str]:
+        """The page of a link and its form's CSRF token; (None, "") counted as `closed` when it no longer opens."""
+        page = self.web.call(who, "GET", url)
+        m = CSRF.search(page.text) if page.status_code == 200 else None
+        if m is None:
+            self.count(closed)
+            return None, ""
+        return page, m.group(1)
+
     # --- raters -----------------------------------------------------------------------------------
 
     def _rate(self, day: date, link: str, email: str, application_id: str, kind: str) -> None:
         who = f"rater:{email}"
         self.touched.add(application_id)
-        page = self.web.call(who, "GET", link)
-        if page.status_code != 200 or not CSRF.search(page.text):
-            self.count("rater link no longer open")
+        page, csrf = self._open_form(who, link, "rater link no longer open")
+        if page is None:
             return
-        csrf = CSRF.search(page.text).group(1)
         if kind == "decline":
             self.web.call(who, "POST", link + "/decline", data={"csrf": csrf, "declined_reason": "I do not know their work well enough."})
             self.count("rating declined")
@@ -254,11 +261,9 @@ class People:
         if kind == "miss_due_date":
             self.count("essay review missed")
             return
-        page = self.web.call(who, "GET", essay)
-        if page.status_code != 200 or not CSRF.search(page.text):
-            self.count("essay no longer with the reviewer")
+        page, csrf = self._open_form(who, essay, "essay no longer with the reviewer")
+        if page is None:
             return
-        csrf = CSRF.search(page.text).group(1)
         if kind == "decline":
             self.web.call(who, "POST", essay + "/decline", data={"csrf": csrf, "declined_reason": "a conflict of interest"})
             self.count("essay review declined")
