@@ -472,7 +472,8 @@ class People:
             choice = renewal_choice(self.seed, self.behaviour, e.number)
             grace = int(self.library.setting(e.association_code, "renewal_grace_days", e.renewal_due_on))
             doc = {"number": e.number, "association": e.association_code, "category": e.category,
-                   "year": e.renewal_due_on.year, "due_on": e.renewal_due_on, "name": person.name, "email": person.email}
+                   "year": e.renewal_due_on.year, "due_on": e.renewal_due_on, "endorsed_on": e.granted_on,
+                   "name": person.name, "email": person.email}
             key = f"renew:{e.number}:{e.renewal_due_on.year}"
             if choice == "on_time":
                 self.plan_to(mail.day + timedelta(days=3), key, lambda d, doc=doc: self._renew(d, doc, met=True))

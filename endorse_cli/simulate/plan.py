@@ -232,8 +232,8 @@ def coordinator_accepts(seed: int, share: float, *identity: object) -> bool:
     return draw(seed, "coordinator", *identity).random() < share
 
 
-def renewal_document(*, number: str, association: str, category: str, year: int, due_on: date, name: str,
-                     email: str, met: bool) -> dict:
+def renewal_document(*, number: str, association: str, category: str, year: int, due_on: date, endorsed_on: date,
+                     name: str, email: str, met: bool) -> dict:
     """What an endorsed professional sends for the renewal year ending on `due_on` (met or hours short)."""
     start = due_on - timedelta(days=300)
     provides_rsc = category in ("IMHM-C",)
@@ -249,7 +249,7 @@ def renewal_document(*, number: str, association: str, category: str, year: int,
                     "format": "individual"})
     return {"id": f"REN-{number}-{year}", "association": association, "category": category, "year": year,
             "person": {"name": name, "email": email, "endorsement": category},
-            "endorsement_number": number, "provides_rsc": provides_rsc,
+            "endorsed_on": endorsed_on.isoformat(), "endorsement_number": number, "provides_rsc": provides_rsc,
             "code_of_ethics_signed_on": start.isoformat(),
             "memberships": [{"association": association, "expires_on": (due_on + timedelta(days=365)).isoformat()}],
             "training": training, "rsc": rsc}
