@@ -19,6 +19,9 @@ Which way each act goes (to switch to the coordinator's web workbench when it la
 What a person knows is read where they would read it: their email at the sink; a coordinator's
 queues (vetting, determinations, who is waiting for the exam) from the queries their dashboard shows;
 their own endorsement number from their letter (the endorsement row).
+
+Why one module over 500 lines: it is the list of every way a simulated person reaches the system,
+kept in one place on purpose so that moving the coordinators' acts to the web workbench is one edit.
 """
 
 from __future__ import annotations
