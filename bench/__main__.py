@@ -11,7 +11,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-SUITES = ["bench.evaluate", "bench.essay_assignment", "bench.sweep", "bench.outbox", "bench.rating_form"]
+SUITES = ["bench.evaluate", "bench.essay_assignment", "bench.sweep", "bench.outbox", "bench.rating_form",
+          "bench.simulate"]
 
 
 def machine() -> dict:

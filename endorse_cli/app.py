@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 from endorse_cli.commands import appreview, checklists, exam, intake, operations, outbox, people, pipeline, rater, renewal
+from endorse_cli.simulate import simulate_command
 
 app = typer.Typer(
     name="endorse", no_args_is_help=True, rich_markup_mode="rich",
@@ -57,6 +58,7 @@ app.command("serve")(operations.serve)
 app.command("up")(operations.up)
 app.command("backup")(operations.backup)
 app.command("restore")(operations.restore)
+app.command("simulate")(simulate_command)
 app.add_typer(operations.automations, name="automations")
 
 # The flat names of the argparse command line (until issue 14): a coordinator who types one is told

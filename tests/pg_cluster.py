@@ -17,9 +17,11 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 PG_BIN = Path(os.environ.get("ENDORSE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+# port → restart the cluster (pg_ctl restart -m fast: every connection dropped), for fault tests
+RESTARTS: dict[int, Callable[[], None]] = {}
 
 
 def _free_port() -> int:
@@ -62,8 +64,12 @@ def throwaway_cluster() -> Iterator[str]:
 
         with psycopg.connect(f"host=127.0.0.1 port={port} user=endorse dbname=postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE endorse_test")
+        RESTARTS[port] = lambda: subprocess.run(
+            _as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "server.log"),
+                             "-m", "fast", "-w", "-t", "60", "restart"]), check=True, capture_output=True)
         yield f"postgresql+psycopg://endorse@127.0.0.1:{port}/endorse_test"
     finally:
+        RESTARTS.pop(port, None)
         if data.exists():
             subprocess.run(_as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
                            capture_output=True)
@@ -97,3 +103,10 @@ def create_database(base_url: str, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     return base_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def restart_cluster(url: str) -> None:
+    """Restart the throwaway cluster behind ``url`` (a fault: every open connection is dropped)."""
+    from sqlalchemy.engine import make_url
+
+    RESTARTS[make_url(url).port]()

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData
 
-from endorse import auth
+from endorse import auth, clock
 from endorse.rulebook import RulebookLibrary
 from models import Association, CoordinatorAccount, Person
 from tasks import reviewer_console as review_console
@@ -43,7 +43,7 @@ class WebContext:
     sessions: sessionmaker[Session]
     library: RulebookLibrary
     secret_key: str
-    today: Callable[[], date] = date.today
+    today: Callable[[], date] = clock.today  # a simulated year moves it (endorse/clock.py)
     on_event: Callable[[str], None] = lambda application_id: None  # e.g. trigger a reconcile on Prefect
 
 

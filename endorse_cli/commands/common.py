@@ -81,7 +81,10 @@ def pipeline_config(actor: str):
     from endorse.rulebook import default_library
     from tasks.config import PipelineConfig
 
-    return PipelineConfig(library=default_library(), as_of=date.today(), secret_key=secret(), actor=actor)
+    from endorse.clock import today
+
+    # The project's clock: today, or the day a simulated year has reached (endorse/clock.py).
+    return PipelineConfig(library=default_library(), as_of=today(), secret_key=secret(), actor=actor)
 
 
 def coordinator(by: str) -> str:

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy.orm import Session
 
+from endorse import clock
 from models import Application
 
 RECONCILE_DEPLOYMENT = "reconcile-application/reconcile-application"
@@ -135,7 +136,7 @@ def _ui_v2(ui_base: str) -> str:
 
 
 def parse_as_of(as_of: str | None) -> date:
-    return date.fromisoformat(as_of) if as_of else date.today()
+    return date.fromisoformat(as_of) if as_of else clock.today()
 
 
 def trigger_reconcile(application_id: str, *, wait: bool = False, as_of: str | None = None):

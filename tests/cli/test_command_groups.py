@@ -68,7 +68,8 @@ def test_every_command_says_what_it_is_for_in_one_sentence_first(name, cmd):
 
 def test_no_module_of_the_command_line_is_over_500_lines():
     for path in (PROJECT_ROOT / "endorse_cli").rglob("*.py"):
-        assert path.read_text().count("\n") <= 500 or path.name == "demo.py", path
+        text = path.read_text()
+        assert text.count("\n") <= 500 or "Why one module" in text, f"{path}: split it, or say why in its docstring"
 
 
 # --- refusals: one line, exit 2, nothing written, no traceback ---------------------------------------

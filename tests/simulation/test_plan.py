@@ -1,0 +1,88 @@
+"""The seeded year itself (no stack): the same seed gives the same year, every document it makes is
+one the import and the renewal check accept, and each person's choice depends on who they are only."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from endorse.documents import load_document
+from endorse.renewals import load_renewal
+from endorse.rulebook import default_library
+from endorse_cli.simulate.plan import load_profile, plan_year, rater_choice, renewal_document
+from endorse_cli.simulate.year import AT_ACTS, FAULT_KINDS, fault_plan
+
+CATEGORIES = ["IFA", "IFS", "IMHS", "IMHM-C", "IMHM-P", "IMHM-RF"]
+
+
+@pytest.fixture(scope="module")
+def small():
+    return load_profile("small", default_library())
+
+
+def test_the_same_seed_gives_the_same_year_and_another_seed_another(small):
+    one, again, other = plan_year(small, 18), plan_year(small, 18), plan_year(small, 19)
+    assert [(a.day, a.document) for a in one.arrivals] == [(a.day, a.document) for a in again.arrivals]
+    assert [(a.day, a.id) for a in one.arrivals] != [(a.day, a.id) for a in other.arrivals]
+
+
+def test_every_application_of_the_year_is_one_the_import_accepts(small, tmp_path):
+    library = default_library()
+    plan = plan_year(small, 18)
+    assert len(plan.arrivals) == small.applications and len(plan.prologue) == small.endorsed_last_year
+    for a in plan.arrivals + plan.prologue:
+        path = tmp_path / f"{a.id}.json"
+        path.write_text(json.dumps(a.document))
+        library.check_document(load_document(path), str(path))  # raises, naming the file and field
+        assert date.fromisoformat(a.document["submitted_on"]) == a.day
+
+
+def test_applications_arrive_as_a_fresh_intake(small):
+    for a in plan_year(small, 18).arrivals:
+        assert "exam" not in a.document
+        assert all(r["status"] == "requested" for r in a.document["references"]), a.id
+
+
+def test_last_years_renewals_get_their_last_notice_on_a_day_the_scheduled_runs_run(small):
+    from endorse.dates import add_years
+
+    for day in plan_year(small, 18).prologue_days():
+        notice = add_years(day, 1) - timedelta(days=7)
+        assert (notice - small.start).days % small.sweep_every_days == 0, day
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+@pytest.mark.parametrize("met", [True, False], ids=["hours met", "hours short"])
+def test_a_renewal_sent_is_met_or_short_of_training_as_intended(category, met, tmp_path):
+    from tasks.renewal.evaluation import evaluate_renewal
+
+    doc = renewal_document(number="MI-AIMH-1", association="MI-AIMH", category=category, year=2027,
+                           due_on=date(2027, 5, 10), endorsed_on=date(2026, 5, 10), name="Ada Ito",
+                           email="ada.ito@example.org", met=met)
+    path = tmp_path / "renewal.json"
+    path.write_text(json.dumps(doc))
+    ev = evaluate_renewal(load_renewal(path), default_library(), 2027)
+    unmet = [r.id for r in ev.requirements if r.status not in ("met", "not_applicable")]
+    assert unmet == ([] if met else ["renewal_training_hours"])
+
+
+def test_a_raters_choice_depends_on_who_they_are_and_the_seed_only(small):
+    b = small.behaviour
+    assert rater_choice(18, b, "ada@example.org", "SIM-1") == rater_choice(18, b, "ada@example.org", "SIM-1")
+    kinds = {rater_choice(18, b, f"r{i}@example.org", "SIM-1").kind for i in range(400)}
+    assert kinds == set(b["raters"])  # every behaviour of the profile shows up in a crowd
+
+
+def test_the_fault_plan_has_every_kind_on_a_day_it_can_strike(small):
+    plan = plan_year(small, 18)
+    faults = fault_plan(plan)
+    assert sorted(f.kind for f in faults) == sorted(FAULT_KINDS)
+    arrivals = {a.day for a in plan.arrivals}
+    for f in faults:
+        if f.kind in AT_ACTS:
+            assert f.day in arrivals
+        else:
+            assert (f.day - small.start).days % small.sweep_every_days == 0
+    assert fault_plan(plan) == faults

@@ -1,0 +1,48 @@
+"""Issue 18: a year of one association lived through the real stack, then again with faults.
+
+The small profile (endorse_cli/simulate/profiles.yaml): applications of every category arriving
+through the year, raters who answer, answer late, decline, answer "not enough information", bounce or
+never answer, transcripts arriving, vetting, determinations, replacements, exam sittings with essays
+and reviewers, renewals with lapses and reinstatements. PostgreSQL (a cluster of this test's own,
+so it can be restarted), the Prefect server, a worker, the web app over HTTP, an SMTP sink.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from endorse_cli.simulate import simulate
+
+pytestmark = [pytest.mark.simulation, pytest.mark.postgres, pytest.mark.prefect_server,
+              pytest.mark.xdist_group("simulation")]
+
+SEED = 18
+
+
+def test_a_year_with_faults_ends_as_the_same_year_without_them(tmp_path):
+    from tests.pg_cluster import restart_cluster, throwaway_cluster
+
+    with throwaway_cluster() as server:
+        out = simulate("small", SEED, home=tmp_path, server_url=server, with_faults=True,
+                       restart_postgres=lambda: restart_cluster(server), say=print)
+    clean, faulted = out["fault-free"], out["faults"]
+    for name, run in out.items():
+        mail = run["facts"]["mail"]
+        # Every email the outbox sent reached the sink, and nothing else did.
+        assert mail["missing"] == [] and mail["unknown"] == [], (name, mail)
+        # Delivery runs in the simulator's own process, never killed: no at-least-once window opened.
+        assert mail["duplicates"] == {}, (name, mail["duplicates"])
+        assert mail["not_sent"] == {}, (name, mail["not_sent"])  # nothing queued, failed or stuck sending
+        assert run["facts"]["wrong_stages"] == [], (name, run["facts"]["wrong_stages"])
+    # The year happened: decisions, ratings, renewals, lapses.
+    audits = clean["facts"]["audits"]
+    for kind in ("stage.changed", "rating.submitted", "renewal.met"):
+        assert audits.get(kind, 0) > 0, (kind, dict(audits))
+    # Every seeded fault was injected and survived.
+    survived = " ".join(faulted["result"].faults_survived)
+    for what in ("SIGKILL worker", "SIGKILL web", "SIGKILL prefect", "SMTP refusing", "SMTP slow",
+                 "PostgreSQL restarted", "overlapping sweeps"):
+        assert what in survived, (what, faulted["result"].faults_survived)
+    # The same year: the database table by table, and the audit log by kind.
+    assert faulted["verdicts"]["database against the fault-free run"] == "equal, table by table"
+    assert faulted["facts"]["audits"] == audits
