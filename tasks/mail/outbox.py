@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from endorse import links
 from endorse.db import dialect_insert
 from endorse.mail import LINK_PLACEHOLDER, render
-from models import (Association, OutboxMessage, Portfolio, ReferenceRequest, ReviewerConsoleLink, ReviewInvitation,
-                    record_audit, utcnow)
+from models import (Association, CoordinatorAccount, OutboxMessage, Portfolio, ReferenceRequest, ReviewerConsoleLink,
+                    ReviewInvitation, record_audit, utcnow)
 
-LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer", "portfolio": "portfolio"}
+LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer", "portfolio": "portfolio",
+                "password": "coordinator-password"}
 BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
 # The outbox runs every minute: a message still waiting this long after its due time is not being delivered.
@@ -199,6 +200,9 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
     elif msg.link_kind == "portfolio":  # an applicant's own portfolio (tasks/portal)
         row = session.get(Portfolio, msg.link_ref_id)
         path = "/apply/"
+    elif msg.link_kind == "password":  # sets a coordinator's password (tasks/coordination/accounts.py)
+        row = session.get(CoordinatorAccount, msg.link_ref_id)
+        path = "/coordinator/login/password/"
     else:
         return None
     if row is None or row.token_nonce is None:
