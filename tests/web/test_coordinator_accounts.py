@@ -21,7 +21,7 @@ from tasks.intake.records import ensure_associations
 from tasks.mail.outbox import _link_for
 from tests.web.conftest import make_web_app
 
-SECRET = "accounts-test-secret"
+SECRET = "coordinator-test-secret"  # as tests/web/test_coordinator.py: the browser tests serve the app with it
 PASSWORD = "correct horse battery staple"
 ADMIN, HELPER, OTHER = "ada.admin@example.org", "hal.helper@example.org", "cal.ct@example.org"
 
