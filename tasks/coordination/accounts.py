@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import auth, links
 from endorse.db import transaction
+from endorse.documents import _email
 from endorse.text import single_line
 from models import Association, CoordinatorAccount, Person, record_audit, utcnow
 from tasks.intake.people import audit_person_change, claim_for
@@ -86,8 +87,10 @@ def invite_coordinator(sessions: sessionmaker[Session], *, association: str, nam
     name, email = single_line(name, "name"), single_line(email, "email", max_length=254)
     if not name:
         raise ValueError("name: write the coordinator's name")
-    if "@" not in email or email.startswith("@") or email.endswith("@") or " " in email:
-        raise ValueError("email: write one email address, like name@example.org")
+    try:
+        _email(email)  # the same rule as every email address a document gives
+    except ValueError:
+        raise ValueError("email: write one email address, like name@example.org") from None
     with transaction(sessions) as s:
         person = person_for(s, name, email, association=association)
         account = s.scalars(select(CoordinatorAccount).where(CoordinatorAccount.person_id == person.id)).first()
