@@ -307,3 +307,17 @@ def test_a_closed_account_gets_no_reset_link(assoc):
     accounts.deactivate_coordinator(assoc, HELPER, actor="test")
     forgot(client_of(assoc), HELPER)
     assert emails_to(assoc, HELPER) == 0
+
+
+def test_the_link_page_is_never_cached_nor_sent_as_a_referrer_and_never_logged(assoc):
+    import logging
+
+    from web.app import RedactLinks
+
+    accounts.request_password_reset(assoc, HELPER, secret_key=SECRET)
+    link = emailed_link(assoc, HELPER, "coordinator.password_reset")
+    page = client_of(assoc).get(link)
+    assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '"GET %s HTTP/1.1"', (link,), None)
+    RedactLinks().filter(record)
+    assert link.rsplit("/", 1)[1] not in record.getMessage()
