@@ -24,6 +24,10 @@ SESSION_SECONDS = 8 * 3600  # a working day
 LOCK_AFTER = 5
 LOCK_BASE_SECONDS = 30
 LOCK_MAX_SECONDS = 3600
+# The emailed link that sets a coordinator's password works for an hour, once; "forgot your password?"
+# sends at most one email per account in PASSWORD_LINK_RESEND_SECONDS (asking again keeps the link).
+PASSWORD_LINK_SECONDS = 3600
+PASSWORD_LINK_RESEND_SECONDS = 300
 
 
 def lockout_seconds(failures: int) -> int:

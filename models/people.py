@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, utcnow
@@ -77,6 +77,13 @@ class CoordinatorAccount(Base):
     # Per-account lockout with backoff, next to the per-address rate limit.
     failed_sign_ins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # An association admin may add and close the association's coordinator accounts on the web.
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The emailed link that sets a password (a new account, or "forgot your password?"), as for
+    # raters: a nonce and the hash of the token, never the token; cleared once used.
+    token_nonce: Mapped[str | None] = mapped_column(String(64))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[datetime | None]
 
     person: Mapped[Person] = relationship()
 

@@ -19,15 +19,15 @@ from web.deps import Site, WebContext
 from web.errors import add_error_handlers, static_page
 from web.guard import SecurityHeaders
 from web.health import Check, database_check
-from web.routers import (advisor, applicant, coordinator, coordinator_exam, coordinator_renewals, health, portfolios,
-                         public, rater, reviewer)
+from web.routers import (advisor, applicant, coordinator, coordinator_accounts, coordinator_exam, coordinator_renewals,
+                         health, portfolios, public, rater, reviewer)
 
 __all__ = ["MAX_BODY_BYTES", "LimitBody", "RateLimit", "RedactLinks", "WebContext", "create_app", "default_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 256 * 1024  # a full rating form is a few kilobytes
 # /review/application/<token> before /review/<token>: else "application" would be redacted, not the token.
-_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review/application|review|advise|apply)/)[A-Za-z0-9_-]+")
+_TOKEN_IN_PATH = re.compile(r"(/(?:rate|review/application|review|advise|apply|coordinator/login/password)/)[A-Za-z0-9_-]+")
 
 
 class RedactLinks(logging.Filter):
@@ -150,8 +150,9 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     # The one script the forms load, as a file (CSP: script-src 'self').
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in (health.router, public.router, rater.router, reviewer.router, advisor.router, applicant.router,
-                   coordinator.sign_in_router, portfolios.router, coordinator.router, coordinator_exam.router,
-                   coordinator_renewals.router):
+                   coordinator.sign_in_router, coordinator_accounts.password_router, portfolios.router,
+                   coordinator.router, coordinator_exam.router, coordinator_renewals.router,
+                   coordinator_accounts.router):
         app.include_router(router)
     return app
 

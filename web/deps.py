@@ -64,6 +64,7 @@ class Coordinator:
     email: str
     association: str
     association_name: str
+    is_admin: bool = False  # an association admin: manages the association's coordinator accounts
 
 
 # --- what a request can be refused for (web.errors renders each) ----------------------------------------
@@ -86,6 +87,14 @@ class StaleForm(Exception):
 
 class NotYours(Exception):
     """A coordinator page or object outside the coordinator's association, or none at all (404)."""
+
+    def __init__(self, who: Coordinator):
+        super().__init__(who.association)
+        self.who = who
+
+
+class NotAdmin(Exception):
+    """A page only the association's admins may use (403)."""
 
     def __init__(self, who: Coordinator):
         super().__init__(who.association)
@@ -129,7 +138,7 @@ def coordinator_of_session(request: Request, ctx: WebContext) -> Coordinator | N
     if row is None or not row[0].active or row[0].session_version != claims.version:
         return None  # signed out, password changed or deactivated since: the session has ended
     account, person, assoc = row
-    return Coordinator(account.id, person.name, person.email, assoc.code, assoc.name)
+    return Coordinator(account.id, person.name, person.email, assoc.code, assoc.name, account.is_admin)
 
 
 async def signed_in_coordinator(request: Request, ctx: Ctx) -> Coordinator:
@@ -141,6 +150,16 @@ async def signed_in_coordinator(request: Request, ctx: Ctx) -> Coordinator:
 
 
 SignedIn = Annotated[Coordinator, Depends(signed_in_coordinator)]
+
+
+async def signed_in_admin(who: SignedIn) -> Coordinator:
+    """The signed-in coordinator, if an admin of their association; else ``NotAdmin``."""
+    if not who.is_admin:
+        raise NotAdmin(who)
+    return who
+
+
+Admin = Annotated[Coordinator, Depends(signed_in_admin)]
 
 
 async def coordinator_form(request: Request, ctx: Ctx, who: SignedIn) -> dict[str, str]:

@@ -20,7 +20,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from endorse import auth
 from tasks import portal
 from tasks.references import ratings
-from web.deps import SESSION_COOKIE, Coordinator, LinkNotWorking, NotSignedIn, NotYours, StaleForm
+from web.deps import SESSION_COOKIE, Coordinator, LinkNotWorking, NotAdmin, NotSignedIn, NotYours, StaleForm
 
 # Pages for statuses a browser can meet without a route (405) or before the app (413, 429 in middleware).
 _BROWSER_PAGES = {404: "not_found.html", 405: "method_not_allowed.html"}
@@ -61,6 +61,10 @@ def add_error_handlers(app: FastAPI, pages: Jinja2Templates) -> None:
     @app.exception_handler(NotYours)
     async def not_yours(request: Request, exc: NotYours) -> HTMLResponse:
         return error_page(request, pages, "not_yours.html", 404, exc.who)
+
+    @app.exception_handler(NotAdmin)
+    async def not_admin(request: Request, exc: NotAdmin) -> HTMLResponse:
+        return error_page(request, pages, "not_admin.html", 403, exc.who)
 
     @app.exception_handler(RequestValidationError)
     async def bad_address(request: Request, exc: RequestValidationError) -> HTMLResponse:

@@ -125,6 +125,8 @@ def add_coordinator(
     name: Annotated[str, typer.Option("--name")],
     email: Annotated[str, typer.Option("--email", help="they sign in with it")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from standard input")] = False,
+    admin: Annotated[bool, typer.Option("--admin", help="an association admin: may add and close accounts on the web "
+                                                        "(the association's first account always is)")] = False,
     by: OptionalBy = None,
 ) -> int:
     """Create a coordinator account (or reset its password).
@@ -136,8 +138,8 @@ def add_coordinator(
 
     password = new_password(password_stdin)
     account_id = set_coordinator(sessions_with_associations(), association=association, name=name, email=email,
-                                 password=password, actor=actor_of(by) if by else "cli")
-    print(f"coordinator account #{account_id}: {email} for {association}")
+                                 password=password, actor=actor_of(by) if by else "cli", admin=admin)
+    print(f"coordinator account #{account_id}: {email} for {association}{' (admin)' if admin else ''}")
     return EXIT_OK
 
 

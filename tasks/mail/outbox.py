@@ -29,6 +29,7 @@ from models import (
     AdvisorPairing,
     ApplicationReviewInvitation,
     Association,
+    CoordinatorAccount,
     OutboxMessage,
     Portfolio,
     ReferenceRequest,
@@ -39,7 +40,8 @@ from models import (
 )
 
 LINK_PURPOSE = {"rating": "rating", "review": "review", "reviewer": "reviewer", "portfolio": "portfolio",
-                "appreview": "appreview", "advisor": "advisor"}
+                "appreview": "appreview", "advisor": "advisor",
+                "password": "coordinator-password"}
 BACKOFF_BASE_SECONDS = 30
 STALE_SENDING = timedelta(minutes=10)
 # The outbox runs every minute: a message still waiting this long after its due time is not being delivered.
@@ -216,6 +218,9 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
     elif msg.link_kind == "portfolio":  # an applicant's own portfolio (tasks/portal)
         row = session.get(Portfolio, msg.link_ref_id)
         path = "/apply/"
+    elif msg.link_kind == "password":  # sets a coordinator's password (tasks/coordination/accounts.py)
+        row = session.get(CoordinatorAccount, msg.link_ref_id)
+        path = "/coordinator/login/password/"
     else:
         return None
     if row is None or row.token_nonce is None:

@@ -49,14 +49,26 @@ def render(request: Request, ctx: WebContext, site: Site, template: str, who: Co
 
 # --- sign-in ----------------------------------------------------------------------------------------
 
-def login_page(request: Request, ctx: WebContext, site: Site, error: str = "", status: int = 200,
-               email: str = "") -> HTMLResponse:
+def pre_session_page(request: Request, ctx: WebContext, site: Site, template: str, status: int = 200,
+                     **context) -> HTMLResponse:
+    """A page before sign-in (sign-in, forgotten password, setting one): its form's CSRF token is bound
+    to a pre-session cookie."""
     pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(16)
-    resp = site.pages.TemplateResponse(request, "coordinator/login.html", {
-        "csrf": auth.csrf_token(ctx.secret_key, "pre:" + pre), "error": error, "email": email,
-        "next": request.query_params.get("next", "/coordinator/")}, status_code=status)
+    resp = site.pages.TemplateResponse(request, f"coordinator/{template}", {
+        "csrf": auth.csrf_token(ctx.secret_key, "pre:" + pre), **context}, status_code=status)
     resp.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=site.secure_cookies, path="/coordinator")
     return resp
+
+
+def pre_session_csrf_ok(request: Request, ctx: WebContext, form) -> bool:
+    pre = request.cookies.get(PRE_COOKIE)
+    return bool(pre) and auth.csrf_ok(ctx.secret_key, "pre:" + pre, form.get("csrf"))
+
+
+def login_page(request: Request, ctx: WebContext, site: Site, error: str = "", status: int = 200,
+               email: str = "", notice: str = "") -> HTMLResponse:
+    return pre_session_page(request, ctx, site, "login.html", status, error=error, email=email, notice=notice,
+                            next=request.query_params.get("next", "/coordinator/"))
 
 
 @sign_in_router.get("/login", response_class=HTMLResponse)
@@ -67,8 +79,7 @@ async def login_form(request: Request, ctx: Ctx, site: SiteDep):
 @sign_in_router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, ctx: Ctx, site: SiteDep):
     form = await read_form(request)
-    pre = request.cookies.get(PRE_COOKIE)
-    if not pre or not auth.csrf_ok(ctx.secret_key, "pre:" + pre, form.get("csrf")):
+    if not pre_session_csrf_ok(request, ctx, form):
         return login_page(request, ctx, site, "The sign-in form was out of date; please try again.", status=403)
     email = str(form.get("email", "")).strip().casefold()[:254]
     password = str(form.get("password", ""))[:1024]
