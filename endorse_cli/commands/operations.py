@@ -73,7 +73,6 @@ def serve(
     import uvicorn
 
     from endorse.settings import SECRET_FILE, check_can_serve, get_settings
-    from web.app import default_app
     from web.guard import uvicorn_config
 
     settings = get_settings()  # in development this makes the secret key file on first start
@@ -89,6 +88,11 @@ def serve(
 
             local = stack.enter_context(LocalPrefectServer(settings.data_dir / "prefect-server"))
             os.environ.update(local.client_env())
+        # Only now: importing the web app imports Prefect (the application page's links), and Prefect reads
+        # its settings once, at import; imported earlier it would miss the local server's PREFECT_API_URL
+        # and serve the deployments on a temporary server of its own.
+        from web.app import default_app
+
         # Shutdown is prompt: open keep-alive connections get a few seconds, not uvicorn's unbounded wait.
         config = uvicorn_config(default_app(), host=host, port=port, trusted_proxies=settings.trusted_proxy_list)
         config.timeout_graceful_shutdown = 3

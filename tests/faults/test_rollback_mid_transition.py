@@ -38,8 +38,8 @@ def test_a_database_error_while_recording_the_decision_rolls_the_whole_transitio
     before = _snapshot(sessions, doc.id)
     real = pipeline.record_decision
 
-    def failing(s, app, ev, cfg, now):
-        real(s, app, ev, cfg, now)  # the decision, its letter and audit entry are written…
+    def failing(s, app, ev, cfg, now, *review_outcome):
+        real(s, app, ev, cfg, now, *review_outcome)  # the decision, its letter and audit entry are written…
         s.flush()
         raise OperationalError("INSERT", {}, Exception("the database went away"))  # …then the database fails
 
