@@ -18,7 +18,7 @@ from tasks.coordination.accounts import set_coordinator
 from tasks.mail.outbox import SmtpConfig, deliver_due
 from tasks.pipeline import reconcile as pipeline
 from tests.application_review.conftest import SECRET, web_app
-from tests.web.test_browser import CHROMIUM_ARGS
+from tests.web.browser import CHROMIUM_ARGS, navigates
 from tests.web.test_coordinator_browser import _serve
 
 pytestmark = pytest.mark.browser
@@ -53,13 +53,12 @@ def test_the_review_loop_in_the_browser(sessions, review, tmp_path):
             page.goto(base + "/coordinator/login")
             page.get_by_label("Email").fill(COORDINATOR)
             page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            navigates(page, page.get_by_role("button", name="Sign in"))
             page.wait_for_url(base + "/coordinator/")
-            page.get_by_role("link", name="Application reviewers").click()
+            navigates(page, page.get_by_role("link", name="Application reviewers"))
             assert ifa in page.content()  # the dry run lists it; nothing is sent yet
             page.screenshot(path=str(SHOTS / "application-review-dry-run.png"), full_page=True)
-            page.get_by_role("button", name="Apply: assign and email the reviewers").click()
-            page.wait_for_load_state()
+            navigates(page, page.get_by_role("button", name="Apply: assign and email the reviewers"))
             assert "4 application reviews assigned and emailed." in page.content()
 
             links = _links(sessions, base, tmp_path / "mail", "appreview.assigned")
@@ -70,14 +69,14 @@ def test_the_review_loop_in_the_browser(sessions, review, tmp_path):
                 reviewer.goto(link)
                 if ifa not in reviewer.content():
                     continue
-                reviewer.get_by_role("link", name=f"({ifa})").click()
+                navigates(reviewer, reviewer.get_by_role("link", name=f"({ifa})"))
                 assert "Checklist" in reviewer.content()
-                reviewer.get_by_role("button", name="Submit my review").click()  # nothing chosen: told why
+                navigates(reviewer, reviewer.get_by_role("button", name="Submit my review"))  # nothing chosen: told why
                 assert reviewer.get_by_role("alert").is_visible()
                 choice = next(answers)
                 reviewer.locator(f'input[name="recommendation"][value="{choice}"]').check()
                 reviewer.get_by_label("education").fill("Degree and transcript agree.")
-                reviewer.get_by_role("button", name="Submit my review").click()
+                navigates(reviewer, reviewer.get_by_role("button", name="Submit my review"))
                 reviewer.wait_for_url("**notice=submitted")
                 assert "your review is recorded" in reviewer.content()
                 reviewer.screenshot(path=str(SHOTS / f"application-review-{choice}.png"))
@@ -86,11 +85,11 @@ def test_the_review_loop_in_the_browser(sessions, review, tmp_path):
             page.goto(f"{base}/coordinator/application-reviews")
             row = page.locator("#in-review tr", has_text=ifa)
             assert "the reviewers disagree" in row.inner_text()
-            row.get_by_role("link", name=ifa).click()
+            navigates(page, row.get_by_role("link", name=ifa))
             assert "they disagree" in page.content()
             page.locator('input[name="outcome"][value="recommend"]').check()
             page.get_by_label("Why (your determination)").fill("Volunteer hours documented in the log")
-            page.get_by_role("button", name="Settle the application review").click()
+            navigates(page, page.get_by_role("button", name="Settle the application review"))
             page.wait_for_url(f"**/coordinator/applications/{ifa}")
             assert "Application review settled: recommend." in page.content()
             page.screenshot(path=str(SHOTS / "application-review-settled.png"), full_page=True)

@@ -11,7 +11,7 @@ from endorse.rulebook import default_library
 from models import Review, ReviewAssignment
 from tasks.exam.intake import record_essay_prompt
 from tests.exam.test_reviewer_console import console_with_two_essays
-from tests.web.browser import SCREENS, SHOTS, chromium, served
+from tests.web.browser import SCREENS, SHOTS, chromium, navigates, served
 
 pytestmark = pytest.mark.browser
 PROMPT = ("Vignette: a nine-month-old and her father have moved twice this year. What do you notice, "
@@ -30,7 +30,7 @@ def test_a_reviewer_works_through_their_list_from_one_link(screen, sessions, sit
         assert "0 of 2 reviewed" in page.locator("#progress").inner_text()
         page.screenshot(path=str(SHOTS / f"reviewer-console-{screen}.png"), full_page=True)
         seen.append(page.content())
-        page.get_by_role("link", name="Continue with the next one").click()
+        navigates(page, page.get_by_role("link", name="Continue with the next one"))
         # The prompt beside the essay on a wide screen, above it on a phone.
         prompt, essay = page.locator("section[aria-labelledby=prompt-title]"), page.locator("section[aria-labelledby=essay-title]")
         assert PROMPT in prompt.inner_text()
@@ -44,8 +44,7 @@ def test_a_reviewer_works_through_their_list_from_one_link(screen, sessions, sit
         # Part of a review, saved as a draft, comes back.
         page.locator("fieldset.item").first.locator('input[value="3"]').check()
         page.get_by_label("Comments for the candidate").fill("Notices the father's")
-        page.get_by_role("button", name="Save draft").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Save draft"))
         assert "Draft saved" in page.locator("[role=status]").inner_text()
         assert page.get_by_label("Comments for the candidate").input_value() == "Notices the father's"
         for fieldset in page.locator("fieldset.item").all()[:-1]:
@@ -54,8 +53,7 @@ def test_a_reviewer_works_through_their_list_from_one_link(screen, sessions, sit
         page.get_by_label("Comments for the candidate").fill("Notices the father's own loss and the baby's cues.")
         page.get_by_label("For the coordinator only (optional): never shown to the candidate").fill(
             "The vignette's second question was unclear to several candidates.")
-        page.get_by_role("button", name="Submit and go to the next").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Submit and go to the next"))
         assert "1 of 2 reviewed" in page.locator("#progress").inner_text()
         assert "Thank you: your review is recorded." in page.content()
         seen.append(page.content())
@@ -63,24 +61,21 @@ def test_a_reviewer_works_through_their_list_from_one_link(screen, sessions, sit
         submit, give_back = page.get_by_role("button", name="Submit review"), page.get_by_role("button", name="Give this essay back…")
         assert give_back.bounding_box()["y"] - submit.bounding_box()["y"] > 100
         page.get_by_label("Why (for the coordinator)").fill("I supervised someone with this vignette's details")
-        give_back.click()
-        page.wait_for_load_state()
+        navigates(page, give_back)
         assert page.get_by_role("heading", level=1).inner_text().startswith("Give essay")
         page.screenshot(path=str(SHOTS / f"reviewer-give-back-confirm-{screen}.png"))
         seen.append(page.content())
-        page.get_by_role("button", name="Give this essay back").click()  # without ticking the box
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Give this essay back"))  # without ticking the box
         assert "tick the box to confirm" in page.content()
         with sessions() as s:
             assert s.get(ReviewAssignment, mine[1].id).status == "assigned"
         page.get_by_label("Yes, give this essay back to the coordinator").check()
-        page.get_by_role("button", name="Give this essay back").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Give this essay back"))
         assert "The essay was given back" in page.content()
         assert "1 of 1 reviewed" in page.locator("#progress").inner_text()
         seen.append(page.content())
         # Before the due date the submitted review can still be changed.
-        page.get_by_role("link", name=f"Essay {sitting.codes['IMHS']}").click()
+        navigates(page, page.get_by_role("link", name=f"Essay {sitting.codes['IMHS']}"))
         assert page.get_by_role("button", name="Save changes").is_visible()
         seen.append(page.content())
     with sessions() as s:

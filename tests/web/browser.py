@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from endorse.settings import PROJECT_ROOT
 from tests.web.conftest import serve_app as served
 
-__all__ = ["CHROMIUM_ARGS", "SCREENS", "SHOTS", "chromium", "contrast", "served"]
+__all__ = ["CHROMIUM_ARGS", "SCREENS", "SHOTS", "chromium", "contrast", "navigates", "served"]
 
 SHOTS = PROJECT_ROOT / "var" / "screenshots"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,6 +29,16 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+def navigates(page, target) -> None:
+    """Click what loads a page (a link, a form's button) and wait until that page has loaded.
+
+    A bare ``click()`` returns once the click is dispatched: reading ``page.content()`` right after it
+    can see the old page, or an empty document mid-navigation on a busy machine (CI did). ``target``
+    is a locator."""
+    with page.expect_navigation(wait_until="load"):
+        target.click()
 
 
 # The relative luminance and contrast ratio of WCAG 2.x, computed in the page from computed styles.

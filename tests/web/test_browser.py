@@ -13,7 +13,7 @@ import pytest
 from endorse_cli.smtp_sink import SmtpSink
 from tasks.mail.outbox import SmtpConfig, deliver_due
 
-from .browser import CHROMIUM_ARGS, SHOTS
+from .browser import CHROMIUM_ARGS, SHOTS, navigates
 from .browser import served as serve_app
 from .conftest import SECRET
 
@@ -49,7 +49,7 @@ def test_rater_opens_the_emailed_link_fills_the_form_and_submits(served, rating_
         assert page.get_by_role("heading", level=1).inner_text().startswith("Reference rating for")
         page.screenshot(path=str(SHOTS / "rating-form-phone.png"))
         # Submitting empty shows the server's messages and keeps the page usable.
-        page.get_by_role("button", name="Submit rating").click()
+        navigates(page, page.get_by_role("button", name="Submit rating"))
         assert page.get_by_role("alert").is_visible()
         for radio in page.locator('input[type=radio][value="3"]').all():
             radio.check()
@@ -58,8 +58,7 @@ def test_rater_opens_the_emailed_link_fills_the_form_and_submits(served, rating_
         page.get_by_label("I recommend the applicant", exact=True).check()
         page.get_by_label("Comments (optional)").fill("Attentive to the parent–infant relationship.")
         page.get_by_role("checkbox").check()
-        page.get_by_role("button", name="Submit rating").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Submit rating"))
         assert "your rating is submitted" in page.content()
         page.screenshot(path=str(SHOTS / "rating-submitted.png"), full_page=True)
         page.goto(link)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from endorse.settings import PROJECT_ROOT
 from models import Application, AuditLog, ReferenceRequest
 from tests.web.test_browser import CHROMIUM_ARGS, _free_port
+from tests.web.browser import navigates
 from tests.web.test_coordinator import MI, PASSWORD, SECRET, AS_OF, cohort  # noqa: F401  (fixture)
 from tests.web.conftest import make_web_app
 from web.guard import uvicorn_config
@@ -51,7 +52,7 @@ def test_a_coordinator_signs_in_reads_the_dashboard_and_acts_on_an_application(c
             assert "/coordinator/login" in page.url  # nothing without signing in
             page.get_by_label("Email").fill(MI)
             page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
+            navigates(page, page.get_by_role("button", name="Sign in"))
             page.wait_for_url(base + "/coordinator/")
             assert page.get_by_role("heading", level=1).inner_text().startswith("Today")
             # The pipeline table and its chart render with the cohort's figures.
@@ -64,17 +65,15 @@ def test_a_coordinator_signs_in_reads_the_dashboard_and_acts_on_an_application(c
             page.goto(f"{base}/coordinator/applications/{app_id}")
             assert page.locator("#checklist tbody tr").count() > 5
             page.screenshot(path=str(SHOTS / "coordinator-application.png"), full_page=True)
-            page.get_by_role("link", name="Record the decision now…").click()
-            page.get_by_role("button", name="Confirm").click()
-            page.wait_for_load_state()
+            navigates(page, page.get_by_role("link", name="Record the decision now…"))
+            navigates(page, page.get_by_role("button", name="Confirm"))
             assert "Decision confirmed" in page.get_by_role("status").inner_text()
             # Regenerate a rater's link from the reference row, where there is one open.
             rows = page.locator("#references details.no-print",
                                 has=page.get_by_role("button", name="New link (old one stops working)"))
             if rows.count():
                 rows.first.locator("summary").click()
-                rows.first.get_by_role("button", name="New link (old one stops working)").click()
-                page.wait_for_load_state()
+                navigates(page, rows.first.get_by_role("button", name="New link (old one stops working)"))
                 assert "A new link was sent" in page.get_by_role("status").inner_text()
             # The printable summary.
             page.goto(f"{base}/coordinator/applications/{app_id}/summary")

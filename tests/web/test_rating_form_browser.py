@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from models import Rating
 
-from .browser import SCREENS, SHOTS, chromium, contrast, served
+from .browser import SCREENS, SHOTS, chromium, contrast, navigates, served
 
 pytestmark = pytest.mark.browser
 
@@ -48,8 +48,7 @@ def test_not_enough_information_is_counted_live_and_too_many_are_warned_before_s
         page.screenshot(path=str(SHOTS / f"rating-na-counter-{screen}.png"))
         _answer(page, "3", 100, start=6)
         _about(page)
-        page.get_by_role("button", name="Submit rating").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Submit rating"))
         warning = page.locator("#not-counted")
         assert warning.is_visible() and "This rating would not count" in warning.inner_text()
         assert page.evaluate("document.activeElement.id") == "not-counted"
@@ -59,8 +58,7 @@ def test_not_enough_information_is_counted_live_and_too_many_are_warned_before_s
         # The rater changes one answer: five is within the limit, and the rating counts.
         page.locator('fieldset.item input[type=radio][value="3"]').first.check()
         assert "5 of at most 5" in counter.inner_text() and "would not count" not in counter.inner_text()
-        page.get_by_role("button", name="Submit rating").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Submit rating"))
         assert "your rating is submitted" in page.content()
     with sessions() as s:
         assert s.scalars(select(Rating)).one().insufficient_information_count == 5
@@ -75,17 +73,14 @@ def test_without_javascript_the_server_shows_the_count_after_a_save_and_warns_on
         page = browser.new_context(java_script_enabled=False, viewport=SCREENS["phone"]).new_page()
         page.goto(f"{base}/rate/{token}")
         _answer(page, "na", 7)
-        page.get_by_role("button", name="Save draft").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Save draft"))
         assert "“Not enough information” so far: 7 of at most 5" in page.locator("[role=status]").inner_text()
         _answer(page, "4", 100, start=7)
         _about(page)
-        page.get_by_role("button", name="Submit rating").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Submit rating"))
         assert "This rating would not count" in page.content()
         page.screenshot(path=str(SHOTS / "rating-na-warning-no-js.png"), full_page=False)
-        page.get_by_role("button", name="Submit anyway: the rating will not count").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Submit anyway: the rating will not count"))
         assert "your rating is submitted" in page.content()
     with sessions() as s:
         assert s.scalars(select(Rating)).one().insufficient_information_count == 7
@@ -127,8 +122,7 @@ def test_a_long_form_that_is_quick(screen, web_app, rating_link, sessions):
         box = save.bounding_box()
         assert 0 <= box["y"] and box["y"] + box["height"] <= SCREENS[screen]["height"]  # sticky: reachable
         page.screenshot(path=str(SHOTS / f"rating-long-form-{screen}.png"))
-        save.click()
-        page.wait_for_load_state()
+        navigates(page, save)
         deep_id = deep.get_attribute("id")
         assert page.url.endswith(f"#{deep_id}") and "Draft saved" in page.content()
         assert page.locator(f"#{deep_id}").is_visible() and page.locator(f'#{deep_id} input[value="4"]').is_checked()
@@ -149,8 +143,7 @@ def test_the_error_summary_is_focused_and_links_to_each_field(screen, web_app, r
         page = browser.new_page(viewport=SCREENS[screen])
         page.goto(f"{base}/rate/{token}")
         _answer(page, "3", 50)
-        page.get_by_role("button", name="Submit rating").click()
-        page.wait_for_load_state()
+        navigates(page, page.get_by_role("button", name="Submit rating"))
         summary = page.locator("#errors")
         assert page.evaluate("document.activeElement.id") == "errors"
         links = summary.locator("a").all()

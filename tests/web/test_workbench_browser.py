@@ -17,7 +17,7 @@ from sqlalchemy import select
 from endorse.settings import PROJECT_ROOT
 from models import Application, AuditLog
 from tests.web.conftest import make_web_app
-from tests.web.test_browser import CHROMIUM_ARGS
+from tests.web.browser import CHROMIUM_ARGS, navigates
 from tests.web.test_coordinator import AS_OF, MI, PASSWORD, SECRET, cohort  # noqa: F401  (fixture)
 from tests.web.test_coordinator_browser import _serve
 
@@ -57,7 +57,7 @@ def sign_in(page, base: str, email: str = MI, password: str = PASSWORD) -> None:
     page.goto(base + "/coordinator/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    navigates(page, page.get_by_role("button", name="Sign in"))
 
 
 def fits(page) -> None:
@@ -74,12 +74,12 @@ def test_a_coordinator_works_from_the_browser(cohort, device, tmp_path):  # noqa
         page.goto(base + "/coordinator/login")
         page.get_by_label("Email").fill(MI)
         page.get_by_label("Password").fill("not the password")
-        page.get_by_role("button", name="Sign in").click()
+        navigates(page, page.get_by_role("button", name="Sign in"))
         assert page.get_by_role("alert").is_visible()
         assert page.get_by_label("Email").input_value() == MI
         shot("sign-in-error")
         page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        navigates(page, page.get_by_role("button", name="Sign in"))
         page.wait_for_url(base + "/coordinator/")
         # Waiting on you: the exam-eligible applicant, one click from the approval.
         queue = page.locator("#waiting-on-me")
@@ -87,9 +87,9 @@ def test_a_coordinator_works_from_the_browser(cohort, device, tmp_path):  # noqa
         fits(page)
         shot("dashboard")
         # A decision for them is refused with the reason; approving them moves them on.
-        queue.get_by_role("link", name="approve to sit the exam: MI-2026-141").click()
+        navigates(page, queue.get_by_role("link", name="approve to sit the exam: MI-2026-141"))
         assert "eligible to sit the exam" in page.locator("#decision-refused").inner_text()
-        page.get_by_role("button", name="Approve to sit the exam").click()
+        navigates(page, page.get_by_role("button", name="Approve to sit the exam"))
         assert "Approved to sit the exam" in page.get_by_role("status").inner_text()
         # An applicant with a requirement unmet cannot be approved, and the page says why.
         page.goto(base + "/coordinator/applications/MI-2026-117")
@@ -100,19 +100,19 @@ def test_a_coordinator_works_from_the_browser(cohort, device, tmp_path):  # noqa
         # Find an application, then record its decision: preview, then confirm.
         page.goto(base + "/coordinator/applications")
         page.get_by_label("Search").fill("2026-126")
-        page.get_by_role("button", name="Find").click()
+        navigates(page, page.get_by_role("button", name="Find"))
         rows = page.locator("#applications tbody tr")
         assert rows.count() == 1
         assert page.locator("#applications td.num").first.evaluate("td => getComputedStyle(td).textAlign") == "right"
         fits(page)
         shot("applications")
-        rows.first.get_by_role("link", name="MI-2026-126").click()
-        page.get_by_role("link", name="Record the decision now…").click()
+        navigates(page, rows.first.get_by_role("link", name="MI-2026-126"))
+        navigates(page, page.get_by_role("link", name="Record the decision now…"))
         assert page.locator("#decision-outcome").inner_text() == "deferred"
         assert applicant in page.locator("#letter-text").inner_text()
         fits(page)
         shot("decision-preview")
-        page.get_by_role("button", name="Confirm").click()
+        navigates(page, page.get_by_role("button", name="Confirm"))
         assert "Decision confirmed (deferred)" in page.get_by_role("status").inner_text()
         shot("decision-confirmed")
         # Another association's application is not found, preview or not.

@@ -15,6 +15,7 @@ from tasks.exam.results import approve_for_exam
 from tasks.pipeline import reconcile as pipeline
 from tests.web.test_coordinator import AS_OF, MI, PASSWORD, SECRET, cohort  # noqa: F401  (fixture)
 from tests.web.test_workbench_browser import VIEWPORTS, coordinator_browser, fits, sign_in
+from tests.web.browser import navigates
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +30,12 @@ def test_a_coordinator_runs_a_sitting_from_the_exam_page(cohort, device, tmp_pat
                      (s.get(Application, i) for i in ("MI-2026-104", "OR-2026-131"))]
     with coordinator_browser(cohort, device, tmp_path, "exam") as (base, page, shot):
         sign_in(page, base)
-        page.get_by_role("link", name="Exam").click()
+        navigates(page, page.get_by_role("link", name="Exam"))
         page.get_by_label("Name").fill("Spring 2027")
         page.get_by_label("Closes on").fill("2026-12-15")
-        page.get_by_role("button", name="Open the sitting").click()
+        navigates(page, page.get_by_role("button", name="Open the sitting"))
         assert "Sitting Spring 2027 opened" in page.get_by_role("status").inner_text()
-        page.get_by_role("button", name="Enrol the approved candidates").click()
+        navigates(page, page.get_by_role("button", name="Enrol the approved candidates"))
         assert "1 enrolled" in page.get_by_role("status").inner_text()
         with cohort() as s:
             code = s.scalars(select(ExamAttempt.candidate_code)
@@ -43,29 +44,29 @@ def test_a_coordinator_runs_a_sitting_from_the_exam_page(cohort, device, tmp_pat
         bad = tmp_path / "spring-essays.csv"
         bad.write_text(f"candidate_code,essay\n{code},An essay on reflective practice.\nNOPE-0000,Another\n")
         page.get_by_label("Essays CSV (candidate_code,essay)").set_input_files(str(bad))
-        page.get_by_role("button", name="Upload essays").click()
+        navigates(page, page.get_by_role("button", name="Upload essays"))
         problems = page.locator("#problems li").all_inner_texts()
         assert problems == ["line 3, candidate_code: NOPE-0000 is not a candidate of sitting 1"]
         assert "spring-essays.csv" in page.get_by_role("alert").inner_text()
         shot("essays-refused")
-        page.get_by_role("link", name="Back").click()
+        navigates(page, page.get_by_role("link", name="Back"))
         good = tmp_path / "essays.csv"
         good.write_text(f"candidate_code,essay\n{code},An essay on reflective practice with infants and parents.\n")
         page.get_by_label("Essays CSV (candidate_code,essay)").set_input_files(str(good))
-        page.get_by_role("button", name="Upload essays").click()
+        navigates(page, page.get_by_role("button", name="Upload essays"))
         assert "1 essays received" in page.get_by_role("status").inner_text()
         for name, email in reviewers:
             page.locator("summary", has_text="Register a reviewer").click()
             page.get_by_label("Name", exact=True).last.fill(name)
             page.get_by_label("Email").fill(email)
             page.get_by_label("Most essays").fill("4")
-            page.get_by_role("button", name="Register the reviewer").click()
+            navigates(page, page.get_by_role("button", name="Register the reviewer"))
             assert "is a reviewer for this sitting" in page.get_by_role("status").inner_text()
-        page.get_by_role("link", name="Preview the reviewer assignment").click()
+        navigates(page, page.get_by_role("link", name="Preview the reviewer assignment"))
         assert page.locator("#new-assignments").inner_text() == "2"
         fits(page)
         shot("assignment-preview")
-        page.get_by_role("button", name="Apply").click()
+        navigates(page, page.get_by_role("button", name="Apply"))
         assert "2 assignments made" in page.get_by_role("status").inner_text()
         fits(page)
         shot("exam-page")
@@ -84,14 +85,14 @@ def test_a_coordinator_records_a_renewal_from_the_renewals_page(sessions, device
     broken.write_text('{"year": ')
     with coordinator_browser(sessions, device, tmp_path, "renewals") as (base, page, shot):
         sign_in(page, base)
-        page.get_by_role("link", name="Renewals").click()
+        navigates(page, page.get_by_role("link", name="Renewals"))
         page.get_by_label("Renewal document (JSON)").set_input_files(str(broken))
-        page.get_by_role("button", name="Record the renewal").click()
+        navigates(page, page.get_by_role("button", name="Record the renewal"))
         assert "broken-renewal.json: not valid JSON" in page.get_by_role("alert").inner_text()
         shot("refused")
-        page.get_by_role("link", name="Back").click()
+        navigates(page, page.get_by_role("link", name="Back"))
         page.get_by_label("Renewal document (JSON)").set_input_files(str(RENEWED))
-        page.get_by_role("button", name="Record the renewal").click()
+        navigates(page, page.get_by_role("button", name="Record the renewal"))
         assert ": met; next renewal due" in page.get_by_role("status").inner_text()
         fits(page)
         shot("recorded")
