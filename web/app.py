@@ -164,7 +164,7 @@ def default_app() -> FastAPI:
     from endorse.settings import get_settings
     from flows.after_event import prefect_api_url
     from web.health import prefect_check, smtp_check
-    from tasks.pipeline.prefect_glue import prefect_ui_base
+    from endorse.prefect_links import prefect_ui_base
 
     settings = get_settings()
     from endorse.db import transaction

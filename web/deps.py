@@ -9,9 +9,10 @@ inline, because the thread hop a sync dependency gets costs more than it saves a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
@@ -188,20 +189,29 @@ class RatingLink:
     values: ratings.RatingInput
 
 
-async def rating_link(token: str, ctx: Ctx) -> RatingLink:
+@contextlib.contextmanager
+def opened_by_link(ctx: WebContext) -> Iterator[Session]:
+    """A session to read what a rating, review or advisor link opens. A link unknown, expired, revoked
+    or naming something that is not its holder's is the one ``LinkNotWorking`` (the same page for all,
+    so a guessed link learns nothing)."""
     try:
         with ctx.sessions() as s:
-            req = ratings.find_request(s, token, ctx.today())
-            spec = ratings.form_spec(s, req, ctx.library, ctx.today())
-            draft = req.rating
-            values = ratings.RatingInput()
-            if draft is not None and draft.submitted_at is None:
-                values = ratings.RatingInput(
-                    answers={f"{a.domain_key}/{a.area_key}": ("na" if a.score is None else str(a.score)) for a in draft.answers},
-                    known_for_months=draft.known_for_months, relationship=draft.relationship_to_applicant,
-                    recommendation=draft.recommendation, comments=draft.comments, attested=draft.attested)
+            yield s
     except ratings.LinkNotFound:
         raise LinkNotWorking() from None
+
+
+async def rating_link(token: str, ctx: Ctx) -> RatingLink:
+    with opened_by_link(ctx) as s:
+        req = ratings.find_request(s, token, ctx.today())
+        spec = ratings.form_spec(s, req, ctx.library, ctx.today())
+        draft = req.rating
+        values = ratings.RatingInput()
+        if draft is not None and draft.submitted_at is None:
+            values = ratings.RatingInput(
+                answers={f"{a.domain_key}/{a.area_key}": ("na" if a.score is None else str(a.score)) for a in draft.answers},
+                known_for_months=draft.known_for_months, relationship=draft.relationship_to_applicant,
+                recommendation=draft.recommendation, comments=draft.comments, attested=draft.attested)
     return RatingLink(token, spec, values)
 
 
@@ -210,11 +220,8 @@ RatingLinkDep = Annotated[RatingLink, Depends(rating_link)]
 
 async def reviewer_console(token: str, ctx: Ctx) -> review_console.Console:
     """What a reviewer's link (one sitting, or the console across all) lists."""
-    try:
-        with ctx.sessions() as s:
-            return review_console.console(s, token, ctx.library, ctx.today())
-    except ratings.LinkNotFound:
-        raise LinkNotWorking() from None
+    with opened_by_link(ctx) as s:
+        return review_console.console(s, token, ctx.library, ctx.today())
 
 
 @dataclass(frozen=True)
@@ -231,12 +238,9 @@ class EssayUnderReview:
 
 async def essay_link(token: str, assignment_id: DbId, ctx: Ctx) -> EssayUnderReview:
     """One essay of the reviewer's link; an essay that is not theirs is the same ``LinkNotWorking``."""
-    try:
-        with ctx.sessions() as s:
-            listing = review_console.console(s, token, ctx.library, ctx.today())
-            page = essay_review.essay_page(s, listing.scope, assignment_id, ctx.library, ctx.today())
-    except ratings.LinkNotFound:
-        raise LinkNotWorking() from None
+    with opened_by_link(ctx) as s:
+        listing = review_console.console(s, token, ctx.library, ctx.today())
+        page = essay_review.essay_page(s, listing.scope, assignment_id, ctx.library, ctx.today())
     return EssayUnderReview(token, page, listing)
 
 
@@ -245,28 +249,19 @@ EssayLink = Annotated[EssayUnderReview, Depends(essay_link)]
 
 
 async def application_reviewer_home(token: str, ctx: Ctx) -> application_review.ApplicationReviewerHome:
-    try:
-        with ctx.sessions() as s:
-            return application_review.reviewer_home(s, token, ctx.library, ctx.today())
-    except ratings.LinkNotFound:
-        raise LinkNotWorking() from None
+    with opened_by_link(ctx) as s:
+        return application_review.reviewer_home(s, token, ctx.library, ctx.today())
 
 
 async def application_review_link(token: str, assignment_id: DbId, ctx: Ctx) -> application_review.ApplicationReviewPage:
     """One application of the reviewer's link; one that is not theirs is the same ``LinkNotWorking``."""
-    try:
-        with ctx.sessions() as s:
-            return application_review.review_page(s, token, assignment_id, ctx.library, ctx.today())
-    except ratings.LinkNotFound:
-        raise LinkNotWorking() from None
+    with opened_by_link(ctx) as s:
+        return application_review.review_page(s, token, assignment_id, ctx.library, ctx.today())
 
 
 async def advisor_link(token: str, ctx: Ctx) -> advisors.AdvisorPage:
-    try:
-        with ctx.sessions() as s:
-            return advisors.advisor_page(s, token, ctx.library, ctx.today())
-    except ratings.LinkNotFound:
-        raise LinkNotWorking() from None
+    with opened_by_link(ctx) as s:
+        return advisors.advisor_page(s, token, ctx.library, ctx.today())
 
 
 ApplicationReviewerHomeDep = Annotated[application_review.ApplicationReviewerHome, Depends(application_reviewer_home)]

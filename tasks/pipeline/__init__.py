@@ -1,17 +1,14 @@
 """The pipeline: moves each application through the stages (reconcile one, advance a batch) and holds
 the Prefect tasks and naming that the flows call. The top of tasks/: it may use every stage."""
 
+from endorse.prefect_links import artifact_key, ui_artifact_url, ui_events_url, ui_runs_url
 from tasks.pipeline.prefect_glue import (
-    artifact_key,
     describe,
     name_this_run,
     parse_as_of,
     run_name,
     scheduled_run_name,
     trigger_reconcile,
-    ui_artifact_url,
-    ui_events_url,
-    ui_runs_url,
 )
 from tasks.pipeline.prefect_tasks import (
     advance_application_batch,

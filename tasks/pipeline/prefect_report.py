@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import Application
 from tasks.coordination.reports import application_markdown
-from tasks.pipeline.prefect_glue import application_resource_id, artifact_key, transition_event_name
+from endorse.prefect_links import application_resource_id, artifact_key
+from tasks.pipeline.prefect_glue import transition_event_name
 from tasks.pipeline.reconcile import ReconcileOutcome
 
 # Artifacts are one API call each: a sweep that moved thousands of applications sends them a few at a

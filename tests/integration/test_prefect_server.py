@@ -27,7 +27,8 @@ def prefect_server(tmp_path: Path):
 
 CHECK = r"""
 import asyncio, json, sys
-from tasks.pipeline.prefect_glue import trigger_reconcile, artifact_key
+from endorse.prefect_links import artifact_key
+from tasks.pipeline.prefect_glue import trigger_reconcile
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -77,7 +78,7 @@ def _find_the_run_in_the_prefect_dashboard(ui: str, application_id: str, run_nam
     and finds the application's run by its tag."""
     from playwright.sync_api import sync_playwright
 
-    from tasks.pipeline.prefect_glue import ui_runs_url
+    from endorse.prefect_links import ui_runs_url
     from tests.web.test_browser import CHROMIUM_ARGS
 
     shots = PROJECT_ROOT / "var" / "screenshots"

@@ -25,7 +25,8 @@ from endorse.settings import PROJECT_ROOT, get_settings
 from models import Application, AuditLog, EducationRecord, Person, WorkRecord
 from tasks.eligibility.stages import Transition
 from tasks.intake.records import ensure_associations, save_document
-from tasks.pipeline.prefect_glue import application_prefect_links, prefect_ui_base, ui_artifact_url, ui_events_url
+from endorse.prefect_links import prefect_ui_base, ui_artifact_url, ui_events_url
+from tasks.coordination.prefect_links import application_prefect_links
 from tasks.pipeline.prefect_report import transition_events
 from tasks.pipeline.reconcile import ReconcileOutcome
 

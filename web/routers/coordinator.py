@@ -25,7 +25,7 @@ from endorse.clock import utcnow
 from models import Application, Person, ReferenceRequest
 from tasks.coordination import accounts
 from tasks.coordination import dashboard as views
-from tasks.pipeline.prefect_glue import application_prefect_links
+from tasks.coordination.prefect_links import application_prefect_links
 from web.deps import (FLASH_COOKIE, PRE_COOKIE, SESSION_COOKIE, Coordinator, CoordinatorForm, Ctx, Db, NotYours,
                       SignedIn, Site, SiteDep, WebContext, signed_in_coordinator)
 from web.forms import read_form
