@@ -2,7 +2,8 @@
 
 - Open loop, the way raters arrive: GET requests at a fixed mean rate (100/s, Poisson arrivals, each
   sent at its time whether or not earlier ones have been answered); latency counted from the moment
-  a request was due, so a slow server cannot hide its queue (two workers).
+  a request was due, so a slow server cannot hide its queue. The load generator runs in a process of
+  its own on one core, the server (one worker) on the other; the load average is reported beside.
 - The server's cost per form page (CPU seconds of the server process per request, one worker) beside
   a bare FastAPI + Jinja2 page of the same size, measured in the same run, rounds interleaved: the
   ratio holds on a busy machine where absolute figures do not.
@@ -68,16 +69,15 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-async def _load(base: str, tokens: list[str]) -> tuple[list[float], list[float], int]:
+async def _load(base: str, tokens: list[str]) -> tuple[list[float], list[float], dict[str, int]]:
     import httpx
 
     gets: list[float] = []
     posts: list[float] = []
-    errors = 0
+    errors = {"GET the form": 0, "POST a draft": 0}
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
         async def client(i: int) -> None:
-            nonlocal errors
             for k in range(REQUESTS_PER_CLIENT):
                 token = tokens[(i * REQUESTS_PER_CLIENT + k) % len(tokens)]
                 t = time.perf_counter()
@@ -85,11 +85,11 @@ async def _load(base: str, tokens: list[str]) -> tuple[list[float], list[float],
                     r = await http.get(f"/rate/{token}")
                 except httpx.HTTPError:  # a dropped connection is an error, not the end of the bench
                     gets.append(time.perf_counter() - t)
-                    errors += 1
+                    errors["GET the form"] += 1
                     continue
                 gets.append(time.perf_counter() - t)
                 if r.status_code != 200:
-                    errors += 1
+                    errors["GET the form"] += 1
                     continue
                 text = r.text
                 c = text.index('name="csrf" value="') + 19
@@ -100,24 +100,27 @@ async def _load(base: str, tokens: list[str]) -> tuple[list[float], list[float],
                 try:
                     r = await http.post(f"/rate/{token}", data={"csrf": csrf, "action": "save",
                                                                 f"answer:{area}": "3", "known_for_months": "12"})
-                    errors += r.status_code != 200
+                    # A saved draft sends the rater back to the form (303, Post/Redirect/Get).
+                    saved = r.status_code == 303 and r.headers.get("location", "").startswith(f"/rate/{token}?saved")
+                    errors["POST a draft"] += not saved
                 except httpx.HTTPError:
-                    errors += 1
+                    errors["POST a draft"] += 1
                 posts.append(time.perf_counter() - t)
         await asyncio.gather(*(client(i) for i in range(CLIENTS)))
     return gets, posts, errors
 
 
 class _Server:
-    """uvicorn serving an app factory in its own process, on a free loopback port."""
+    """uvicorn serving an app factory in its own process, on a free loopback port (on ``cpus`` only,
+    when given: its workers inherit the set)."""
 
-    def __init__(self, factory: str, env: dict, workers: int = 1):
+    def __init__(self, factory: str, env: dict, workers: int = 1, cpus: set[int] | None = None):
         self.port = _free_port()
         cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", str(self.port),
                "--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
         if workers > 1:
             cmd += ["--workers", str(workers)]
-        self.proc = subprocess.Popen(cmd, env=env)
+        self.proc = subprocess.Popen(cmd, env=env, preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         self.base = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> "_Server":
@@ -176,6 +179,33 @@ async def _open_loop(base: str, paths: list[str], rate: float, seconds: float) -
     return latencies, errors
 
 
+def _open_loop_apart(base: str, paths: list[str], cpus: set[int] | None) -> tuple[list[float], int]:
+    """The open loop from a process of its own (on ``cpus`` when given), so that the load generator's
+    own work neither delays the arrivals nor takes the server's core: in one process with the bench,
+    or on the server's core, the queue it measured was partly its own."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_pin,
+                             initargs=(cpus,)) as pool:
+        return pool.submit(_run_open_loop, base, paths).result()
+
+
+def _pin(cpus: set[int] | None) -> None:
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def _run_open_loop(base: str, paths: list[str]) -> tuple[list[float], int]:
+    return asyncio.run(_open_loop(base, paths, ARRIVALS_PER_SECOND, OPEN_LOOP_SECONDS))
+
+
+def _cores() -> tuple[set[int] | None, set[int] | None]:
+    """(the load generator's cores, the server's): one each, apart, when there are two or more."""
+    cores = sorted(os.sched_getaffinity(0))
+    return ({cores[0]}, set(cores[1:])) if len(cores) >= 2 else (None, None)
+
+
 def _cost_per_page(server: _Server, path_of) -> float:
     import httpx
 
@@ -230,18 +260,26 @@ def run() -> list[dict]:
     env = {**os.environ, "DATABASE_URL": url, "ENDORSE_SECRET_KEY": secret, "ENDORSE_LINK_RATE_LIMIT_PER_MINUTE": "1000000"}
     env.pop("PREFECT_API_URL", None)
     form_cost, bare_cost, size, bare_size = _costs(env, tokens)
-    # Two workers: one per core, as `endorse serve --workers 2` would run it.
+    # The load generator on one core and the server (one worker: 100 pages a second are a fraction of
+    # a core) on the other, each in its own process.
+    generator_cpus, server_cpus = _cores()
+    load_before = os.getloadavg()[0]
+    with _Server("web.app:default_app", env, cpus=server_cpus) as server:
+        opened, open_errors = _open_loop_apart(server.base, [f"/rate/{t}" for t in tokens], generator_cpus)
+    load_after = os.getloadavg()[0]
+    where = (f"load generator on core {min(generator_cpus)}, server (one worker) on core {min(server_cpus)}"
+             if generator_cpus else "one core: generator and server share it")
+    # Two workers for the stress case: one per core, as `endorse serve --workers 2` would run it.
     with _Server("web.app:default_app", env, workers=2) as server:
-        opened, open_errors = asyncio.run(_open_loop(server.base, [f"/rate/{t}" for t in tokens],
-                                                     ARRIVALS_PER_SECOND, OPEN_LOOP_SECONDS))
         gets, posts, errors = asyncio.run(_load(server.base, tokens))
     rows = [
         {"benchmark": "rating form", "case": f"GET the form, open loop {ARRIVALS_PER_SECOND}/s (Poisson), p50",
          "value": round(statistics.median(opened) * 1000, 1), "unit": "ms", "goal": "",
-         "notes": f"{len(opened)} requests over {OPEN_LOOP_SECONDS} s; latency from when each was due"},
+         "notes": f"{len(opened)} requests over {OPEN_LOOP_SECONDS} s; latency from when each was due; {where}"},
         {"benchmark": "rating form", "case": f"GET the form, open loop {ARRIVALS_PER_SECOND}/s (Poisson), p99",
          "value": round(_pct(opened, 99) * 1000, 1), "unit": "ms", "goal": "< 100 ms",
-         "notes": f"{open_errors} errors" if open_errors else ""},
+         "notes": (f"{open_errors} errors; " if open_errors else "")
+                  + f"load average {load_before:.1f} before, {load_after:.1f} after (2 cores, shared)"},
         {"benchmark": "rating form", "case": "server CPU per form page",
          "value": round(form_cost * 1000, 2), "unit": "ms", "goal": "",
          "notes": f"{size} bytes; median of {COST_ROUNDS} rounds of {COST_REQUESTS}, one worker"},
@@ -256,5 +294,5 @@ def run() -> list[dict]:
                      "notes": f"{len(xs)} requests"})
         rows.append({"benchmark": "rating form", "case": f"stress: {label}, {CLIENTS} concurrent clients (closed loop), p99",
                      "value": round(_pct(xs, 99) * 1000, 1), "unit": "ms", "goal": "",
-                     "notes": f"{errors} errors" if errors else "reported, no goal"})
+                     "notes": f"{errors[label]} errors" if errors[label] else "reported, no goal"})
     return rows

@@ -10,11 +10,13 @@ from __future__ import annotations
 from prefect import flow
 
 from tasks.pipeline import (
+    ARTIFACTS_PER_SWEEP,
     advance_application_batch,
     escalate_overdue_ratings,
     expire_stale_links,
     parse_as_of,
     plan_sweep,
+    publish_due_application_artifacts,
     publish_pipeline_artifact,
     reassign_overdue_application_reviews,
     reassign_overdue_essays,
@@ -45,7 +47,8 @@ FOLLOW_UPS = (
 # of the next 15-minute run. A failed sweep retries once: every step is safe to run again.
 @flow(name="sweep", flow_run_name=scheduled_run_name, log_prints=True,
       timeout_seconds=12 * 60, retries=1, retry_delay_seconds=60)
-def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False) -> dict:
+def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False,
+          artifacts: int = ARTIFACTS_PER_SWEEP) -> dict:
     day = parse_as_of(as_of)
     plan = plan_sweep(batch_size, day, full)
     moved = {"full": plan["full"], "evaluated": 0, "reconciled": 0, "transitions": 0, "rescheduled": 0}
@@ -56,6 +59,8 @@ def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False) 
         record_full_sweep(day)
     for key, step in FOLLOW_UPS:
         moved[key] = step(day)
+    # Last, off the path of the moves and emails: the artifacts behind what changed, ``artifacts`` at most.
+    moved.update(publish_due_application_artifacts(artifacts))
     moved.update(publish_pipeline_artifact(day))
     record_completed_run("sweep", moved)
     return moved

@@ -48,6 +48,10 @@ class Application(Base):
     # (tasks/next_check.py); the incremental sweep takes it up on that day. None: not yet computed.
     next_check_on: Mapped[date | None] = mapped_column(index=True)
     checked_as_of: Mapped[date | None]
+    # Its artifact on the Prefect server is behind what a coordinator would see (it moved, its checklist
+    # changed, or something happened to it): the sweep publishes a capped number per run, oldest
+    # change last, and clears this once published (tasks/pipeline/prefect_report.py).
+    artifact_due: Mapped[bool] = mapped_column(default=False, index=True)
     document_digest: Mapped[str | None] = mapped_column(String(64))
     last_evaluated_at: Mapped[datetime | None]
     last_checklist: Mapped[list | None]  # the latest evaluation, for the dashboard and artifacts

@@ -45,3 +45,12 @@ def test_a_bad_file_in_the_second_share_stops_everything(tmp_path):
 def test_workers_must_be_a_number_of_processes():
     out = run("evaluate", str(PROJECT_ROOT / "cohort"), "--workers", "0", "--json")
     assert out.returncode == 2 and "--workers" in out.stderr and out.stdout == ""
+
+
+def test_a_folder_in_one_line_over_two_processes_prints_what_one_process_prints(tmp_path):
+    folder = _folder(tmp_path)
+    one = run("evaluate", str(folder), "--as-of", "2026-11-22", "--json", "--compact", "--workers", "1")
+    two = run("evaluate", str(folder), "--as-of", "2026-11-22", "--json", "--compact", "--workers", "2")
+    assert one.returncode == two.returncode == 0, one.stderr + two.stderr
+    assert one.stdout == two.stdout and one.stdout.count("\n") == 1
+    assert len(json.loads(two.stdout)) == FILES

@@ -104,11 +104,13 @@ class NotAdmin(Exception):
 
 # --- the app and the database ------------------------------------------------------------------------------
 
-def web_context(request: Request) -> WebContext:
+# async: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request that cost more
+# than the rating form's own database read (issue 17).
+async def web_context(request: Request) -> WebContext:
     return request.app.state.ctx
 
 
-def site(request: Request) -> Site:
+async def site(request: Request) -> Site:
     return request.app.state.site
 
 

@@ -49,17 +49,11 @@ def evaluate(
         raise UsageError(f"--workers: {workers} is not a number of processes (1 or more)")
     library = default_library(rules)
     # Every document is validated before anything is printed: a bad file means no output at all.
-    results = evaluate_paths(paths, library, day, workers)
     if json:
-        import orjson
-
-        payload = results if Path(path).is_dir() else results[0]
-        # orjson writes the same JSON as json.dumps(indent=2, ensure_ascii=False) at C speed (the
-        # standard library's encoder falls back to pure Python whenever it indents).
-        out = orjson.dumps(payload, option=0 if compact else orjson.OPT_INDENT_2)
+        out = evaluate_paths_json(paths, library, day, workers, as_array=Path(path).is_dir(), compact=compact)
         sys.stdout.write(out.decode() + "\n")
     else:
-        print_checklists(results)
+        print_checklists(evaluate_paths(paths, library, day, workers))
     return EXIT_OK
 
 
@@ -70,30 +64,69 @@ PARALLEL_FROM = 400
 def evaluate_paths(paths: list[Path], library, as_of: date, workers: int | None = None) -> list[dict]:
     """Parse, check and evaluate documents; a folder is spread over the machine's cores (each worker
     takes a contiguous share, so the results keep the files' order)."""
+    return [r for part in _spread(_evaluate_share, paths, library, as_of, workers) for r in part]
+
+
+def evaluate_paths_json(paths: list[Path], library, as_of: date, workers: int | None = None, *,
+                        as_array: bool = True, compact: bool = False) -> bytes:
+    """The JSON contract of these documents: an array (a folder) or the one object. Each worker writes
+    its share's JSON itself, so that only bytes come back (sending the results back as objects cost
+    the parent more than the second core saved); the shares are joined into exactly the bytes one
+    process writes."""
+    import orjson
+
+    if not as_array:
+        return _dumps(evaluate_paths(paths, library, as_of, 1)[0], compact)
+    # orjson writes the same JSON as json.dumps(indent=2, ensure_ascii=False) at C speed (the standard
+    # library's encoder falls back to pure Python whenever it indents). An array's items are
+    # separated by "," (compact) or ",\n" and framed by "[" "]" or "[\n" "\n]": the inside of each
+    # share's array joins the same way.
+    parts = [p for p in _spread(_evaluate_share_json, paths, library, as_of, workers, compact) if p]
+    if not parts:
+        return orjson.dumps([])
+    if compact:
+        return b"[" + b",".join(p[1:-1] for p in parts) + b"]"
+    return b"[\n" + b",\n".join(p[2:-2] for p in parts) + b"\n]"
+
+
+def _dumps(payload, compact: bool) -> bytes:
+    import orjson
+
+    return orjson.dumps(payload, option=0 if compact else orjson.OPT_INDENT_2)
+
+
+def _spread(fn, paths: list[Path], library, as_of: date, workers: int | None, *extra) -> list:
+    """``fn`` over contiguous shares of ``paths``, one per process (this one alone for a few files)."""
     import os
 
     n = workers if workers is not None else (os.cpu_count() or 1)
     n = min(n, max(1, len(paths) // (PARALLEL_FROM // 2)))
     if n <= 1:
-        return _evaluate_share((paths, library, as_of))
+        return [fn((paths, library, as_of, *extra))]
     import multiprocessing
 
     size = -(-len(paths) // n)
-    shares = [(paths[i:i + size], library, as_of) for i in range(0, len(paths), size)]
+    shares = [(paths[i:i + size], library, as_of, *extra) for i in range(0, len(paths), size)]
     # fork: the workers start with the rulebooks already loaded.
     with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
-        return [r for part in pool.map(_evaluate_share, shares) for r in part]
+        return pool.map(fn, shares)
 
 
 def _evaluate_share(job: tuple) -> list[dict]:
     from endorse.documents import load_document
     from tasks.eligibility.evaluation import evaluate as evaluate_document
 
-    paths, library, as_of = job
+    paths, library, as_of = job[:3]
     docs = [load_document(p) for p in paths]
     for p, d in zip(paths, docs):
         library.check_document(d, str(p))
     return [evaluate_document(d, library, as_of).to_dict() for d in docs]
+
+
+def _evaluate_share_json(job: tuple) -> bytes:
+    """A share's results as a JSON array (empty bytes for no files)."""
+    results = _evaluate_share(job)
+    return _dumps(results, job[3]) if results else b""
 
 
 def renewal_check(

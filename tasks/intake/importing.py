@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from endorse.db import default_session_factory, transaction, upgrade_database
 from endorse.documents import ApplicationDocument
 from endorse.rulebook import default_library
-from tasks.intake.bulk import Prepared, ensure_people, insert_new_applications, prepare, stored_digests
+from tasks.intake.bulk import (
+    Prepared,
+    ensure_people,
+    insert_new_applications,
+    prepare,
+    stored_digests,
+    update_changed_applications,
+)
 from tasks.intake.records import ensure_associations, save_document
 
 FILES_PER_TRANSACTION = 1000
@@ -23,7 +30,7 @@ def import_documents(docs: list[tuple[Path, ApplicationDocument]], *, actor: str
 
     Every document is checked before anything is written. Files then go in by the thousand, one
     transaction each: the new applications of a batch in one multi-row INSERT per table
-    (``tasks.intake.bulk``), a changed document through ``save_document``. Should the database
+    (``tasks.intake.bulk``), the changed ones merged likewise. Should the database
     refuse a batch, it is written again file by file, each in its own savepoint, so that the files
     before the failing one are committed, the failing file leaves nothing, and its error stops the
     import as it always did. ``progress(done, total)`` is called after each batch."""
@@ -64,25 +71,27 @@ def _write_batch(s: Session, batch: list[Prepared], *, actor: str) -> list[str]:
     outcomes: list[str] = []
     new: list[Prepared] = []
     changed: list[Prepared] = []
+    again: list[Prepared] = []
     in_batch: set[str] = set()
     for item in batch:
         app_id = item.doc.id
-        if app_id in in_batch:  # the same id twice in one import: the later file is an update
+        if app_id in in_batch:  # the same id twice in one import: the later file is an update of the first
             outcomes.append("later")
-            changed.append(item)
+            again.append(item)
         elif app_id not in stored:
             outcomes.append("created")
             new.append(item)
         elif stored[app_id] == item.digest:
             outcomes.append("unchanged")
         else:
-            outcomes.append("later")
+            outcomes.append("updated")
             changed.append(item)
         in_batch.add(app_id)
     # People in file order, so that whoever is new takes the name of the first file naming them.
     people = ensure_people(s, [item.doc for item, o in zip(batch, outcomes) if o != "unchanged"])
     insert_new_applications(s, new, people, actor=actor)
-    later = iter(save_document(s, item.doc, actor=actor, source_name=item.source_name).outcome for item in changed)
+    update_changed_applications(s, changed, people, actor=actor)
+    later = iter(save_document(s, item.doc, actor=actor, source_name=item.source_name).outcome for item in again)
     return [next(later) if o == "later" else o for o in outcomes]
 
 

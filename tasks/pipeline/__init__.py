@@ -19,6 +19,7 @@ from tasks.pipeline.prefect_tasks import (
     list_open_batches,
     plan_sweep,
     publish_application_artifact,
+    publish_due_application_artifacts,
     publish_pipeline_artifact,
     queue_orchestration_alert,
     reassign_overdue_application_reviews,
@@ -32,9 +33,11 @@ from tasks.pipeline.prefect_tasks import (
     send_due_reminders,
     send_renewal_notices,
 )
+from tasks.pipeline.prefect_report import ARTIFACTS_PER_SWEEP
 from tasks.pipeline.reconcile import open_application_ids, reconcile_one
 
 __all__ = [
+    "ARTIFACTS_PER_SWEEP",
     "artifact_key",
     "describe",
     "name_this_run",
@@ -54,6 +57,7 @@ __all__ = [
     "plan_sweep",
     "open_application_ids",
     "publish_application_artifact",
+    "publish_due_application_artifacts",
     "publish_pipeline_artifact",
     "queue_orchestration_alert",
     "reassign_overdue_application_reviews",

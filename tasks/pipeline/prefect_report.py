@@ -1,11 +1,12 @@
-"""What a reconcile tells Prefect once its transactions have committed: an event per transition, a log
-line per transition, and the application's artifact.
+"""What a reconcile tells Prefect once its transactions have committed: an event per transition and a
+log line per transition; and each application's artifact, published again only when what it shows
+changed (``Application.artifact_due``, set in the reconcile's own transaction).
 
 The Prefect server has no sign-in of its own, so nothing here carries more than ids, stages, the
 category and the association: no names, emails or checklist details (a transition's reason can quote
 a rater or an institution, so it stays in our audit log). Reporting never undoes or fails a
 transition: it runs after the commit, and a Prefect that cannot take an event or an artifact is
-logged and left (the next change of the application publishes its artifact again).
+logged and left (an artifact not published stays due: the next sweep publishes it).
 """
 
 from __future__ import annotations
@@ -15,18 +16,23 @@ import logging
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from endorse.db import transaction
 from models import Application
 from tasks.coordination.reports import application_markdown
 from endorse.prefect_links import application_resource_id, artifact_key
 from tasks.pipeline.prefect_glue import transition_event_name
 from tasks.pipeline.reconcile import ReconcileOutcome
 
-# Artifacts are one API call each: a sweep that moved thousands of applications sends them a few at a
-# time rather than one after the other.
+# Artifacts are one API call each (Prefect has no bulk endpoint): a few at a time rather than one after
+# the other.
 ARTIFACTS_AT_ONCE = 8
+# At most this many per sweep, after its batches: the first sweep after importing 10,000 applications
+# moves every one of them, and 10,000 uploads cost more than the reconciles. Later sweeps catch up,
+# the most recently moved first (our own dashboard, the source of truth, is current all along).
+ARTIFACTS_PER_SWEEP = 500
 
 _log = logging.getLogger(__name__)
 
@@ -93,10 +99,9 @@ def application_labels(s: Session, ids: Iterable[str]) -> dict[str, tuple[str, s
                                                       Application.association_code).where(Application.id.in_(ids)))}
 
 
-def report_reconciled(sessions: sessionmaker[Session], outcomes: list[ReconcileOutcome], as_of: date, *,
-                      artifacts: bool) -> int:
-    """Log each transition at INFO and, under Prefect, emit its event (and, with ``artifacts``, publish
-    the artifact of every application reconciled). Returns the number of events emitted."""
+def report_reconciled(sessions: sessionmaker[Session], outcomes: list[ReconcileOutcome], as_of: date) -> int:
+    """Log each transition at INFO and, under Prefect, emit its event. Returns the number of events
+    emitted. (Artifacts are published apart: ``publish_due_artifacts``.)"""
     logger = _transitions_logger()
     for out in outcomes:
         for t in out.transitions:
@@ -104,14 +109,14 @@ def report_reconciled(sessions: sessionmaker[Session], outcomes: list[ReconcileO
     if not under_prefect():
         return 0
     try:
-        emitted = emit_transition_events(sessions, outcomes, as_of)
-        if artifacts:
-            publish_application_artifacts(sessions, [o.application_id for o in outcomes])
+        return emit_transition_events(sessions, outcomes, as_of)
     except Exception as exc:  # noqa: BLE001 - committed already: the report must not fail the run that moved them
-        _run_logger().warning("reporting %d reconciled application(s) to Prefect stopped: %s", len(outcomes),
-                              type(exc).__name__)
+        _warn_stopped(len(outcomes), exc)
         return 0
-    return emitted
+
+
+def _warn_stopped(count: int, exc: Exception) -> None:
+    _run_logger().warning("reporting %d reconciled application(s) to Prefect stopped: %s", count, type(exc).__name__)
 
 
 def emit_transition_events(sessions: sessionmaker[Session], outcomes: list[ReconcileOutcome], as_of: date) -> int:
@@ -149,13 +154,51 @@ def pipeline_table(summary) -> list[dict]:
             for r in summary.itertuples(index=False)]
 
 
+def due_artifact_ids(s: Session, limit: int) -> list[str]:
+    """Applications whose artifact is behind, the most recently moved first."""
+    return list(s.scalars(select(Application.id).where(Application.artifact_due.is_(True))
+                          .order_by(Application.stage_entered_at.desc(), Application.id).limit(limit)))
+
+
+def publish_due_artifacts(sessions: sessionmaker[Session], limit: int = ARTIFACTS_PER_SWEEP) -> dict[str, int]:
+    """The sweep's last reporting step: publish up to ``limit`` artifacts that are behind. Returns how
+    many were published and how many stay due for the next sweep. Never fails the sweep."""
+    with sessions() as s:
+        ids = due_artifact_ids(s, limit)
+    published = 0
+    if ids:
+        try:
+            published = publish_application_artifacts(sessions, ids)
+        except Exception as exc:  # noqa: BLE001 - they stay due: the next sweep tries again
+            _warn_stopped(len(ids), exc)
+    with sessions() as s:
+        left = s.scalar(select(func.count()).select_from(Application).where(Application.artifact_due.is_(True)))
+    return {"artifacts_published": published, "artifacts_due": int(left or 0)}
+
+
 def publish_application_artifacts(sessions: sessionmaker[Session], ids: list[str]) -> int:
-    """Each application's markdown artifact (its key keeps only the latest in the Prefect UI's list)."""
+    """Each application's markdown artifact (its key keeps only the latest in the Prefect UI's list);
+    those published are no longer due unless the application changed while this ran."""
     if not ids:
         return 0
     with sessions() as s:
-        pages = [(app_id, application_markdown(s, app_id), _where_it_is(s.get(Application, app_id))) for app_id in ids]
-    return asyncio.run(_publish(pages))
+        pages = [(app.id, app.version_id, application_markdown(s, app.id), _where_it_is(app))
+                 for app in (s.get(Application, app_id) for app_id in ids) if app is not None]
+    done = asyncio.run(_publish([(app_id, md, description) for app_id, _, md, description in pages]))
+    published = [{"b_id": app_id, "b_version": version} for (app_id, version, _, _), ok in zip(pages, done) if ok]
+    if published:
+        clear_artifact_due(sessions, published)
+    return len(published)
+
+
+def clear_artifact_due(sessions: sessionmaker[Session], published: list[dict]) -> None:
+    # Bookkeeping of what Prefect holds, not a state change of the application (no audit, no version
+    # bump); a row whose version moved since it was read changed after its page was made: still due.
+    table = Application.__table__
+    stmt = (table.update().where(table.c.id == bindparam("b_id"), table.c.version_id == bindparam("b_version"))
+            .values(artifact_due=False))
+    with transaction(sessions) as s:
+        s.connection().execute(stmt, published)
 
 
 def _where_it_is(app: Application) -> str:
@@ -163,7 +206,7 @@ def _where_it_is(app: Application) -> str:
     return f"{app.id}: {app.stage.replace('_', ' ')} ({app.category}, {app.association_code})"
 
 
-async def _publish(pages: list[tuple[str, str, str]]) -> int:
+async def _publish(pages: list[tuple[str, str, str]]) -> list[bool]:
     from prefect.artifacts import MarkdownArtifact
     from prefect.client.orchestration import get_client
 
@@ -175,14 +218,14 @@ async def _publish(pages: list[tuple[str, str, str]]) -> int:
                 await MarkdownArtifact(key=artifact_key(app_id), markdown=md,
                                        description=description).acreate(client=client)
                 return True
-            except Exception as exc:  # noqa: BLE001 - the next change of the application publishes it again
+            except Exception as exc:  # noqa: BLE001 - it stays due: the next sweep publishes it
                 _run_logger().warning("artifact %s not published: %s", artifact_key(app_id), type(exc).__name__)
                 return False
 
     async with get_client() as client:
-        done = await asyncio.gather(*(one(client, *page) for page in pages))
-    return sum(done)
+        return list(await asyncio.gather(*(one(client, *page) for page in pages)))
 
 
-__all__ = ["application_labels", "emit_transition_events", "pipeline_table", "publish_application_artifacts",
-           "report_reconciled", "transition_events", "under_prefect"]
+__all__ = ["ARTIFACTS_PER_SWEEP", "application_labels", "clear_artifact_due", "due_artifact_ids", "emit_transition_events", "pipeline_table",
+           "publish_application_artifacts", "publish_due_artifacts", "report_reconciled", "transition_events",
+           "under_prefect"]

@@ -15,7 +15,13 @@ from tasks.config import PipelineConfig
 from tasks.coordination.reports import pipeline_frame, pipeline_summary
 from tasks.mail.outbox import SmtpConfig, deliver_due
 from tasks.pipeline import reconcile as pipeline
-from tasks.pipeline.prefect_report import pipeline_table, publish_application_artifacts, report_reconciled
+from tasks.pipeline.prefect_report import (
+    ARTIFACTS_PER_SWEEP,
+    pipeline_table,
+    publish_application_artifacts,
+    publish_due_artifacts,
+    report_reconciled,
+)
 from tasks.references import requests as reference_requests
 from tasks.transcripts import transcripts
 
@@ -32,7 +38,7 @@ def reconcile_application_state(application_id: str, as_of: date) -> dict:
     and, under Prefect, sent as an event once committed)."""
     sessions = default_session_factory()
     out = pipeline.reconcile_one(sessions, application_id, _config(as_of))
-    report_reconciled(sessions, [out], as_of, artifacts=False)
+    report_reconciled(sessions, [out], as_of)
     return {"stage": out.stage, "eligible": out.eligible,
             "transitions": [f"{t.from_stage} → {t.to_stage}: {t.reason}" for t in out.transitions]}
 
@@ -41,6 +47,12 @@ def reconcile_application_state(application_id: str, as_of: date) -> dict:
 def publish_application_artifact(application_id: str) -> None:
     """The application's live checklist and timeline, keyed so the dashboard shows the latest."""
     publish_application_artifacts(default_session_factory(), [application_id])
+
+
+@task
+def publish_due_application_artifacts(limit: int = ARTIFACTS_PER_SWEEP) -> dict:
+    """The artifacts that are behind what changed (up to ``limit``; the next sweep takes the rest)."""
+    return publish_due_artifacts(default_session_factory(), limit)
 
 
 @task
@@ -72,11 +84,10 @@ def record_full_sweep(as_of: date) -> None:
 @task
 def advance_application_batch(ids: list[str], as_of: date, rules_changed: bool = False) -> dict:
     """One task for a whole batch: evaluate all, move the ones that can move. Then, after the
-    commits, each transition is logged and sent as an event, and the artifact of every application
-    reconciled is published again."""
+    commits, each transition is logged and sent as an event (the artifacts are the sweep's last step)."""
     sessions, reconciled = default_session_factory(), []
     counts = pipeline.advance_batch(sessions, ids, _config(as_of), rules_changed, reconciled=reconciled)
-    report_reconciled(sessions, reconciled, as_of, artifacts=True)
+    report_reconciled(sessions, reconciled, as_of)
     return counts
 
 

@@ -129,7 +129,12 @@ def _reconcile_step(s: Session, application_id: str, cfg: PipelineConfig, doc, e
     if app.version_id != version:
         raise _Stale
     now = _now_for(cfg.as_of)
-    app.last_checklist = ev.to_dict()["requirements"]
+    checklist = ev.to_dict()["requirements"]
+    # What the artifact shows changed: the checklist, the stage (below), or whatever marked it (an
+    # event, an import, an action: its timeline has a new entry).
+    if app.needs_reconcile or checklist != app.last_checklist:
+        app.artifact_due = True
+    app.last_checklist = checklist
     app.last_evaluated_at = now
     _stage_side_effects(s, app, ev, cfg, pending)
     t = None
@@ -150,6 +155,7 @@ def apply_transition(s: Session, app: Application, t: Transition, ev: Evaluation
                      now: datetime, pending: list[ReferenceRequest] | None = None, flush: bool = True) -> None:
     check_allowed(app.stage, t.to_stage)
     app.stage = t.to_stage
+    app.artifact_due = True
     app.stage_entered_at = now
     app.decision_requested = False if t.to_stage in FINAL_STAGES else app.decision_requested
     record_audit(s, actor=cfg.actor, action="stage.changed", entity_type="application", entity_id=app.id,

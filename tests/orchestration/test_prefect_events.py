@@ -307,3 +307,63 @@ def test_a_report_that_fails_after_the_commit_does_not_fail_the_sweep(prefect_ap
     assert len(events()) == len(_stage_changes(cohort))  # the events went out before the artifacts failed
     assert "reporting 5 reconciled application(s) to Prefect stopped: RuntimeError" in \
         _logged(state.state_details.flow_run_id, level=30)
+
+
+def test_a_sweep_over_applications_that_did_not_change_uploads_no_artifact(prefect_api, events, cohort):
+    from flows.sweep import sweep
+
+    first = sweep(batch_size=10, as_of=AS_OF, return_state=True)
+    assert first.result()["artifacts_published"] == len(COHORT) == len(_artifacts_of_run(first))
+    # Nothing happened since: a full pass re-evaluates every open one of them and publishes nothing.
+    again = sweep(batch_size=10, as_of=AS_OF, full=True, return_state=True)
+    assert again.result()["evaluated"] >= 1 and again.result()["transitions"] == 0
+    assert (again.result()["artifacts_published"], again.result()["artifacts_due"]) == (0, 0)
+    assert _artifacts_of_run(again) == []
+
+
+def test_artifacts_are_capped_per_sweep_and_later_sweeps_catch_up_most_recently_moved_first(prefect_api, events,
+                                                                                            cohort):
+    from flows.sweep import sweep
+
+    first = sweep(batch_size=10, as_of=AS_OF, artifacts=2, return_state=True)
+    assert first.result()["transitions"] > 0
+    assert (first.result()["artifacts_published"], first.result()["artifacts_due"]) == (2, len(COHORT) - 2)
+    with cohort() as s:
+        by_recency = [a.id for a in s.scalars(select(Application).order_by(Application.stage_entered_at.desc(),
+                                                                           Application.id))]
+    assert {a.key for a in _artifacts_of_run(first)} == {f"application-{i.lower()}" for i in by_recency[:2]}
+    later = [sweep(batch_size=10, as_of=AS_OF, artifacts=2) for _ in range(2)]
+    assert [r["artifacts_published"] for r in later] == [2, len(COHORT) - 4]
+    assert [r["transitions"] for r in later] == [0, 0] and later[-1]["artifacts_due"] == 0
+    with cohort() as s:
+        for app in s.scalars(select(Application)):  # each artifact shows where its application is now
+            (latest,) = _latest_artifact(f"application-{app.id.lower()}")
+            assert f"stage **{app.stage}**" in latest.data
+
+
+def _artifacts_of_run(state) -> list:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read():
+        async with get_client() as c:
+            return await c.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(
+                any_=[state.state_details.flow_run_id])))
+
+    return [a for a in asyncio.run(read()) if (a.key or "").startswith("application-")]
+
+
+def _latest_artifact(key: str) -> list:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+
+    async def read():
+        async with get_client() as c:
+            return await c.read_latest_artifacts(artifact_filter=ArtifactCollectionFilter(
+                key=ArtifactCollectionFilterKey(any_=[key])))
+
+    return asyncio.run(read())
