@@ -28,7 +28,8 @@ from endorse_cli.output import EXIT_OK
 transcript = typer.Typer(no_args_is_help=True, help="Transcripts: record one you received.")
 determination = typer.Typer(no_args_is_help=True,
                             help="Determinations: the questions the rules leave to you, answered and awaited.")
-coordinator = typer.Typer(no_args_is_help=True, help="Coordinator accounts: create one, close one.")
+coordinator = typer.Typer(no_args_is_help=True,
+                          help="Coordinator accounts: create one, close one, grant or revoke the admin role.")
 person = typer.Typer(no_args_is_help=True,
                      help="A person's own record: correct it, record an endorsement they hold (their association only).")
 
@@ -151,12 +152,34 @@ def deactivate_coordinator(
 ) -> int:
     """Close a coordinator account (someone left).
 
-    Every session of theirs ends at once.
+    Every session of theirs ends at once. The association's last admin is never closed: make another
+    coordinator an admin first (endorse coordinator admin).
     """
     from tasks.coordination.accounts import deactivate_coordinator as deactivate
 
     deactivate(sessions(), email, actor=actor_of(by) if by else "cli")
     print(f"coordinator {email} deactivated; every session of theirs has ended")
+    return EXIT_OK
+
+
+@coordinator.command("admin")
+@refusals
+def coordinator_admin(
+    email: Annotated[str, typer.Option("--email", help="the account to change, of your own association")],
+    by: Annotated[str, typer.Option("--by", help="an admin of the account's association (your own email)")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="take the admin role back instead of granting it")] = False,
+) -> int:
+    """Grant (or with --revoke take back) the admin role on an account of your association.
+
+    An admin may add and close accounts and change who is an admin. The last admin keeps the role.
+    """
+    from tasks.coordination.accounts import account_by_email, admin_account, set_admin
+
+    _, association = admin_account(sessions(), by)
+    account_id = account_by_email(sessions(), email, association)
+    changed = set_admin(sessions(), account_id, association=association, admin=not revoke, actor=actor_of(by))
+    state = "no longer an admin" if revoke else "an admin"
+    print(f"{email} is {state} of {association}" if changed else f"{email} already was {state}: nothing changed")
     return EXIT_OK
 
 
