@@ -10,7 +10,7 @@ reconcile, which moves it out of ``application_review`` (tasks/eligibility/stage
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
@@ -28,13 +28,14 @@ from models import (
     ApplicationReviewer,
     ApplicationReviewInvitation,
     ApplicationReviewOutcome,
+    ApplicationReviewRound,
     Association,
     Endorsement,
     Person,
     record_audit,
 )
 from models.application_review import RECOMMENDATIONS
-from tasks.eligibility.facts import review_outcomes, reviewers_wanted
+from tasks.eligibility.facts import current_review_rounds, review_outcomes, reviewers_wanted
 from tasks.exam.assignment import AssignmentPlan, AssignmentPolicy, EssayToReview, ReviewerCapacity, assign_essays
 from tasks.exam.sitting_plan import _senior_endorsement, conflicts_of
 from tasks.mail.outbox import queue_email
@@ -128,7 +129,9 @@ class ReviewRound:
 def plan_reviews(s: Session, association: str, library: RulebookLibrary, as_of: date,
                  *, only: set[str] | None = None) -> ReviewRound:
     """The optimal assignment for the association's applications in review that still need reviewers
-    (writes nothing): the dry run a coordinator looks at before anything is sent."""
+    (writes nothing): the dry run a coordinator looks at before anything is sent. Each application is
+    planned for its current round; in a later round the last round's reviewers are asked again or left
+    out, as the round was opened (``later_round_reviewers``)."""
     policy = policy_for(library, association, as_of)
     pool, employers = reviewer_pool(s, association, policy)
     apps = list(s.scalars(select(Application).where(Application.association_code == association,
@@ -136,22 +139,52 @@ def plan_reviews(s: Session, association: str, library: RulebookLibrary, as_of: 
     apps = [a for a in apps if only is None or a.id in only]
     settled = set(review_outcomes(s, [a.id for a in apps]))
     apps = [a for a in apps if a.id not in settled]
+    rounds = current_review_rounds(s, [a.id for a in apps])
+    how = dict(s.execute(select(ApplicationReviewRound.application_id, ApplicationReviewRound.reviewers)
+                         .where(ApplicationReviewRound.application_id.in_([a.id for a in apps] or [""]),
+                                ApplicationReviewRound.round > 1)
+                         .order_by(ApplicationReviewRound.round)).all())
     existing: dict[str, frozenset] = {}
     came_off: dict[str, frozenset] = {}
-    for app_id, reviewer_id, status in s.execute(
+    read_before: dict[str, frozenset] = {}  # the last round's reviewers who sent a review
+    for app_id, reviewer_id, status, rnd in s.execute(
             select(ApplicationReviewAssignment.application_id, ApplicationReviewAssignment.reviewer_id,
-                   ApplicationReviewAssignment.status)
+                   ApplicationReviewAssignment.status, ApplicationReviewAssignment.round)
             .where(ApplicationReviewAssignment.application_id.in_([a.id for a in apps] or [""]))):
-        target = existing if status in OPEN else came_off
+        if rnd == rounds[app_id] and status in OPEN:
+            target = existing
+        elif status in ("declined", "expired") or rnd == rounds[app_id]:
+            target = came_off  # gave it back or let it lapse (any round), or taken off this round
+        elif status == "submitted" and rnd == rounds[app_id] - 1:
+            target = read_before
+        else:
+            continue
         target[app_id] = target.get(app_id, frozenset()) | {reviewer_id}
-    pool_ids = {r.reviewer_id for r in pool}
+    by_id = {r.reviewer_id: r for r in pool}
+    returning: dict[str, tuple[int, ...]] = {}
     items = []
     for app in apps:
         # Same hard conflicts as essays: raters, RS/C providers and supervisors, same employer, declared.
         blocked = (conflicts_of(s, app, employers) | came_off.get(app.id, frozenset())) - existing.get(app.id, frozenset())
+        earlier = read_before.get(app.id, frozenset()) - existing.get(app.id, frozenset())
+        if how.get(app.id) == "new":
+            blocked |= earlier
+        elif earlier:
+            places = policy.reviewers_per_essay - len(existing.get(app.id, ()))
+            back = [rid for rid in sorted(earlier - blocked) if rid in by_id and by_id[rid].room > 0
+                    and policy.is_eligible(app.category, by_id[rid].endorsement)][:max(places, 0)]
+            for rid in back:  # their place in this round is taken
+                by_id[rid] = replace(by_id[rid], current_load=by_id[rid].current_load + 1)
+            returning[app.id] = tuple(back)
         items.append(EssayToReview(app.id, app.category, app.applicant_id, blocked))
-    on = {k: v & pool_ids for k, v in existing.items()}
-    return ReviewRound(association, assign_essays(items, pool, policy, existing=on))
+    on = {k: (v | frozenset(returning.get(k, ()))) & set(by_id) for k, v in existing.items()}
+    on.update({k: frozenset(v) for k, v in returning.items() if v and k not in on})
+    plan = assign_essays(items, list(by_id.values()), policy, existing=on)
+    if any(returning.values()):
+        # The reviewers asked again are new assignments of this round too: the plan lists them first.
+        plan = replace(plan, assignments={app_id: tuple(returning.get(app_id, ())) + tuple(new)
+                                          for app_id, new in plan.assignments.items()})
+    return ReviewRound(association, plan)
 
 
 def apply_reviews(s: Session, association: str, library: RulebookLibrary, *, as_of: date, secret_key: str,
@@ -164,14 +197,16 @@ def apply_reviews(s: Session, association: str, library: RulebookLibrary, *, as_
     now = now_for(as_of)
     until = now + timedelta(days=int(conf["link_expiry_days"]))
     new_by_reviewer: dict[int, list[ApplicationReviewAssignment]] = {}
+    rounds = current_review_rounds(s, list(rnd.plan.assignments))
     for app_id, reviewer_ids in rnd.plan.assignments.items():
         for reviewer_id in reviewer_ids:
-            a = ApplicationReviewAssignment(application_id=app_id, reviewer_id=reviewer_id, round=1, status="assigned",
-                                            due_on=due, assigned_at=now)
+            a = ApplicationReviewAssignment(application_id=app_id, reviewer_id=reviewer_id, round=rounds[app_id],
+                                            status="assigned", due_on=due, assigned_at=now)
             s.add(a)
             s.flush()
             record_audit(s, actor=actor, action="appreview.reviewer_assigned", entity_type="application_review_assignment",
-                         entity_id=a.id, application_id=app_id, reviewer_id=reviewer_id, due_on=due.isoformat())
+                         entity_id=a.id, application_id=app_id, reviewer_id=reviewer_id, due_on=due.isoformat(),
+                         round=a.round)
             new_by_reviewer.setdefault(reviewer_id, []).append(a)
     for reviewer_id, new in new_by_reviewer.items():
         inv = _invitation_for(s, association, reviewer_id, secret_key, until, actor)
@@ -330,8 +365,10 @@ def settle_round(s: Session, application_id: str, library: RulebookLibrary, *, a
         return review_outcomes(s, [application_id])[application_id]
     app = s.get(Application, application_id)
     wanted = reviewers_wanted(library, app.association_code, as_of)
+    rnd = current_review_rounds(s, [app.id])[app.id]
     reviews = list(s.scalars(select(ApplicationReview).join(ApplicationReviewAssignment)
                              .where(ApplicationReviewAssignment.application_id == application_id,
+                                    ApplicationReviewAssignment.round == rnd,
                                     ApplicationReviewAssignment.status == "submitted")
                              .order_by(ApplicationReview.id)))
     if len(reviews) < wanted:
@@ -341,12 +378,12 @@ def settle_round(s: Session, application_id: str, library: RulebookLibrary, *, a
         assoc = s.get(Association, app.association_code)
         queued = queue_email(s, role="coordinator.appreview_disagreement", to_email=assoc.coordinator_email,
                              to_name=assoc.coordinator_name, association=assoc.code, application_id=app.id,
-                             idempotency_key=f"appreview.disagreement:{app.id}",
+                             idempotency_key=f"appreview.disagreement:{app.id}" + (f":round{rnd}" if rnd > 1 else ""),
                              context={"application_id": app.id, "category": app.category,
                                       "recommendations": [r.replace("_", " ") for r in sorted(counts)]})
         if queued.new:
             record_audit(s, actor="system", action="appreview.disagreement", entity_type="application",
-                         entity_id=app.id, application_id=app.id, recommendations=dict(counts))
+                         entity_id=app.id, application_id=app.id, recommendations=dict(counts), round=rnd)
         return "disagreement"
     outcome = reviews[0].recommendation
     conditions = "; ".join(r.conditions for r in reviews if r.conditions) or None
@@ -357,7 +394,8 @@ def settle_round(s: Session, application_id: str, library: RulebookLibrary, *, a
 
 def _record_outcome(s: Session, app: Application, outcome: str, *, conditions: str | None, settled_by: str,
                     note: str | None, as_of: date, actor: str) -> None:
-    s.add(ApplicationReviewOutcome(application_id=app.id, round=1, outcome=outcome, conditions=conditions,
+    rnd = current_review_rounds(s, [app.id])[app.id]
+    s.add(ApplicationReviewOutcome(application_id=app.id, round=rnd, outcome=outcome, conditions=conditions,
                                    settled_by=settled_by, note=note, settled_on=as_of))
     # The open assignments of a settled round are no longer needed.
     s.execute(update(ApplicationReviewAssignment).where(ApplicationReviewAssignment.application_id == app.id,
@@ -366,7 +404,8 @@ def _record_outcome(s: Session, app: Application, outcome: str, *, conditions: s
     app.needs_reconcile = True
     s.flush()
     record_audit(s, actor=actor, action="appreview.settled", entity_type="application", entity_id=app.id,
-                 application_id=app.id, outcome=outcome, settled_by=settled_by, conditions=conditions, note=note)
+                 application_id=app.id, outcome=outcome, settled_by=settled_by, conditions=conditions, note=note,
+                 round=rnd)
 
 
 class NotInReview(ValueError):
@@ -393,6 +432,70 @@ def record_coordinator_outcome(sessions: sessionmaker[Session], application_id: 
             return  # already settled: running it again changes nothing
         _record_outcome(s, app, outcome, conditions=conditions.strip() or None, settled_by=actor, note=note.strip(),
                         as_of=on, actor=actor)
+
+
+def start_next_round(sessions: sessionmaker[Session], library: RulebookLibrary, application_id: str, *, reason: str,
+                     on: date, actor: str, association: str | None = None) -> int:
+    """After a round ended "not yet" and the applicant changed the portfolio, the coordinator opens the
+    next round: a recorded determination with its reason and the rulebook's choice of reviewers then
+    (``later_round_reviewers``: "same" asks the last round's reviewers again where they are free, "new"
+    only others). One transaction, audited; the reconcile moves the application back into review, where
+    the assignment (dry run, apply) plans the new round. Returns the round's number."""
+    if not reason.strip():
+        raise ValueError("reason: say what changed since the reviewers' \"not yet\" (it is kept with the round)")
+    with transaction(sessions) as s:
+        app = s.scalars(select(Application).where(Application.id == application_id).with_for_update()).first()
+        if app is None or (association is not None and app.association_code != association):
+            raise LookupError(f"no application {application_id!r}")
+        if reviewers_wanted(library, app.association_code, on) == 0:
+            raise ValueError(f"{app.association_code}'s rulebook has no application review")
+        rnd = current_review_rounds(s, [app.id])[app.id]
+        if review_outcomes(s, [app.id]).get(app.id) != "not_yet" or app.stage != "deferred":
+            raise NotInReview(f"application {application_id}: a new review round follows only a round that ended "
+                              f"\"not yet\" (round {rnd}: {review_outcomes(s, [app.id]).get(app.id) or 'not settled'}; "
+                              f"stage {app.stage})")
+        how = str(settings_for(library, app.association_code, on)["later_round_reviewers"])
+        if how not in ("same", "new"):
+            raise ValueError(f"rules: application_review.later_round_reviewers is {how!r}, not same or new")
+        row = ApplicationReviewRound(application_id=app.id, round=rnd + 1, reviewers=how, reason=reason.strip()[:2000],
+                                     opened_by=actor, opened_on=on)
+        s.add(row)
+        app.needs_reconcile = True
+        s.flush()
+        record_audit(s, actor=actor, action="appreview.round_opened", entity_type="application", entity_id=app.id,
+                     application_id=app.id, round=row.round, reviewers=how, reason=row.reason)
+        return row.round
+
+
+def regenerate_review_link(sessions: sessionmaker[Session], library: RulebookLibrary, association: str,
+                           reviewer_id: int, *, as_of: date, secret_key: str, actor: str) -> None:
+    """A new application-review link for a reviewer of the association (the old one stops working at
+    once), emailed through the outbox; one transaction, audited. LookupError when the reviewer has no
+    link of this association (the same for another association's reviewer as for nobody)."""
+    with transaction(sessions) as s:
+        inv = s.scalars(select(ApplicationReviewInvitation).where(
+            ApplicationReviewInvitation.association_code == association,
+            ApplicationReviewInvitation.reviewer_id == reviewer_id).with_for_update()).first()
+        if inv is None:
+            raise LookupError(f"reviewer #{reviewer_id} has no application-review link of {association}")
+        link = links.issue(secret_key, LINK_PURPOSE)
+        inv.token_nonce, inv.token_hash = link.nonce, link.token_hash
+        inv.token_generation += 1
+        inv.token_expires_at = now_for(as_of) + timedelta(days=int(settings_for(library, association, as_of)
+                                                                    ["link_expiry_days"]))
+        reviewer = s.get(Person, reviewer_id)
+        waiting = s.scalar(select(func.count()).select_from(ApplicationReviewAssignment)
+                           .join(Application, Application.id == ApplicationReviewAssignment.application_id)
+                           .where(ApplicationReviewAssignment.reviewer_id == reviewer_id,
+                                  ApplicationReviewAssignment.status == "assigned",
+                                  Application.association_code == association))
+        queue_email(s, role="appreview.new_link", to_email=reviewer.email, to_name=reviewer.name,
+                    association=association, link_kind="appreview", link_ref_id=inv.id,
+                    idempotency_key=f"appreview.new_link:{inv.id}:{inv.token_generation}",
+                    context={"reviewer_name": reviewer.name, "count": waiting,
+                             "expires_on": _aware(inv.token_expires_at).date().isoformat()})
+        record_audit(s, actor=actor, action="appreview.link_regenerated", entity_type="application_review_invitation",
+                     entity_id=inv.id, reviewer_id=reviewer_id, generation=inv.token_generation)
 
 
 # --- the daily check -------------------------------------------------------------------------------------

@@ -445,6 +445,51 @@ async def pair_advisor(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn,
     return carried_out(request, ctx, site, who, application_id, run)
 
 
+@router.post("/applications/{application_id}/review-round", response_class=HTMLResponse)
+async def open_review_round(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
+                            application_id: str = OwnedApplication):
+    def run() -> str:
+        from tasks.application_review.rounds import start_next_round
+
+        n = start_next_round(ctx.sessions, ctx.library, application_id, reason=form.get("reason", "")[:2000],
+                             on=ctx.today(), actor=actor(who), association=who.association)
+        return f"Review round {n} opened: assign its reviewers on the application reviewers page."
+
+    return carried_out(request, ctx, site, who, application_id, run)
+
+
+@router.post("/applications/{application_id}/review-link/{reviewer_id}", response_class=HTMLResponse)
+async def new_review_link(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
+                          reviewer_id: DbId, application_id: str = OwnedApplication):
+    from tasks.application_review.coordination import review_summary
+    from tasks.application_review.rounds import regenerate_review_link
+
+    with ctx.sessions() as s:
+        # Only a reviewer of this application: another association's reviewer is the same 404 as nobody.
+        if reviewer_id not in {r["reviewer_id"] for r in review_summary(s, s.get(Application, application_id)).reviews}:
+            raise NotYours(who)
+
+    def run() -> str:
+        regenerate_review_link(ctx.sessions, ctx.library, who.association, reviewer_id, as_of=ctx.today(),
+                               secret_key=ctx.secret_key, actor=actor(who))
+        return "A new link is emailed to the reviewer; the old one no longer works."
+
+    return carried_out(request, ctx, site, who, application_id, run)
+
+
+@router.post("/applications/{application_id}/advisor/{advisor_id}/end", response_class=HTMLResponse)
+async def end_advisor(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
+                      advisor_id: DbId, application_id: str = OwnedApplication):
+    def run() -> str:
+        from tasks.application_review.advisors import end_pairing
+
+        name = end_pairing(ctx.sessions, application_id, advisor_id, reason=form.get("reason", "")[:2000],
+                           on=ctx.today(), actor=actor(who), association=who.association)
+        return f"The pairing with {name} has ended: their link no longer opens the application."
+
+    return carried_out(request, ctx, site, who, application_id, run)
+
+
 @router.get("/application-reviews", response_class=HTMLResponse)
 async def application_reviews(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, s: Db):
     from tasks.application_review.coordination import applications_in_review
