@@ -17,6 +17,7 @@ from endorse_cli.commands.common import (
     OptionalBy,
     after_event,
     coordinator as actor_of,
+    coordinators_association,
     parse_date,
     pipeline_config,
     refusals,
@@ -187,22 +188,6 @@ OwnCoordinator = Annotated[str, typer.Option("--by", help="a coordinator of the 
 PersonEmail = Annotated[str, typer.Option("--email", help="the person's email")]
 
 
-def _coordinators_association(by: str) -> str:
-    """The association of the active coordinator account ``--by`` names (people change only through one)."""
-    from sqlalchemy import select
-
-    from models import CoordinatorAccount, Person
-
-    with sessions()() as s:
-        code = s.scalars(select(CoordinatorAccount.association_code)
-                         .join(Person, Person.id == CoordinatorAccount.person_id)
-                         .where(Person.email_normalized == by.strip().casefold(),
-                                CoordinatorAccount.active.is_(True))).first()
-    if code is None:
-        raise LookupError(f"--by: {by} is not an active coordinator account")
-    return code
-
-
 @person.command("change")
 @refusals
 def change_person(
@@ -217,7 +202,7 @@ def change_person(
     """
     from tasks.intake.people import change_person as change
 
-    association = _coordinators_association(by)
+    association = coordinators_association(by)
     person_id = change(sessions(), email, association=association, actor=actor_of(by), name=name, employer=employer)
     print(f"person #{person_id} {email}: record updated by {association} (audited in every association that sees them)")
     return EXIT_OK
@@ -238,7 +223,7 @@ def record_endorsement(
     """
     from tasks.intake.people import record_endorsement as record
 
-    association = _coordinators_association(by)
+    association = coordinators_association(by)
     record(sessions(), email, category=category, association=association, actor=actor_of(by), number=number,
            granted_on=parse_date(granted_on, "--granted-on") if granted_on else None)
     print(f"{email}: {category} endorsement recorded by {association} (verified)")
