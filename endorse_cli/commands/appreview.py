@@ -133,7 +133,7 @@ def next_round(application: Application,
     Then assign its reviewers (endorse appreview assign): the same ones again or new ones, as the
     association's rulebook says (application_review.later_round_reviewers).
     """
-    from tasks.application_review.rounds import start_next_round
+    from tasks.application_review.coordinator_acts import start_next_round
 
     cfg = pipeline_config(coordinator(by))
     n = start_next_round(sessions(), cfg.library, application, reason=reason, on=parse_date(on, "--on"),
@@ -148,7 +148,7 @@ def next_round(application: Application,
 def new_link(reviewer: Annotated[int, typer.Argument(metavar="REVIEWER", help="the reviewer's number")],
              association: Association, by: By, as_of: AsOf = None) -> int:
     """Email an application reviewer a new link; the old one stops working (lost or forwarded)."""
-    from tasks.application_review.rounds import regenerate_review_link
+    from tasks.application_review.coordinator_acts import regenerate_review_link
 
     cfg = pipeline_config(coordinator(by))
     regenerate_review_link(sessions(), cfg.library, association, reviewer, as_of=as_of_date(as_of),

@@ -1,5 +1,6 @@
-"""Application review rounds on the database: the pool, the optimal assignment (the essays' exact
-solver, with the applicant's category as the track and the same hard conflicts), links and emails,
+"""Application review rounds on the database: the optimal assignment from the pool (``pool.py``; the
+essays' exact solver, with the applicant's category as the track and the same hard conflicts) for each
+application's current round, links and emails,
 reviews, settling a round (two agreeing reviewers, else the coordinator), reminders and reassignment
 after a decline or a missed due date.
 
@@ -21,23 +22,26 @@ from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
 from models import (
-    VERIFIED_ORIGINS,
     Application,
     ApplicationReview,
     ApplicationReviewAssignment,
-    ApplicationReviewer,
     ApplicationReviewInvitation,
     ApplicationReviewOutcome,
     ApplicationReviewRound,
     Association,
-    Endorsement,
     Person,
     record_audit,
 )
 from models.application_review import RECOMMENDATIONS
+from tasks.application_review.pool import (  # noqa: F401  (the pool's verbs, where callers found them)
+    add_application_reviewer,
+    policy_for,
+    reviewer_pool,
+    settings_for,
+)
 from tasks.eligibility.facts import current_review_rounds, review_outcomes, reviewers_wanted
-from tasks.exam.assignment import AssignmentPlan, AssignmentPolicy, EssayToReview, ReviewerCapacity, assign_essays
-from tasks.exam.sitting_plan import _senior_endorsement, conflicts_of
+from tasks.exam.assignment import AssignmentPlan, EssayToReview, assign_essays
+from tasks.exam.sitting_plan import conflicts_of
 from tasks.mail.outbox import queue_email
 from tasks.references.ratings import AlreadySubmitted, LinkNotFound
 
@@ -52,72 +56,11 @@ class ReviewInvalid(Exception):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
-def settings_for(library: RulebookLibrary, association: str, as_of: date) -> dict:
-    return library.setting(association, "application_review", as_of)
-
-
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 # --- the pool and the plan -----------------------------------------------------------------------------
-
-
-def add_application_reviewer(sessions: sessionmaker[Session], association: str, *, name: str, email: str,
-                             employer: str | None, max_load: int, trained: bool, available: bool, actor: str) -> int:
-    """Put a volunteer in (or update them in) the association's pool; audited. Their endorsement is the
-    verified one on their person record: a volunteer without one is in the pool but never assigned."""
-    from tasks.intake.records import person_for
-
-    if max_load < 0:
-        raise ValueError("max_load: a whole number ≥ 0")
-    with transaction(sessions) as s:
-        if s.get(Association, association) is None:
-            raise LookupError(f"no association {association!r}")
-        person = person_for(s, name, email, association=association)
-        if employer and not person.employer and person.home_association == association:
-            person.employer = employer  # their own association's record: a conflict check needs it
-        row = s.scalars(select(ApplicationReviewer).where(ApplicationReviewer.association_code == association,
-                                                          ApplicationReviewer.person_id == person.id)).first()
-        if row is None:
-            row = ApplicationReviewer(association_code=association, person_id=person.id)
-            s.add(row)
-        row.max_load, row.trained, row.available = max_load, trained, available
-        s.flush()
-        record_audit(s, actor=actor, action="appreview.pool_changed", entity_type="application_reviewer",
-                     entity_id=row.id, person_id=person.id, max_load=max_load, trained=trained, available=available)
-        return person.id
-
-
-def policy_for(library: RulebookLibrary, association: str, as_of: date) -> AssignmentPolicy:
-    conf = settings_for(library, association, as_of)
-    return AssignmentPolicy.from_mapping({**conf["policy"], "reviewers_per_essay": max(1, int(conf["reviewers"]))})
-
-
-def reviewer_pool(s: Session, association: str, policy: AssignmentPolicy) -> tuple[list[ReviewerCapacity], dict]:
-    """Trained, available application reviewers of the association, each under their most senior verified
-    endorsement, with the reviews they already carry."""
-    rows = s.execute(select(ApplicationReviewer.person_id, ApplicationReviewer.max_load, Person.employer)
-                     .join(Person, Person.id == ApplicationReviewer.person_id)
-                     .where(ApplicationReviewer.association_code == association, ApplicationReviewer.trained.is_(True),
-                            ApplicationReviewer.available.is_(True))).all()
-    ids = [r[0] for r in rows]
-    held: dict[int, set[str]] = {i: set() for i in ids}
-    for person_id, category in s.execute(select(Endorsement.person_id, Endorsement.category).where(
-            Endorsement.person_id.in_(ids), Endorsement.status == "active", Endorsement.origin.in_(VERIFIED_ORIGINS))):
-        held[person_id].add(category)
-    load = dict(s.execute(select(ApplicationReviewAssignment.reviewer_id, func.count())
-                          .where(ApplicationReviewAssignment.reviewer_id.in_(ids or [-1]),
-                                 ApplicationReviewAssignment.status == "assigned")
-                          .group_by(ApplicationReviewAssignment.reviewer_id)).all())
-    pool, employers = [], {}
-    for person_id, max_load, employer in rows:
-        endorsement = _senior_endorsement(held[person_id], policy)
-        if endorsement is None:
-            continue  # not endorsed (or only in a category nobody's application may be read at)
-        pool.append(ReviewerCapacity(person_id, endorsement, max_load, min(load.get(person_id, 0), max_load)))
-        employers[person_id] = (employer or "").strip().casefold()
-    return pool, employers
 
 
 @dataclass(frozen=True)
@@ -432,70 +375,6 @@ def record_coordinator_outcome(sessions: sessionmaker[Session], application_id: 
             return  # already settled: running it again changes nothing
         _record_outcome(s, app, outcome, conditions=conditions.strip() or None, settled_by=actor, note=note.strip(),
                         as_of=on, actor=actor)
-
-
-def start_next_round(sessions: sessionmaker[Session], library: RulebookLibrary, application_id: str, *, reason: str,
-                     on: date, actor: str, association: str | None = None) -> int:
-    """After a round ended "not yet" and the applicant changed the portfolio, the coordinator opens the
-    next round: a recorded determination with its reason and the rulebook's choice of reviewers then
-    (``later_round_reviewers``: "same" asks the last round's reviewers again where they are free, "new"
-    only others). One transaction, audited; the reconcile moves the application back into review, where
-    the assignment (dry run, apply) plans the new round. Returns the round's number."""
-    if not reason.strip():
-        raise ValueError("reason: say what changed since the reviewers' \"not yet\" (it is kept with the round)")
-    with transaction(sessions) as s:
-        app = s.scalars(select(Application).where(Application.id == application_id).with_for_update()).first()
-        if app is None or (association is not None and app.association_code != association):
-            raise LookupError(f"no application {application_id!r}")
-        if reviewers_wanted(library, app.association_code, on) == 0:
-            raise ValueError(f"{app.association_code}'s rulebook has no application review")
-        rnd = current_review_rounds(s, [app.id])[app.id]
-        if review_outcomes(s, [app.id]).get(app.id) != "not_yet" or app.stage != "deferred":
-            raise NotInReview(f"application {application_id}: a new review round follows only a round that ended "
-                              f"\"not yet\" (round {rnd}: {review_outcomes(s, [app.id]).get(app.id) or 'not settled'}; "
-                              f"stage {app.stage})")
-        how = str(settings_for(library, app.association_code, on)["later_round_reviewers"])
-        if how not in ("same", "new"):
-            raise ValueError(f"rules: application_review.later_round_reviewers is {how!r}, not same or new")
-        row = ApplicationReviewRound(application_id=app.id, round=rnd + 1, reviewers=how, reason=reason.strip()[:2000],
-                                     opened_by=actor, opened_on=on)
-        s.add(row)
-        app.needs_reconcile = True
-        s.flush()
-        record_audit(s, actor=actor, action="appreview.round_opened", entity_type="application", entity_id=app.id,
-                     application_id=app.id, round=row.round, reviewers=how, reason=row.reason)
-        return row.round
-
-
-def regenerate_review_link(sessions: sessionmaker[Session], library: RulebookLibrary, association: str,
-                           reviewer_id: int, *, as_of: date, secret_key: str, actor: str) -> None:
-    """A new application-review link for a reviewer of the association (the old one stops working at
-    once), emailed through the outbox; one transaction, audited. LookupError when the reviewer has no
-    link of this association (the same for another association's reviewer as for nobody)."""
-    with transaction(sessions) as s:
-        inv = s.scalars(select(ApplicationReviewInvitation).where(
-            ApplicationReviewInvitation.association_code == association,
-            ApplicationReviewInvitation.reviewer_id == reviewer_id).with_for_update()).first()
-        if inv is None:
-            raise LookupError(f"reviewer #{reviewer_id} has no application-review link of {association}")
-        link = links.issue(secret_key, LINK_PURPOSE)
-        inv.token_nonce, inv.token_hash = link.nonce, link.token_hash
-        inv.token_generation += 1
-        inv.token_expires_at = now_for(as_of) + timedelta(days=int(settings_for(library, association, as_of)
-                                                                    ["link_expiry_days"]))
-        reviewer = s.get(Person, reviewer_id)
-        waiting = s.scalar(select(func.count()).select_from(ApplicationReviewAssignment)
-                           .join(Application, Application.id == ApplicationReviewAssignment.application_id)
-                           .where(ApplicationReviewAssignment.reviewer_id == reviewer_id,
-                                  ApplicationReviewAssignment.status == "assigned",
-                                  Application.association_code == association))
-        queue_email(s, role="appreview.new_link", to_email=reviewer.email, to_name=reviewer.name,
-                    association=association, link_kind="appreview", link_ref_id=inv.id,
-                    idempotency_key=f"appreview.new_link:{inv.id}:{inv.token_generation}",
-                    context={"reviewer_name": reviewer.name, "count": waiting,
-                             "expires_on": _aware(inv.token_expires_at).date().isoformat()})
-        record_audit(s, actor=actor, action="appreview.link_regenerated", entity_type="application_review_invitation",
-                     entity_id=inv.id, reviewer_id=reviewer_id, generation=inv.token_generation)
 
 
 # --- the daily check -------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from models import (
     AuditLog,
     OutboxMessage,
 )
-from tasks.application_review import advisors, rounds
+from tasks.application_review import advisors, coordinator_acts, rounds
 from tasks.coordination.accounts import set_coordinator
 from tasks.pipeline import reconcile as pipeline
 from tasks.references.ratings import LinkNotFound
@@ -101,12 +101,12 @@ def _rules_with(tmp_path, later_round_reviewers: str):
 def test_a_second_round_is_opened_only_after_not_yet_and_only_with_a_reason(sessions, review):
     ifa = review.apps["IFA"]
     with pytest.raises(rounds.NotInReview, match="only a round that ended \"not yet\""):
-        rounds.start_next_round(sessions, review.library, ifa, reason="new hours", on=AS_OF, actor="coordinator:test")
+        coordinator_acts.start_next_round(sessions, review.library, ifa, reason="new hours", on=AS_OF, actor="coordinator:test")
     ifa, _ = _not_yet(sessions, review)
     with pytest.raises(ValueError, match="reason"):
-        rounds.start_next_round(sessions, review.library, ifa, reason="  ", on=AS_OF, actor="coordinator:test")
+        coordinator_acts.start_next_round(sessions, review.library, ifa, reason="  ", on=AS_OF, actor="coordinator:test")
     with pytest.raises(LookupError):  # another association's coordinator: as if there were none
-        rounds.start_next_round(sessions, review.library, ifa, reason="x", on=AS_OF, actor="c", association="CT-AIMH")
+        coordinator_acts.start_next_round(sessions, review.library, ifa, reason="x", on=AS_OF, actor="c", association="CT-AIMH")
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(ApplicationReviewRound)) == 0
 
@@ -114,7 +114,7 @@ def test_a_second_round_is_opened_only_after_not_yet_and_only_with_a_reason(sess
 def test_the_same_reviewers_read_round_two_when_the_rulebook_says_same_and_it_settles_on_its_own(sessions, review):
     """rules/baseline.yaml · application_review.later_round_reviewers: same (004 · Glossary, EASy)."""
     ifa, first_reviewers = _not_yet(sessions, review)
-    n = rounds.start_next_round(sessions, review.library, ifa, reason="volunteer hours now documented",
+    n = coordinator_acts.start_next_round(sessions, review.library, ifa, reason="volunteer hours now documented",
                                 on=AS_OF + timedelta(days=30), actor="coordinator:mlopez@example.org")
     assert n == 2
     out = pipeline.reconcile_one(sessions, ifa, review.cfg(AS_OF + timedelta(days=30)))
@@ -143,7 +143,7 @@ def test_new_reviewers_read_round_two_when_the_rulebook_says_new(sessions, tmp_p
     library = _rules_with(tmp_path, "new")
     review = build(sessions, library, pool=POOL + [("Remy Reviewer", "IFA"), ("Rhea Reviewer", "IMHS")])
     ifa, first_reviewers = _not_yet(sessions, review)
-    rounds.start_next_round(sessions, library, ifa, reason="portfolio rewritten", on=AS_OF, actor="coordinator:test")
+    coordinator_acts.start_next_round(sessions, library, ifa, reason="portfolio rewritten", on=AS_OF, actor="coordinator:test")
     pipeline.reconcile_one(sessions, ifa, review.cfg())
     rounds.apply_association(sessions, ASSOCIATION, library, as_of=AS_OF, secret_key=SECRET, actor="test")
     second = {a.reviewer_id for a in _assignments(sessions, ifa, round_=2)}
@@ -158,7 +158,7 @@ def test_a_new_review_link_kills_the_old_one_and_is_emailed_through_the_outbox(s
     client = TestClient(web_app(sessions, review.library))
     old = reviewer_token(sessions, a.reviewer_id)
     assert client.get(f"/review/application/{old}").status_code == 200
-    rounds.regenerate_review_link(sessions, review.library, ASSOCIATION, a.reviewer_id, as_of=AS_OF,
+    coordinator_acts.regenerate_review_link(sessions, review.library, ASSOCIATION, a.reviewer_id, as_of=AS_OF,
                                   secret_key=SECRET, actor="coordinator:test")
     new = reviewer_token(sessions, a.reviewer_id)
     assert new != old
@@ -172,7 +172,7 @@ def test_a_new_review_link_kills_the_old_one_and_is_emailed_through_the_outbox(s
         assert s.scalar(select(func.count()).select_from(AuditLog).where(
             AuditLog.action == "appreview.link_regenerated", AuditLog.actor == "coordinator:test")) == 1
     with pytest.raises(LookupError):  # not a reviewer of CT-AIMH: nothing changes, nothing is sent
-        rounds.regenerate_review_link(sessions, review.library, "CT-AIMH", a.reviewer_id, as_of=AS_OF,
+        coordinator_acts.regenerate_review_link(sessions, review.library, "CT-AIMH", a.reviewer_id, as_of=AS_OF,
                                       secret_key=SECRET, actor="coordinator:test")
     assert client.get(f"/review/application/{new}").status_code == 200
 
