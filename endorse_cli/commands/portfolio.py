@@ -85,7 +85,10 @@ def start(email: Annotated[str, typer.Option("--email", help="the applicant's em
 @refusals
 def import_workbook(file: Annotated[str, typer.Argument(metavar="FILE", help="an XLSX workbook, one sheet per section")],
                     by: By, no_reconcile: NoReconcile = False) -> int:
-    """Import a workbook of paper applications: every error by sheet, row and field, nothing written on error."""
+    """Import a workbook of paper applications, all or nothing.
+
+    Every error is named by sheet, row and field; on any error nothing is written.
+    """
     from pathlib import Path
 
     from tasks import portal
@@ -128,7 +131,10 @@ def reopen(application: Annotated[str, typer.Argument(metavar="APPLICATION", hel
 @refusals
 def description(upload: Annotated[int, typer.Argument(metavar="UPLOAD", help="the upload's number (portfolio list)")],
                 out: Annotated[str, typer.Option("--out", help="the file to write it to")], by: By) -> int:
-    """Save a description an applicant uploaded for one of your questions (never opened here: saved as a file)."""
+    """Save a description an applicant uploaded for one of your questions.
+
+    It is written to a file, never opened here.
+    """
     from pathlib import Path
 
     from tasks import portal
