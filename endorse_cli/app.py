@@ -14,7 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from endorse_cli.commands import appreview, checklists, exam, intake, operations, outbox, people, pipeline, rater, renewal
+from endorse_cli.commands import (appreview, checklists, exam, intake, operations, outbox, people, pipeline, portfolio,
+                                   rater, renewal)
 from endorse_cli.simulate import simulate_command
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ app.add_typer(rater.app, name="rater")
 app.add_typer(people.determination, name="determination")
 app.add_typer(exam.app, name="exam")
 app.add_typer(appreview.app, name="appreview")
+app.add_typer(portfolio.app, name="portfolio")
 app.add_typer(renewal.app, name="renewal")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(people.person, name="person")

@@ -113,6 +113,10 @@ def _run(sink, read_eml, started: float) -> int:
     exams = _exam_round(sessions, cfg, sink, read_eml)
     say(f"  {exams['approved']} approved, {exams['sittings']} sittings, {exams['essays']} essays ({exams['held']} held "
         f"until redacted), {exams['reviews']} reviews, {exams['third_reviewers']} third reviewer(s)")
+    accounts = _demo_accounts(sessions)
+    say("on the web, as people do (signed in or by their emailed link, every form with its CSRF token):")
+    for line in _web_acts(sessions, library, accounts, sink, read_eml):
+        say(f"  {line}")
     say(f"sweep 4: {sweep_line(sweep(batch_size=500, as_of=as_of), as_of)}")
     say(f"  outbox: {_delivered(deliver_outbox())}")
 
@@ -120,7 +124,6 @@ def _run(sink, read_eml, started: float) -> int:
     (DEMO_DIR / "report.md").write_text(report)
     print()
     print(report)
-    accounts = _demo_accounts(sessions)
     if accounts:
         say(f"the coordinator's workbench on the web: {_workbench_tour(sessions, cfg.library, accounts[0])}")
     print(how_to_look_around(sink.folder, accounts, _first_email(sink.folder, read_eml, sessions)), flush=True)
@@ -180,6 +183,105 @@ def _workbench_tour(sessions, library, account: tuple[str, str, str]) -> str:
                 f"{first.group(1)}: no decision now (the checklist does not support one)"
     return (f"{code}: {waiting} things waiting on the coordinator, {listed} applications waiting on raters; "
             f"decision preview: {preview}")
+
+
+def _web_acts(sessions, library, accounts: list[tuple[str, str, str]], sink, read_eml, *, deliver_outbox=None,
+              reconcile=None) -> list[str]:
+    """Real acts over HTTP against the served app, through the routes a person uses: a coordinator signs
+    in and asks another rater where one declined; that rater answers from the emailed link; the
+    coordinator emails the third reviewer their console link again (the first email was lost) and the
+    reviewer settles the essay from it. Returns what happened, a line each. ``deliver_outbox`` and
+    ``reconcile`` are the demo's Prefect flows unless given (a test runs them in process)."""
+    from sqlalchemy import select
+
+    if deliver_outbox is None:
+        from flows.deliver_outbox import deliver_outbox
+    if reconcile is None:
+        from flows.reconcile import reconcile_in_process as reconcile
+    from models import Application, Essay, ExamAttempt, ExamSitting, Person, ReferenceRequest, ReviewAssignment
+
+    password = {code: (email, pw) for code, email, pw in accounts}
+    with sessions() as s:
+        declined = s.execute(select(ReferenceRequest, Application.association_code)
+                             .join(Application, Application.id == ReferenceRequest.application_id)
+                             .where(ReferenceRequest.status == "declined", Application.stage == "references",
+                                    Application.association_code.in_(list(password)))
+                             .order_by(ReferenceRequest.application_id)).first()
+        third = s.execute(select(ReviewAssignment, ExamSitting.association_code)
+                          .join(Essay, Essay.id == ReviewAssignment.essay_id)
+                          .join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
+                          .join(ExamSitting, ExamSitting.id == ExamAttempt.sitting_id)
+                          .where(ReviewAssignment.status == "assigned", ReviewAssignment.round > 1,
+                                 ExamSitting.association_code.in_(list(password)))
+                          .order_by(ReviewAssignment.id)).first()
+        third_email = s.get(Person, third[0].reviewer_id).email if third else None
+    lines = []
+    with _web_app(sessions, library) as base:
+        if declined is not None:
+            req, code = declined
+            http = _signed_in(base, *password[code])
+            url = f"/coordinator/applications/{req.application_id}"
+            new_email = "jordan.ellis@raters.example.org"
+            r = http.post(url + "/raters", data={"csrf": _csrf_of(http.get(url).text), "name": "Jordan Ellis",
+                                                 "email": new_email, "role": req.role,
+                                                 "endorsement": req.rater_endorsement_claimed or ""})
+            asked = re.search(r"Jordan Ellis was asked for a rating[^<]*", r.text)
+            lines.append(f"coordinator {password[code][0]}: {req.rater_name} declined on {req.application_id}; "
+                         f"POST {url}/raters → {r.status_code}: {asked.group(0) if asked else 'refused'}")
+            deliver_outbox()
+            link = _emailed_link(sink, read_eml, new_email, "reference.request", LINK)
+            if link:
+                rated = _rate(http, f"{base}/rate/{link}", http.get(f"{base}/rate/{link}").text, random.Random(3), 0)
+                stage = reconcile(req.application_id, AS_OF.isoformat())["stage"]
+                lines.append(f"rater {new_email}: opened the emailed link and submitted the rating "
+                             f"({rated.status_code}); {req.application_id} → {stage}")
+            http.close()
+        if third is not None:
+            assignment, code = third
+            http = _signed_in(base, *password[code])
+            url = f"/coordinator/exam/reviewers/{assignment.reviewer_id}/console-link"
+            r = http.post(url, data={"csrf": _csrf_of(http.get("/coordinator/exam").text)})
+            said = re.search(r"The same console link emailed again\.|Console link emailed\.", r.text)
+            lines.append(f"coordinator {password[code][0]}: the third reviewer lost their email; POST {url} → "
+                         f"{r.status_code}: {said.group(0) if said else 'refused'}")
+            deliver_outbox()
+            token = _emailed_link(sink, read_eml, third_email, "review.console", re.compile(r"/review/([A-Za-z0-9_-]{43})"))
+            if token:
+                home = http.get(f"{base}/review/{token}").text
+                progress = re.search(r"\d+ of \d+ reviewed", home)
+                essay = f"{base}/review/{token}/essay/{assignment.id}"
+                done = _review(http, essay, "pass")
+                with sessions() as s:
+                    result = s.get(ExamAttempt, s.get(Essay, assignment.essay_id).attempt_id).essay_result
+                lines.append(f"reviewer {third_email}: opened the console link ({progress.group(0) if progress else ''}"
+                             f"), reviewed the essay as third reviewer ({done} review); the essay is settled: "
+                             f"{result or 'not yet'}")
+            http.close()
+    return lines or ["nothing to act on: no declined rater, no essay waiting for a third reviewer"]
+
+
+def _signed_in(base: str, email: str, password: str):
+    import httpx
+
+    http = httpx.Client(base_url=base, timeout=30, follow_redirects=True)
+    http.post("/coordinator/login", data={"csrf": _csrf_of(http.get("/coordinator/login").text), "email": email,
+                                          "password": password})
+    return http
+
+
+def _csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def _emailed_link(sink, read_eml, to: str, role: str, pattern) -> str | None:
+    """The token of the newest email of ``role`` to ``to`` that the SMTP sink received."""
+    for path in sorted(sink.folder.glob("*.eml"), reverse=True):
+        msg = read_eml(path)
+        if msg["X-Endorse-Role"] == role and to in msg["To"]:
+            m = pattern.search(msg.get_body(preferencelist=("plain",)).get_content())
+            if m:
+                return m.group(1)
+    return None
 
 
 def _first_email(folder: Path, read_eml, sessions) -> tuple[Path, str] | None:
@@ -293,30 +395,37 @@ def _raters_answer(sink, read_eml, sessions, library) -> dict:
                 page = http.get(url)
                 if page.status_code != 200 or 'name="csrf"' not in page.text:
                     continue
-                csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
-                areas = sorted(set(re.findall(r'name="answer:([^"]+)"', page.text)))
                 app_id = _application_of(sessions, m.group(1))
                 counts["applications"].add(app_id)
                 roll = rng.random()
                 if roll < 0.06:
+                    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
                     http.post(url + "/decline", data={"csrf": csrf, "declined_reason":
                                                       "I have not worked with the applicant recently enough to rate."})
                     counts["declined"] += 1
                     continue
                 na = 7 if roll > 0.95 else rng.randint(0, 3)
-                answers = {f"answer:{k}": ("na" if i < na else str(rng.randint(3, 4))) for i, k in enumerate(areas)}
-                months = str(rng.randint(12, 96))
-                http.post(url, data={"csrf": csrf, "action": "save", "known_for_months": months,
-                                     **dict(list(answers.items())[:5])})  # a draft first; they come back later
-                final = {"csrf": csrf, "action": "submit", "known_for_months": months,
-                         "relationship": "colleague and supervisor", "recommendation": "recommend",
-                         "comments": "Thoughtful, reflective practitioner.", "attested": "yes", **answers}
-                r = http.post(url, data=final)
-                if "This rating would not count" in r.text:  # the form's warning: this rater submits anyway
-                    r = http.post(url, data={**final, "confirm_not_counted": "yes"})
-                if r.status_code == 200:
+                if _rate(http, url, page.text, rng, na).status_code == 200:
                     counts["not_enough_information" if na > 5 else "submitted"] += 1
     return counts
+
+
+def _rate(http, url: str, page: str, rng, na: int):
+    """A rater fills in the form the link opened (``na`` answers "not enough information"): a draft
+    first, as someone who comes back later does, then the rating (confirmed if the form warns)."""
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    areas = sorted(set(re.findall(r'name="answer:([^"]+)"', page)))
+    answers = {f"answer:{k}": ("na" if i < na else str(rng.randint(3, 4))) for i, k in enumerate(areas)}
+    months = str(rng.randint(12, 96))
+    http.post(url, data={"csrf": csrf, "action": "save", "known_for_months": months,
+                         **dict(list(answers.items())[:5])})
+    final = {"csrf": csrf, "action": "submit", "known_for_months": months,
+             "relationship": "colleague and supervisor", "recommendation": "recommend",
+             "comments": "Thoughtful, reflective practitioner.", "attested": "yes", **answers}
+    r = http.post(url, data=final)
+    if "This rating would not count" in r.text:  # the form's warning: this rater submits anyway
+        r = http.post(url, data={**final, "confirm_not_counted": "yes"})
+    return r
 
 
 @contextlib.contextmanager
@@ -472,26 +581,43 @@ def _reviewers_answer(sink, read_eml, sessions, library) -> dict:
                     continue
                 done.add(path.name)
                 text = msg.get_body(preferencelist=("plain",)).get_content()
-                counts["third_reviewers"] += "third reviewer" in text
+                if "third reviewer" in text:
+                    # Left for the web acts: this reviewer lost the email, the coordinator sends the link again.
+                    counts["third_reviewers"] += 1
+                    continue
                 m = re.search(r"/review/([A-Za-z0-9_-]{43})", text)
                 home = http.get(f"{base}/review/{m.group(1)}")
                 for essay_path in re.findall(r'href="(/review/[^"]+/essay/\d+)"', home.text):
-                    page = http.get(base + essay_path)
-                    if 'name="csrf"' not in page.text or "Your review (submitted" in page.text:
-                        continue  # reviewed already (a submitted review stays editable until the due date)
-                    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
-                    # A draft first, as a reviewer who is interrupted does; then the review.
-                    http.post(base + essay_path, data={"csrf": csrf, "action": "save", "comments": "First notes"})
-                    scores = {k: "3" for k in set(re.findall(r'name="(score:[a-z_]+)"', page.text))}
+                    if _third_review(sessions, int(essay_path.rsplit("/", 1)[1])):
+                        continue  # on the same console link, but the web acts settle it
                     verdict = "pass"
-                    if first_essay_split and "Essay" in page.text:
+                    if first_essay_split:
                         verdict, first_essay_split = "fail", False
-                    http.post(base + essay_path, data={**scores, "csrf": csrf, "recommendation": verdict,
-                                                       "comments": "Observes the dyad with care; the plan for "
-                                                                   "reflective supervision could be more specific."})
-                    counts["reviews"] += 1
+                    counts["reviews"] += _review(http, base + essay_path, verdict)
             deliver_outbox()
     return counts
+
+
+def _third_review(sessions, assignment_id: int) -> bool:
+    from models import ReviewAssignment
+
+    with sessions() as s:
+        return s.get(ReviewAssignment, assignment_id).round > 1
+
+
+def _review(http, url: str, verdict: str) -> int:
+    """A reviewer reads an essay and scores it with the rubric (a draft first, as someone interrupted
+    does); 0 when it is reviewed already (a submitted review stays editable until the due date)."""
+    page = http.get(url)
+    if 'name="csrf"' not in page.text or "Your review (submitted" in page.text:
+        return 0
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    http.post(url, data={"csrf": csrf, "action": "save", "comments": "First notes"})
+    scores = {k: "3" for k in set(re.findall(r'name="(score:[a-z_]+)"', page.text))}
+    http.post(url, data={**scores, "csrf": csrf, "recommendation": verdict,
+                         "comments": "Observes the dyad with care; the plan for reflective supervision could be "
+                                     "more specific."})
+    return 1
 
 
 def _final_report(sessions) -> str:

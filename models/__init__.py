@@ -20,6 +20,7 @@ from models.application_review import (
     ApplicationReviewer,
     ApplicationReviewInvitation,
     ApplicationReviewOutcome,
+    ApplicationReviewRound,
 )
 from models.audit import AuditLog, record_audit
 from models.base import Base, utcnow
@@ -44,7 +45,7 @@ from models.references import Rating, RatingAnswer, RaterVetting, ReferenceReque
 
 __all__ = [
     "AdvisorNote", "AdvisorPairing", "ApplicationReview", "ApplicationReviewAssignment", "ApplicationReviewer",
-    "ApplicationReviewInvitation", "ApplicationReviewOutcome",
+    "ApplicationReviewInvitation", "ApplicationReviewOutcome", "ApplicationReviewRound",
     "Application", "ApplicationDocumentRow", "Association", "AuditLog", "Base", "ConflictDeclaration",
     "CoordinatorAccount", "CoordinatorDetermination", "Decision", "EducationRecord", "Endorsement", "Essay", "ExamAttempt", "ExamSitting",
     "LeadershipActivity", "Membership", "OutboxMessage", "Person", "Portfolio", "PortfolioUpload", "Rating", "RatingAnswer", "RaterVetting",

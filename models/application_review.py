@@ -93,6 +93,23 @@ class ApplicationReviewOutcome(Base):
     settled_on: Mapped[date]
 
 
+class ApplicationReviewRound(Base):
+    """A review round after the first, opened by the coordinator after a round's "not yet" (the applicant
+    has changed the portfolio): the coordinator's recorded determination, with their reason. Round 1
+    has no row; an application's current round is its highest here, else 1."""
+
+    __tablename__ = "application_review_round"
+    __table_args__ = (UniqueConstraint("application_id", "round"), CheckConstraint("round >= 2", name="round"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    round: Mapped[int]
+    reviewers: Mapped[str] = mapped_column(String(16))  # the rulebook's choice then: "same" or "new" reviewers
+    reason: Mapped[str] = mapped_column(Text)
+    opened_by: Mapped[str] = mapped_column(String(254))
+    opened_on: Mapped[date]
+
+
 class AdvisorPairing(Base):
     """A coordinator paired an applicant's application with an advisor, who reads it through a secure link."""
 
@@ -108,6 +125,10 @@ class AdvisorPairing(Base):
     token_nonce: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     token_expires_at: Mapped[datetime]
+    # Ended by a coordinator (the advisor's link then opens nothing): when, by whom and why.
+    ended_on: Mapped[date | None]
+    ended_by: Mapped[str | None] = mapped_column(String(254))
+    ended_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AdvisorNote(Base):

@@ -27,12 +27,11 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from endorse import links
 from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
-from models import AuditLog, Person, ReviewerConsoleLink, record_audit
-from tasks.exam.review import ConsoleRow, ReviewerScope, essays_in_scope, find_reviewer
+from models import AuditLog, Person, record_audit
+from tasks.exam.review import ConsoleRow, ReviewerScope, console_link_for, essays_in_scope, find_reviewer
 from tasks.mail.outbox import queue_email
 
 LINK_PURPOSE = "reviewer"
@@ -115,33 +114,23 @@ def send_console_link(sessions: sessionmaker[Session], reviewer_id: int, library
         if not associations:
             raise LookupError(f"{reviewer.name} has no review assignments: there is nothing to show on a console")
         until = now_for(as_of) + timedelta(days=_expiry_days(library, associations, as_of))
-        row = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)
-                        .with_for_update()).first()
-        if row is None or regenerate:
-            outcome = "issued" if row is None else "replaced"
-            link = links.issue(secret_key, LINK_PURPOSE)
-            if row is None:
-                row = ReviewerConsoleLink(reviewer_id=reviewer_id, token_generation=0)
-                s.add(row)
-            row.token_nonce, row.token_hash = link.nonce, link.token_hash
-            row.token_generation += 1
-            action = "exam.console_link_issued"
-        else:
-            outcome, action = "resent", "exam.console_link_resent"
-        row.token_expires_at = until
+        row, kept = console_link_for(s, reviewer_id, secret_key, until, actor, regenerate=regenerate)
+        outcome = "resent" if kept == "kept" else kept
+        if outcome == "resent":
+            row.token_expires_at = until  # a resend is a fresh start for the same link
+            record_audit(s, actor=actor, action="exam.console_link_resent", entity_type="reviewer_console_link",
+                         entity_id=row.id, reviewer_id=reviewer_id, generation=row.token_generation)
         s.flush()
         scope = ReviewerScope(reviewer_id, None)
-        # Each send the coordinator asks for is one email (a resend is a new request, not a retry).
+        # Each send the coordinator asks for is one email (a resend is a new request, not a retry): the
+        # count of resends, this one included, keys it.
         sends = s.scalar(select(func.count()).select_from(AuditLog).where(
             AuditLog.entity_type == "reviewer_console_link", AuditLog.entity_id == str(row.id),
             AuditLog.action == "exam.console_link_resent")) if outcome == "resent" else 0
-        sends += outcome == "resent"
         waiting = sum(1 for a, *_ in essays_in_scope(s, scope) if a.status == "assigned")
         queue_email(s, role="review.console", to_email=reviewer.email, to_name=reviewer.name,
                     association=min(associations), link_kind="reviewer", link_ref_id=row.id,
                     idempotency_key=f"review.console:{row.id}:{row.token_generation}:{sends}",
-                    context={"reviewer_name": reviewer.name, "count": waiting,
+                    context={"reviewer_name": reviewer.name, "count": waiting, "replaced": outcome == "replaced",
                              "expires_on": until.date().isoformat()})
-        record_audit(s, actor=actor, action=action, entity_type="reviewer_console_link", entity_id=row.id,
-                     reviewer_id=reviewer_id, generation=row.token_generation)
         return outcome

@@ -19,8 +19,8 @@ from web.deps import Site, WebContext
 from web.errors import add_error_handlers, static_page
 from web.guard import SecurityHeaders
 from web.health import Check, database_check
-from web.routers import (advisor, applicant, coordinator, coordinator_accounts, coordinator_exam, coordinator_renewals,
-                         health, portfolios, public, rater, reviewer)
+from web.routers import (advisor, applicant, coordinator, coordinator_accounts, coordinator_appreview, coordinator_exam,
+                         coordinator_renewals, health, portfolios, public, rater, reviewer)
 
 __all__ = ["MAX_BODY_BYTES", "LimitBody", "RateLimit", "RedactLinks", "WebContext", "create_app", "default_app"]
 
@@ -151,8 +151,8 @@ def create_app(ctx: WebContext, templates_dir: str, *, requests_per_minute: int 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in (health.router, public.router, rater.router, reviewer.router, advisor.router, applicant.router,
                    coordinator.sign_in_router, coordinator_accounts.password_router, portfolios.router,
-                   coordinator.router, coordinator_exam.router, coordinator_renewals.router,
-                   coordinator_accounts.router):
+                   coordinator.router, coordinator_appreview.router, coordinator_exam.router,
+                   coordinator_renewals.router, coordinator_accounts.router):
         app.include_router(router)
     return app
 

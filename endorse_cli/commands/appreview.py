@@ -1,5 +1,6 @@
 """``endorse appreview …``: application reviewers and advisors (issue 19): the pool, the optimal
-assignment (dry run, then --apply), the coordinator's outcome after a disagreement, an advisor."""
+assignment (dry run, then --apply), the coordinator's outcome after a disagreement, the next round after a
+"not yet", a reviewer's new link, an advisor paired and the pairing ended."""
 
 from __future__ import annotations
 
@@ -119,4 +120,60 @@ def advisor(application: Application, name: Annotated[str, typer.Option("--name"
     pairing = pair_advisor(sessions(), cfg.library, application, name=name, email=email, as_of=cfg.as_of,
                            secret_key=cfg.secret_key, actor=cfg.actor)
     print(f"{application}: paired with advisor {name} (pairing {pairing}); their link is in the outbox")
+    return EXIT_OK
+
+
+@app.command("round")
+@refusals
+def next_round(application: Application,
+               reason: Annotated[str, typer.Option("--reason", help="what changed since the reviewers' \"not yet\"")],
+               on: On, by: By, no_reconcile: NoReconcile = False) -> int:
+    """Open the next review round after a round ended "not yet" and the applicant changed the portfolio.
+
+    Then assign its reviewers (endorse appreview assign): the same ones again or new ones, as the
+    association's rulebook says (application_review.later_round_reviewers).
+    """
+    from tasks.application_review.coordinator_acts import start_next_round
+
+    cfg = pipeline_config(coordinator(by))
+    n = start_next_round(sessions(), cfg.library, application, reason=reason, on=parse_date(on, "--on"),
+                         actor=cfg.actor)
+    print(f"{application}: review round {n} opened; assign its reviewers with endorse appreview assign")
+    after_event(application, None, no_reconcile)
+    return EXIT_OK
+
+
+@app.command("new-link")
+@refusals
+def new_link(reviewer: Annotated[int, typer.Argument(metavar="REVIEWER", help="the reviewer's number")],
+             association: Association, by: By, as_of: AsOf = None) -> int:
+    """Email an application reviewer a new link; the old one stops working (lost or forwarded)."""
+    from tasks.application_review.coordinator_acts import regenerate_review_link
+
+    cfg = pipeline_config(coordinator(by))
+    regenerate_review_link(sessions(), cfg.library, association, reviewer, as_of=as_of_date(as_of),
+                           secret_key=cfg.secret_key, actor=cfg.actor)
+    print(f"new application-review link queued for reviewer #{reviewer}; the old one no longer works")
+    return EXIT_OK
+
+
+@app.command("end-advisor")
+@refusals
+def end_advisor(application: Application,
+                email: Annotated[str, typer.Option("--email", help="the advisor's email")],
+                reason: Annotated[str, typer.Option("--reason", help="why the pairing ends")],
+                on: On, by: By) -> int:
+    """End an advisor's pairing with an application: their link stops working; their notes stay."""
+    from sqlalchemy import select
+
+    from models import Person
+    from tasks.application_review.advisors import end_pairing
+
+    with sessions()() as s:
+        advisor_id = s.scalar(select(Person.id).where(Person.email_normalized == email.strip().casefold()))
+    if advisor_id is None:
+        raise LookupError(f"--email: nobody with the address {email}")
+    name = end_pairing(sessions(), application, advisor_id, reason=reason, on=parse_date(on, "--on"),
+                       actor=coordinator(by))
+    print(f"{application}: the pairing with advisor {name} has ended; their link no longer opens it")
     return EXIT_OK

@@ -120,3 +120,20 @@ def no_application(application_id: str) -> str:
         where = str(settings.data_dir)
     demo = (DEMO_DIR / "endorse.sqlite3").exists() and settings.data_dir.resolve() != DEMO_DIR.resolve()
     return line(application_id, where, os.path.relpath(DEMO_DIR) if demo else None)
+
+
+def coordinators_association(by: str) -> str:
+    """The association of the active coordinator account ``--by`` names: what they may act on (people change,
+    portfolios are handled, only through one's own association)."""
+    from sqlalchemy import select
+
+    from models import CoordinatorAccount, Person
+
+    with sessions()() as s:
+        code = s.scalars(select(CoordinatorAccount.association_code)
+                         .join(Person, Person.id == CoordinatorAccount.person_id)
+                         .where(Person.email_normalized == by.strip().casefold(),
+                                CoordinatorAccount.active.is_(True))).first()
+    if code is None:
+        raise LookupError(f"--by: {by} is not an active coordinator account")
+    return code

@@ -17,6 +17,7 @@ from endorse_cli.commands.common import (
     OptionalBy,
     after_event,
     coordinator as actor_of,
+    coordinators_association,
     parse_date,
     pipeline_config,
     refusals,
@@ -28,7 +29,8 @@ from endorse_cli.output import EXIT_OK
 transcript = typer.Typer(no_args_is_help=True, help="Transcripts: record one you received.")
 determination = typer.Typer(no_args_is_help=True,
                             help="Determinations: the questions the rules leave to you, answered and awaited.")
-coordinator = typer.Typer(no_args_is_help=True, help="Coordinator accounts: create one, close one.")
+coordinator = typer.Typer(no_args_is_help=True,
+                          help="Coordinator accounts: create one, close one, grant or revoke the admin role.")
 person = typer.Typer(no_args_is_help=True,
                      help="A person's own record: correct it, record an endorsement they hold (their association only).")
 
@@ -151,7 +153,8 @@ def deactivate_coordinator(
 ) -> int:
     """Close a coordinator account (someone left).
 
-    Every session of theirs ends at once.
+    Every session of theirs ends at once. The association's last admin is never closed: make another
+    coordinator an admin first (endorse coordinator admin).
     """
     from tasks.coordination.accounts import deactivate_coordinator as deactivate
 
@@ -160,24 +163,29 @@ def deactivate_coordinator(
     return EXIT_OK
 
 
+@coordinator.command("admin")
+@refusals
+def coordinator_admin(
+    email: Annotated[str, typer.Option("--email", help="the account to change, of your own association")],
+    by: Annotated[str, typer.Option("--by", help="an admin of the account's association (your own email)")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="take the admin role back instead of granting it")] = False,
+) -> int:
+    """Grant (or with --revoke take back) the admin role on an account of your association.
+
+    An admin may add and close accounts and change who is an admin. The last admin keeps the role.
+    """
+    from tasks.coordination.accounts import account_by_email, admin_account, set_admin
+
+    _, association = admin_account(sessions(), by)
+    account_id = account_by_email(sessions(), email, association)
+    changed = set_admin(sessions(), account_id, association=association, admin=not revoke, actor=actor_of(by))
+    state = "no longer an admin" if revoke else "an admin"
+    print(f"{email} is {state} of {association}" if changed else f"{email} already was {state}: nothing changed")
+    return EXIT_OK
+
+
 OwnCoordinator = Annotated[str, typer.Option("--by", help="a coordinator of the person's own association")]
 PersonEmail = Annotated[str, typer.Option("--email", help="the person's email")]
-
-
-def _coordinators_association(by: str) -> str:
-    """The association of the active coordinator account ``--by`` names (people change only through one)."""
-    from sqlalchemy import select
-
-    from models import CoordinatorAccount, Person
-
-    with sessions()() as s:
-        code = s.scalars(select(CoordinatorAccount.association_code)
-                         .join(Person, Person.id == CoordinatorAccount.person_id)
-                         .where(Person.email_normalized == by.strip().casefold(),
-                                CoordinatorAccount.active.is_(True))).first()
-    if code is None:
-        raise LookupError(f"--by: {by} is not an active coordinator account")
-    return code
 
 
 @person.command("change")
@@ -194,7 +202,7 @@ def change_person(
     """
     from tasks.intake.people import change_person as change
 
-    association = _coordinators_association(by)
+    association = coordinators_association(by)
     person_id = change(sessions(), email, association=association, actor=actor_of(by), name=name, employer=employer)
     print(f"person #{person_id} {email}: record updated by {association} (audited in every association that sees them)")
     return EXIT_OK
@@ -215,7 +223,7 @@ def record_endorsement(
     """
     from tasks.intake.people import record_endorsement as record
 
-    association = _coordinators_association(by)
+    association = coordinators_association(by)
     record(sessions(), email, category=category, association=association, actor=actor_of(by), number=number,
            granted_on=parse_date(granted_on, "--granted-on") if granted_on else None)
     print(f"{email}: {category} endorsement recorded by {association} (verified)")

@@ -52,20 +52,28 @@ def pair_advisor(sessions: sessionmaker[Session], library: RulebookLibrary, appl
             raise ValueError("email: an applicant cannot advise themself")
         found = s.scalars(select(AdvisorPairing).where(AdvisorPairing.application_id == app.id,
                                                        AdvisorPairing.advisor_id == advisor.id)).first()
-        if found is not None:
+        if found is not None and found.active:
             return found.id
         days = int(settings_for(library, app.association_code, as_of)["advisor_link_expiry_days"])
         link = links.issue(secret_key, LINK_PURPOSE)
-        pairing = AdvisorPairing(application_id=app.id, advisor_id=advisor.id, paired_by=actor,
-                                 paired_at=now_for(as_of), token_nonce=link.nonce, token_hash=link.token_hash,
-                                 token_expires_at=now_for(as_of) + timedelta(days=days))
-        s.add(pairing)
+        until = now_for(as_of) + timedelta(days=days)
+        if found is None:
+            pairing = AdvisorPairing(application_id=app.id, advisor_id=advisor.id, paired_by=actor,
+                                     paired_at=now_for(as_of), token_nonce=link.nonce, token_hash=link.token_hash,
+                                     token_expires_at=until)
+            s.add(pairing)
+        else:  # paired again after the pairing ended: a new link (the old one stays dead)
+            pairing = found
+            pairing.active, pairing.paired_by, pairing.paired_at = True, actor, now_for(as_of)
+            pairing.token_nonce, pairing.token_hash, pairing.token_expires_at = link.nonce, link.token_hash, until
+            pairing.ended_on = pairing.ended_by = pairing.ended_reason = None
         s.flush()
         record_audit(s, actor=actor, action="advisor.paired", entity_type="advisor_pairing", entity_id=pairing.id,
-                     application_id=app.id, advisor_id=advisor.id)
+                     application_id=app.id, advisor_id=advisor.id, again=found is not None)
         queue_email(s, role="advisor.paired", to_email=advisor.email, to_name=name.strip(),
                     association=app.association_code, application_id=app.id, link_kind="advisor",
-                    link_ref_id=pairing.id, idempotency_key=f"advisor.paired:{pairing.id}",
+                    link_ref_id=pairing.id,
+                    idempotency_key=f"advisor.paired:{pairing.id}" + (f":{link.token_hash[:16]}" if found else ""),
                     context={"advisor_name": name.strip(), "applicant_name": app.applicant_name,
                              "category_name": library.category_info(app.category)["name"],
                              "expires_on": _aware(pairing.token_expires_at).date().isoformat()})
@@ -110,3 +118,30 @@ def leave_note(sessions: sessionmaker[Session], token: str, text: str, *, as_of:
         s.flush()
         record_audit(s, actor=f"advisor:{p.advisor_id}", action="advisor.note_left", entity_type="advisor_note",
                      entity_id=note.id, application_id=p.application_id)
+
+
+def end_pairing(sessions: sessionmaker[Session], application_id: str, advisor_id: int, *, reason: str, on: date,
+                actor: str, association: str | None = None) -> str:
+    """The coordinator ends an advisor's pairing with an application: recorded (when, by whom, why) and
+    audited in one transaction; the advisor's link opens nothing from then on (its nonce is replaced
+    too, so not even an email still in the outbox carries a working link). The notes they left stay
+    with the applicant. Returns the advisor's name."""
+    if not reason.strip():
+        raise ValueError("reason: say why the pairing ends (it is kept with the pairing)")
+    with transaction(sessions) as s:
+        app = s.get(Application, application_id)
+        if app is None or (association is not None and app.association_code != association):
+            raise LookupError(f"no application {application_id!r}")
+        p = s.scalars(select(AdvisorPairing).where(AdvisorPairing.application_id == app.id,
+                                                   AdvisorPairing.advisor_id == advisor_id).with_for_update()).first()
+        if p is None:
+            raise LookupError(f"{application_id} has no advisor #{advisor_id}")
+        name = s.get(Person, p.advisor_id).name
+        if not p.active:
+            return name  # already ended: running it again changes nothing
+        dead = links.issue(links.new_nonce(), LINK_PURPOSE)  # under a key nobody holds
+        p.active, p.token_nonce, p.token_hash = False, dead.nonce, dead.token_hash
+        p.ended_on, p.ended_by, p.ended_reason = on, actor, reason.strip()[:2000]
+        record_audit(s, actor=actor, action="advisor.ended", entity_type="advisor_pairing", entity_id=p.id,
+                     application_id=app.id, advisor_id=p.advisor_id, reason=p.ended_reason)
+        return name

@@ -1,5 +1,6 @@
-"""Application review rounds on the database: the pool, the optimal assignment (the essays' exact
-solver, with the applicant's category as the track and the same hard conflicts), links and emails,
+"""Application review rounds on the database: the optimal assignment from the pool (``pool.py``; the
+essays' exact solver, with the applicant's category as the track and the same hard conflicts) for each
+application's current round, links and emails,
 reviews, settling a round (two agreeing reviewers, else the coordinator), reminders and reassignment
 after a decline or a missed due date.
 
@@ -10,7 +11,7 @@ reconcile, which moves it out of ``application_review`` (tasks/eligibility/stage
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
@@ -21,22 +22,26 @@ from endorse.clock import now_for
 from endorse.db import transaction
 from endorse.rulebook import RulebookLibrary
 from models import (
-    VERIFIED_ORIGINS,
     Application,
     ApplicationReview,
     ApplicationReviewAssignment,
-    ApplicationReviewer,
     ApplicationReviewInvitation,
     ApplicationReviewOutcome,
+    ApplicationReviewRound,
     Association,
-    Endorsement,
     Person,
     record_audit,
 )
 from models.application_review import RECOMMENDATIONS
-from tasks.eligibility.facts import review_outcomes, reviewers_wanted
-from tasks.exam.assignment import AssignmentPlan, AssignmentPolicy, EssayToReview, ReviewerCapacity, assign_essays
-from tasks.exam.sitting_plan import _senior_endorsement, conflicts_of
+from tasks.application_review.pool import (  # noqa: F401  (the pool's verbs, where callers found them)
+    add_application_reviewer,
+    policy_for,
+    reviewer_pool,
+    settings_for,
+)
+from tasks.eligibility.facts import current_review_rounds, review_outcomes, reviewers_wanted
+from tasks.exam.assignment import AssignmentPlan, EssayToReview, assign_essays
+from tasks.exam.sitting_plan import conflicts_of
 from tasks.mail.outbox import queue_email
 from tasks.references.ratings import AlreadySubmitted, LinkNotFound
 
@@ -51,72 +56,11 @@ class ReviewInvalid(Exception):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
-def settings_for(library: RulebookLibrary, association: str, as_of: date) -> dict:
-    return library.setting(association, "application_review", as_of)
-
-
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 # --- the pool and the plan -----------------------------------------------------------------------------
-
-
-def add_application_reviewer(sessions: sessionmaker[Session], association: str, *, name: str, email: str,
-                             employer: str | None, max_load: int, trained: bool, available: bool, actor: str) -> int:
-    """Put a volunteer in (or update them in) the association's pool; audited. Their endorsement is the
-    verified one on their person record: a volunteer without one is in the pool but never assigned."""
-    from tasks.intake.records import person_for
-
-    if max_load < 0:
-        raise ValueError("max_load: a whole number ≥ 0")
-    with transaction(sessions) as s:
-        if s.get(Association, association) is None:
-            raise LookupError(f"no association {association!r}")
-        person = person_for(s, name, email, association=association)
-        if employer and not person.employer and person.home_association == association:
-            person.employer = employer  # their own association's record: a conflict check needs it
-        row = s.scalars(select(ApplicationReviewer).where(ApplicationReviewer.association_code == association,
-                                                          ApplicationReviewer.person_id == person.id)).first()
-        if row is None:
-            row = ApplicationReviewer(association_code=association, person_id=person.id)
-            s.add(row)
-        row.max_load, row.trained, row.available = max_load, trained, available
-        s.flush()
-        record_audit(s, actor=actor, action="appreview.pool_changed", entity_type="application_reviewer",
-                     entity_id=row.id, person_id=person.id, max_load=max_load, trained=trained, available=available)
-        return person.id
-
-
-def policy_for(library: RulebookLibrary, association: str, as_of: date) -> AssignmentPolicy:
-    conf = settings_for(library, association, as_of)
-    return AssignmentPolicy.from_mapping({**conf["policy"], "reviewers_per_essay": max(1, int(conf["reviewers"]))})
-
-
-def reviewer_pool(s: Session, association: str, policy: AssignmentPolicy) -> tuple[list[ReviewerCapacity], dict]:
-    """Trained, available application reviewers of the association, each under their most senior verified
-    endorsement, with the reviews they already carry."""
-    rows = s.execute(select(ApplicationReviewer.person_id, ApplicationReviewer.max_load, Person.employer)
-                     .join(Person, Person.id == ApplicationReviewer.person_id)
-                     .where(ApplicationReviewer.association_code == association, ApplicationReviewer.trained.is_(True),
-                            ApplicationReviewer.available.is_(True))).all()
-    ids = [r[0] for r in rows]
-    held: dict[int, set[str]] = {i: set() for i in ids}
-    for person_id, category in s.execute(select(Endorsement.person_id, Endorsement.category).where(
-            Endorsement.person_id.in_(ids), Endorsement.status == "active", Endorsement.origin.in_(VERIFIED_ORIGINS))):
-        held[person_id].add(category)
-    load = dict(s.execute(select(ApplicationReviewAssignment.reviewer_id, func.count())
-                          .where(ApplicationReviewAssignment.reviewer_id.in_(ids or [-1]),
-                                 ApplicationReviewAssignment.status == "assigned")
-                          .group_by(ApplicationReviewAssignment.reviewer_id)).all())
-    pool, employers = [], {}
-    for person_id, max_load, employer in rows:
-        endorsement = _senior_endorsement(held[person_id], policy)
-        if endorsement is None:
-            continue  # not endorsed (or only in a category nobody's application may be read at)
-        pool.append(ReviewerCapacity(person_id, endorsement, max_load, min(load.get(person_id, 0), max_load)))
-        employers[person_id] = (employer or "").strip().casefold()
-    return pool, employers
 
 
 @dataclass(frozen=True)
@@ -128,7 +72,9 @@ class ReviewRound:
 def plan_reviews(s: Session, association: str, library: RulebookLibrary, as_of: date,
                  *, only: set[str] | None = None) -> ReviewRound:
     """The optimal assignment for the association's applications in review that still need reviewers
-    (writes nothing): the dry run a coordinator looks at before anything is sent."""
+    (writes nothing): the dry run a coordinator looks at before anything is sent. Each application is
+    planned for its current round; in a later round the last round's reviewers are asked again or left
+    out, as the round was opened (``later_round_reviewers``)."""
     policy = policy_for(library, association, as_of)
     pool, employers = reviewer_pool(s, association, policy)
     apps = list(s.scalars(select(Application).where(Application.association_code == association,
@@ -136,22 +82,52 @@ def plan_reviews(s: Session, association: str, library: RulebookLibrary, as_of: 
     apps = [a for a in apps if only is None or a.id in only]
     settled = set(review_outcomes(s, [a.id for a in apps]))
     apps = [a for a in apps if a.id not in settled]
+    rounds = current_review_rounds(s, [a.id for a in apps])
+    how = dict(s.execute(select(ApplicationReviewRound.application_id, ApplicationReviewRound.reviewers)
+                         .where(ApplicationReviewRound.application_id.in_([a.id for a in apps] or [""]),
+                                ApplicationReviewRound.round > 1)
+                         .order_by(ApplicationReviewRound.round)).all())
     existing: dict[str, frozenset] = {}
     came_off: dict[str, frozenset] = {}
-    for app_id, reviewer_id, status in s.execute(
+    read_before: dict[str, frozenset] = {}  # the last round's reviewers who sent a review
+    for app_id, reviewer_id, status, rnd in s.execute(
             select(ApplicationReviewAssignment.application_id, ApplicationReviewAssignment.reviewer_id,
-                   ApplicationReviewAssignment.status)
+                   ApplicationReviewAssignment.status, ApplicationReviewAssignment.round)
             .where(ApplicationReviewAssignment.application_id.in_([a.id for a in apps] or [""]))):
-        target = existing if status in OPEN else came_off
+        if rnd == rounds[app_id] and status in OPEN:
+            target = existing
+        elif status in ("declined", "expired") or rnd == rounds[app_id]:
+            target = came_off  # gave it back or let it lapse (any round), or taken off this round
+        elif status == "submitted" and rnd == rounds[app_id] - 1:
+            target = read_before
+        else:
+            continue
         target[app_id] = target.get(app_id, frozenset()) | {reviewer_id}
-    pool_ids = {r.reviewer_id for r in pool}
+    by_id = {r.reviewer_id: r for r in pool}
+    returning: dict[str, tuple[int, ...]] = {}
     items = []
     for app in apps:
         # Same hard conflicts as essays: raters, RS/C providers and supervisors, same employer, declared.
         blocked = (conflicts_of(s, app, employers) | came_off.get(app.id, frozenset())) - existing.get(app.id, frozenset())
+        earlier = read_before.get(app.id, frozenset()) - existing.get(app.id, frozenset())
+        if how.get(app.id) == "new":
+            blocked |= earlier
+        elif earlier:
+            places = policy.reviewers_per_essay - len(existing.get(app.id, ()))
+            back = [rid for rid in sorted(earlier - blocked) if rid in by_id and by_id[rid].room > 0
+                    and policy.is_eligible(app.category, by_id[rid].endorsement)][:max(places, 0)]
+            for rid in back:  # their place in this round is taken
+                by_id[rid] = replace(by_id[rid], current_load=by_id[rid].current_load + 1)
+            returning[app.id] = tuple(back)
         items.append(EssayToReview(app.id, app.category, app.applicant_id, blocked))
-    on = {k: v & pool_ids for k, v in existing.items()}
-    return ReviewRound(association, assign_essays(items, pool, policy, existing=on))
+    on = {k: (v | frozenset(returning.get(k, ()))) & set(by_id) for k, v in existing.items()}
+    on.update({k: frozenset(v) for k, v in returning.items() if v and k not in on})
+    plan = assign_essays(items, list(by_id.values()), policy, existing=on)
+    if any(returning.values()):
+        # The reviewers asked again are new assignments of this round too: the plan lists them first.
+        plan = replace(plan, assignments={app_id: tuple(returning.get(app_id, ())) + tuple(new)
+                                          for app_id, new in plan.assignments.items()})
+    return ReviewRound(association, plan)
 
 
 def apply_reviews(s: Session, association: str, library: RulebookLibrary, *, as_of: date, secret_key: str,
@@ -164,14 +140,16 @@ def apply_reviews(s: Session, association: str, library: RulebookLibrary, *, as_
     now = now_for(as_of)
     until = now + timedelta(days=int(conf["link_expiry_days"]))
     new_by_reviewer: dict[int, list[ApplicationReviewAssignment]] = {}
+    rounds = current_review_rounds(s, list(rnd.plan.assignments))
     for app_id, reviewer_ids in rnd.plan.assignments.items():
         for reviewer_id in reviewer_ids:
-            a = ApplicationReviewAssignment(application_id=app_id, reviewer_id=reviewer_id, round=1, status="assigned",
-                                            due_on=due, assigned_at=now)
+            a = ApplicationReviewAssignment(application_id=app_id, reviewer_id=reviewer_id, round=rounds[app_id],
+                                            status="assigned", due_on=due, assigned_at=now)
             s.add(a)
             s.flush()
             record_audit(s, actor=actor, action="appreview.reviewer_assigned", entity_type="application_review_assignment",
-                         entity_id=a.id, application_id=app_id, reviewer_id=reviewer_id, due_on=due.isoformat())
+                         entity_id=a.id, application_id=app_id, reviewer_id=reviewer_id, due_on=due.isoformat(),
+                         round=a.round)
             new_by_reviewer.setdefault(reviewer_id, []).append(a)
     for reviewer_id, new in new_by_reviewer.items():
         inv = _invitation_for(s, association, reviewer_id, secret_key, until, actor)
@@ -330,8 +308,10 @@ def settle_round(s: Session, application_id: str, library: RulebookLibrary, *, a
         return review_outcomes(s, [application_id])[application_id]
     app = s.get(Application, application_id)
     wanted = reviewers_wanted(library, app.association_code, as_of)
+    rnd = current_review_rounds(s, [app.id])[app.id]
     reviews = list(s.scalars(select(ApplicationReview).join(ApplicationReviewAssignment)
                              .where(ApplicationReviewAssignment.application_id == application_id,
+                                    ApplicationReviewAssignment.round == rnd,
                                     ApplicationReviewAssignment.status == "submitted")
                              .order_by(ApplicationReview.id)))
     if len(reviews) < wanted:
@@ -341,12 +321,12 @@ def settle_round(s: Session, application_id: str, library: RulebookLibrary, *, a
         assoc = s.get(Association, app.association_code)
         queued = queue_email(s, role="coordinator.appreview_disagreement", to_email=assoc.coordinator_email,
                              to_name=assoc.coordinator_name, association=assoc.code, application_id=app.id,
-                             idempotency_key=f"appreview.disagreement:{app.id}",
+                             idempotency_key=f"appreview.disagreement:{app.id}" + (f":round{rnd}" if rnd > 1 else ""),
                              context={"application_id": app.id, "category": app.category,
                                       "recommendations": [r.replace("_", " ") for r in sorted(counts)]})
         if queued.new:
             record_audit(s, actor="system", action="appreview.disagreement", entity_type="application",
-                         entity_id=app.id, application_id=app.id, recommendations=dict(counts))
+                         entity_id=app.id, application_id=app.id, recommendations=dict(counts), round=rnd)
         return "disagreement"
     outcome = reviews[0].recommendation
     conditions = "; ".join(r.conditions for r in reviews if r.conditions) or None
@@ -357,7 +337,8 @@ def settle_round(s: Session, application_id: str, library: RulebookLibrary, *, a
 
 def _record_outcome(s: Session, app: Application, outcome: str, *, conditions: str | None, settled_by: str,
                     note: str | None, as_of: date, actor: str) -> None:
-    s.add(ApplicationReviewOutcome(application_id=app.id, round=1, outcome=outcome, conditions=conditions,
+    rnd = current_review_rounds(s, [app.id])[app.id]
+    s.add(ApplicationReviewOutcome(application_id=app.id, round=rnd, outcome=outcome, conditions=conditions,
                                    settled_by=settled_by, note=note, settled_on=as_of))
     # The open assignments of a settled round are no longer needed.
     s.execute(update(ApplicationReviewAssignment).where(ApplicationReviewAssignment.application_id == app.id,
@@ -366,7 +347,8 @@ def _record_outcome(s: Session, app: Application, outcome: str, *, conditions: s
     app.needs_reconcile = True
     s.flush()
     record_audit(s, actor=actor, action="appreview.settled", entity_type="application", entity_id=app.id,
-                 application_id=app.id, outcome=outcome, settled_by=settled_by, conditions=conditions, note=note)
+                 application_id=app.id, outcome=outcome, settled_by=settled_by, conditions=conditions, note=note,
+                 round=rnd)
 
 
 class NotInReview(ValueError):

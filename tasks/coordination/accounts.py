@@ -114,7 +114,34 @@ def invite_coordinator(sessions: sessionmaker[Session], *, association: str, nam
 
 
 class LastAdmin(ValueError):
-    """Closing this account would leave the association with nobody to manage its accounts."""
+    """Closing or demoting this account would leave the association with nobody to manage its accounts."""
+
+
+def _keep_an_admin(s: Session, account: CoordinatorAccount, what: str) -> None:
+    """Refuse to close or demote the association's last active admin (nobody could manage the accounts)."""
+    if account.is_admin and account.active and not _has_admin(s, account.association_code, besides=account.id):
+        raise LastAdmin(f"This is the association's last admin: make another coordinator an admin before {what}.")
+
+
+def _close(s: Session, account: CoordinatorAccount, actor: str) -> None:
+    _keep_an_admin(s, account, "closing this account")
+    account.active = False
+    account.session_version += 1
+    account.token_nonce = account.token_hash = account.token_expires_at = None
+    record_audit(s, actor=actor, action="coordinator.deactivated", entity_type="coordinator_account",
+                 entity_id=account.id, association=account.association_code)
+
+
+def _own_account(s: Session, account_id: int, association: str) -> CoordinatorAccount:
+    # Locked: two admins demoting each other at once must not leave the association without one.
+    account = s.scalars(select(CoordinatorAccount).where(CoordinatorAccount.id == account_id)
+                        .with_for_update()).first()
+    if account is None or account.association_code != association:
+        raise LookupError("no such account in this association")
+    # Every admin row of the association too, so the last-admin count is read under the same locks.
+    s.scalars(select(CoordinatorAccount.id).where(CoordinatorAccount.association_code == association,
+                                                  CoordinatorAccount.is_admin.is_(True)).with_for_update()).all()
+    return account
 
 
 def close_account(sessions: sessionmaker[Session], account_id: int, *, association: str, by_account: int,
@@ -122,19 +149,56 @@ def close_account(sessions: sessionmaker[Session], account_id: int, *, associati
     """An admin closes one of the association's accounts (never their own, never the last admin's):
     it can no longer sign in and its sessions end. LookupError for an account of another association."""
     with transaction(sessions) as s:
-        account = s.get(CoordinatorAccount, account_id)
-        if account is None or account.association_code != association:
-            raise LookupError("no such account in this association")
+        account = _own_account(s, account_id, association)
         if account.id == by_account:
             raise ValueError("You cannot close your own account: ask another admin.")
-        if account.is_admin and account.active and not _has_admin(s, association, besides=account.id):
-            raise LastAdmin("This is the association's last admin: make another coordinator an admin first.")
-        account.active = False
-        account.session_version += 1
-        account.token_nonce = account.token_hash = account.token_expires_at = None
-        record_audit(s, actor=actor, action="coordinator.deactivated", entity_type="coordinator_account",
-                     entity_id=account.id, association=association)
+        _close(s, account, actor)
         return s.get(Person, account.person_id).email
+
+
+def set_admin(sessions: sessionmaker[Session], account_id: int, *, association: str, admin: bool, actor: str) -> bool:
+    """An admin grants or revokes the admin role on an active account of their own association (their own
+    included, unless they are the last admin). One transaction, audited; False when nothing changes.
+    LookupError for an account of another association (the caller answers as for none at all)."""
+    with transaction(sessions) as s:
+        account = _own_account(s, account_id, association)
+        if not account.active:
+            raise ValueError("This account is closed: add the coordinator again to reopen it.")
+        if account.is_admin == admin:
+            return False
+        if not admin:
+            _keep_an_admin(s, account, "taking the admin role from this one")
+        account.is_admin = admin
+        record_audit(s, actor=actor, action="coordinator.admin_granted" if admin else "coordinator.admin_revoked",
+                     entity_type="coordinator_account", entity_id=account.id, association=association)
+        return True
+
+
+def admin_account(sessions: sessionmaker[Session], email: str) -> tuple[int, str]:
+    """The active admin account an email names (the CLI's ``--by`` for account changes): (id, association).
+    LookupError when there is none, ValueError when it is not an admin."""
+    with sessions() as s:
+        account = s.scalars(select(CoordinatorAccount).join(Person, Person.id == CoordinatorAccount.person_id)
+                            .where(Person.email_normalized == email.strip().casefold(),
+                                   CoordinatorAccount.active.is_(True))).first()
+    if account is None:
+        raise LookupError(f"--by: {email} is not an active coordinator account")
+    if not account.is_admin:
+        raise ValueError(f"--by: {email} is not an admin of {account.association_code}: only an admin "
+                              "changes who is one")
+    return account.id, account.association_code
+
+
+def account_by_email(sessions: sessionmaker[Session], email: str, association: str) -> int:
+    """The id of the association's account an email names; LookupError (the same for another
+    association's account as for none)."""
+    with sessions() as s:
+        account_id = s.scalars(select(CoordinatorAccount.id).join(Person, Person.id == CoordinatorAccount.person_id)
+                               .where(Person.email_normalized == email.strip().casefold(),
+                                      CoordinatorAccount.association_code == association)).first()
+    if account_id is None:
+        raise LookupError(f"--email: no coordinator account for {email} in {association}")
+    return account_id
 
 
 # --- setting a password by emailed link ---------------------------------------------------------------------
@@ -229,16 +293,17 @@ def set_password_by_link(sessions: sessionmaker[Session], token: str, password: 
 
 
 def deactivate_coordinator(sessions: sessionmaker[Session], email: str, *, actor: str) -> None:
-    """Close an account: it can no longer sign in, and every session it has ends at once."""
+    """Close an account (the command line): it can no longer sign in, and every session it has ends at
+    once. The association's last admin is never closed (``LastAdmin``)."""
     with transaction(sessions) as s:
-        account = s.scalars(select(CoordinatorAccount).join(Person, Person.id == CoordinatorAccount.person_id)
-                            .where(Person.email_normalized == email.strip().casefold())).first()
-        if account is None:
+        account_id = s.scalars(select(CoordinatorAccount.id).join(Person, Person.id == CoordinatorAccount.person_id)
+                               .where(Person.email_normalized == email.strip().casefold())).first()
+        if account_id is None:
             raise LookupError(f"email: no coordinator account for {email}")
-        account.active = False
-        account.session_version += 1
-        record_audit(s, actor=actor, action="coordinator.deactivated", entity_type="coordinator_account",
-                     entity_id=account.id, association=account.association_code)
+        account = _own_account(s, account_id, s.get(CoordinatorAccount, account_id).association_code)
+        if not account.active:
+            return  # already closed: running it again changes nothing
+        _close(s, account, actor)
 
 
 def end_sessions(sessions: sessionmaker[Session], account_id: int, *, actor: str) -> None:

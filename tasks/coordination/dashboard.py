@@ -24,6 +24,8 @@ from models import (
     ExamSitting,
     OutboxMessage,
     Person,
+    Portfolio,
+    PortfolioUpload,
     ReferenceRequest,
     ReviewAssignment,
     ReviewerAvailability,
@@ -208,6 +210,9 @@ class ApplicationPage:
     exam: list[dict]
     decisions: list[dict]
     actions: dict[str, bool]  # which actions make sense now
+    # What the applicant uploaded on the web for a question the coordinator decides (question, file,
+    # size, when, the upload's id for its download link).
+    descriptions: list[dict] = field(default_factory=list)
 
 
 def application_page(s: Session, application_id: str, association: str) -> ApplicationPage:
@@ -258,8 +263,14 @@ def application_page(s: Session, application_id: str, association: str) -> Appli
         "request_decision": open_stage and app.stage != "decision" and not app.decision_requested,
         "references": open_stage,
     }
+    descriptions = [{"id": u.id, "question": u.question, "filename": u.filename, "size": u.size,
+                     "uploaded_at": u.uploaded_at}
+                    for u in s.scalars(select(PortfolioUpload).join(Portfolio, Portfolio.id == PortfolioUpload.portfolio_id)
+                                       .where(Portfolio.application_id == app.id,
+                                              Portfolio.association_code == app.association_code)
+                                       .order_by(PortfolioUpload.id))]
     return ApplicationPage(app, app.applicant, app.last_checklist or [], timeline, emails, references, education,
-                           exam, decisions, actions)
+                           exam, decisions, actions, descriptions)
 
 
 def _describe(e: AuditLog) -> str:

@@ -49,3 +49,44 @@ def sitting_association(s: Session, sitting_id: int) -> str | None:
 def essay_association(s: Session, essay_id: int) -> str | None:
     return s.scalar(select(ExamSitting.association_code).join(ExamAttempt, ExamAttempt.sitting_id == ExamSitting.id)
                     .join(Essay, Essay.attempt_id == ExamAttempt.id).where(Essay.id == essay_id))
+
+
+@dataclass(frozen=True)
+class ReviewerRow:
+    person_id: int
+    name: str
+    to_review: int  # essays and applications of this association still waiting for them
+    reviewed: int
+    link_until: object  # when their console link stops working (None: never sent)
+
+
+def reviewers_of(s: Session, association: str) -> list[ReviewerRow]:
+    """The volunteers with an essay or an application of the association to review (or reviewed), with
+    their console link's expiry: whom the coordinator may send a console link."""
+    from models import Application, ApplicationReviewAssignment, Person, ReviewAssignment, ReviewerConsoleLink
+
+    counts: dict[int, list[int]] = {}
+    essays = (select(ReviewAssignment.reviewer_id, ReviewAssignment.status, func.count())
+              .join(Essay, Essay.id == ReviewAssignment.essay_id).join(ExamAttempt, ExamAttempt.id == Essay.attempt_id)
+              .join(ExamSitting, ExamSitting.id == ExamAttempt.sitting_id)
+              .where(ExamSitting.association_code == association, ReviewAssignment.status.in_(("assigned", "submitted")))
+              .group_by(ReviewAssignment.reviewer_id, ReviewAssignment.status))
+    applications = (select(ApplicationReviewAssignment.reviewer_id, ApplicationReviewAssignment.status, func.count())
+                    .join(Application, Application.id == ApplicationReviewAssignment.application_id)
+                    .where(Application.association_code == association,
+                           ApplicationReviewAssignment.status.in_(("assigned", "submitted")))
+                    .group_by(ApplicationReviewAssignment.reviewer_id, ApplicationReviewAssignment.status))
+    for query in (essays, applications):
+        for reviewer_id, status, n in s.execute(query):
+            counts.setdefault(reviewer_id, [0, 0])[status == "submitted"] += n
+    if not counts:
+        return []
+    until = dict(s.execute(select(ReviewerConsoleLink.reviewer_id, ReviewerConsoleLink.token_expires_at)
+                           .where(ReviewerConsoleLink.reviewer_id.in_(list(counts)))).all())
+    people = s.execute(select(Person.id, Person.name).where(Person.id.in_(list(counts))).order_by(Person.name, Person.id))
+    return [ReviewerRow(pid, name, *counts[pid], until.get(pid)) for pid, name in people]
+
+
+def reviews_for(s: Session, person_id: int, association: str) -> bool:
+    """Whether the person reviews (or reviewed) for the association: else they are not the coordinator's."""
+    return any(r.person_id == person_id for r in reviewers_of(s, association))

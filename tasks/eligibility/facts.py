@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from endorse.rulebook import RulebookLibrary
-from models import Application, ApplicationReviewOutcome
+from models import Application, ApplicationReviewOutcome, ApplicationReviewRound
 from tasks.config import PipelineConfig
 from tasks.eligibility.stages import StageFacts
 
@@ -21,14 +21,24 @@ def reviewers_wanted(library: RulebookLibrary, association: str, as_of: date) ->
     return int(library.setting(association, "application_review", as_of)["reviewers"])
 
 
+def current_review_rounds(s: Session, application_ids: list[str]) -> dict[str, int]:
+    """Each application's current review round: the last one a coordinator opened after a "not yet", else 1."""
+    opened = dict(s.execute(select(ApplicationReviewRound.application_id, func.max(ApplicationReviewRound.round))
+                            .where(ApplicationReviewRound.application_id.in_(application_ids or [""]))
+                            .group_by(ApplicationReviewRound.application_id)).all())
+    return {app_id: opened.get(app_id, 1) for app_id in application_ids}
+
+
 def review_outcomes(s: Session, application_ids: list[str]) -> dict[str, str]:
-    """The outcome of each application's latest settled review round (absent: none settled)."""
+    """How each application's current review round was settled (absent: not settled yet; a new round
+    opened after a "not yet" starts unsettled)."""
     if not application_ids:
         return {}
-    rows = s.execute(select(ApplicationReviewOutcome.application_id, ApplicationReviewOutcome.outcome)
-                     .where(ApplicationReviewOutcome.application_id.in_(application_ids))
-                     .order_by(ApplicationReviewOutcome.round))
-    return {app_id: outcome for app_id, outcome in rows}
+    rounds = current_review_rounds(s, application_ids)
+    rows = s.execute(select(ApplicationReviewOutcome.application_id, ApplicationReviewOutcome.round,
+                            ApplicationReviewOutcome.outcome)
+                     .where(ApplicationReviewOutcome.application_id.in_(application_ids)))
+    return {app_id: outcome for app_id, rnd, outcome in rows if rnd == rounds[app_id]}
 
 
 def review_outcome_of(s: Session, app: Application, cfg: PipelineConfig) -> str | None:

@@ -45,6 +45,8 @@ from tasks.references.ratings import AlreadySubmitted, LinkNotFound
 
 # Statuses of an assignment a reviewer can still act on or has finished.
 VISIBLE = ("assigned", "submitted")
+# The HMAC purpose of a reviewer's console link (the outbox's link kind "reviewer").
+CONSOLE_LINK_PURPOSE = "reviewer"
 
 
 class ReviewInvalid(Exception):
@@ -83,18 +85,19 @@ def apply_round(s: Session, sitting_id: int, library: RulebookLibrary, *, as_of:
                          reviewer_id=reviewer_id, round=a.round, due_on=due.isoformat())
             new_by_reviewer.setdefault(reviewer_id, []).append(a)
     for reviewer_id, new in new_by_reviewer.items():
-        invitation = _invitation_for(s, sitting_id, reviewer_id, secret_key, link_until, actor)
+        # The email carries the reviewer's console link: one link to all their essays, every sitting.
+        console, _ = console_link_for(s, reviewer_id, secret_key, link_until, actor)
         reviewer = s.get(Person, reviewer_id)
         tracks = sorted({s.get(Essay, a.essay_id).track for a in new})
         queue_email(s, role="review.assigned", to_email=reviewer.email, to_name=reviewer.name,
-                    association=sitting.association_code, link_kind="review", link_ref_id=invitation.id,
-                    idempotency_key=f"review.assigned:{invitation.id}:{min(a.id for a in new)}",
+                    association=sitting.association_code, link_kind="reviewer", link_ref_id=console.id,
+                    idempotency_key=f"review.assigned:console:{console.id}:{min(a.id for a in new)}",
                     context={"reviewer_name": reviewer.name, "count": len(new), "sitting_name": sitting.name,
                              "tracks": [library.category_info(t)["name"] for t in tracks],
                              "third_reviewer": any(a.round > 1 and s.get(Essay, a.essay_id).reviewers_needed > 2
                                                    for a in new),
                              "due_on": due.isoformat(),
-                             "expires_on": _aware(invitation.token_expires_at).date().isoformat()})
+                             "expires_on": _aware(console.token_expires_at).date().isoformat()})
     if rnd.plan.uncovered:
         codes = [(rnd.candidate_codes[u.essay_id], u.missing, u.reason) for u in rnd.plan.uncovered]
         record_audit(s, actor=actor, action="exam.essays_uncovered", entity_type="exam_sitting", entity_id=sitting_id,
@@ -124,21 +127,30 @@ def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _invitation_for(s: Session, sitting_id: int, reviewer_id: int, secret_key: str, until: datetime,
-                    actor: str) -> ReviewInvitation:
-    inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.sitting_id == sitting_id,
-                                                   ReviewInvitation.reviewer_id == reviewer_id)).first()
-    if inv is None:
-        link = links.issue(secret_key, "review")
-        inv = ReviewInvitation(sitting_id=sitting_id, reviewer_id=reviewer_id, token_nonce=link.nonce,
-                               token_hash=link.token_hash, token_generation=1, token_expires_at=until)
-        s.add(inv)
-        s.flush()
-        record_audit(s, actor=actor, action="exam.review_link_issued", entity_type="review_invitation",
-                     entity_id=inv.id, sitting_id=sitting_id, reviewer_id=reviewer_id, generation=1)
-    elif _aware(inv.token_expires_at) < until:
-        inv.token_expires_at = until  # same link, kept open for the new essays
-    return inv
+def console_link_for(s: Session, reviewer_id: int, secret_key: str, until: datetime, actor: str, *,
+                     regenerate: bool = False) -> tuple[ReviewerConsoleLink, str]:
+    """The reviewer's console link (tasks/reviewer_console.py), in the caller's transaction: issued the
+    first time, kept open at least ``until`` after that, or with ``regenerate`` a new nonce (the old
+    link stops working). Only the nonce and the token's hash are stored. Returns the row and
+    "issued", "replaced" or "kept"."""
+    row = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)
+                    .with_for_update()).first()
+    if row is not None and not regenerate:
+        if _aware(row.token_expires_at) < until:
+            row.token_expires_at = until  # the same link, kept open for the new essays
+        return row, "kept"
+    outcome = "issued" if row is None else "replaced"
+    link = links.issue(secret_key, CONSOLE_LINK_PURPOSE)
+    if row is None:
+        row = ReviewerConsoleLink(reviewer_id=reviewer_id, token_generation=0)
+        s.add(row)
+    row.token_nonce, row.token_hash = link.nonce, link.token_hash
+    row.token_generation += 1
+    row.token_expires_at = until
+    s.flush()
+    record_audit(s, actor=actor, action="exam.console_link_issued", entity_type="reviewer_console_link",
+                 entity_id=row.id, reviewer_id=reviewer_id, generation=row.token_generation, outcome=outcome)
+    return row, outcome
 
 
 def apply_sitting(sessions: sessionmaker[Session], sitting_id: int, library: RulebookLibrary, *, as_of: date,
@@ -151,12 +163,15 @@ def apply_sitting(sessions: sessionmaker[Session], sitting_id: int, library: Rul
 
 def regenerate_review_link(sessions: sessionmaker[Session], sitting_id: int, reviewer_id: int, library: RulebookLibrary,
                            *, as_of: date, secret_key: str, actor: str) -> None:
-    """A new link for a reviewer (the old one stops working) and an email with it."""
+    """A new link for one sitting (the old one stops working) and an email with it: only for the sitting
+    links emailed before assignment emails carried the reviewer's console link (``console_link_for``)."""
     with transaction(sessions) as s:
         inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.sitting_id == sitting_id,
                                                        ReviewInvitation.reviewer_id == reviewer_id)).first()
         if inv is None:
-            raise LookupError(f"reviewer {reviewer_id} has no link for sitting {sitting_id}")
+            raise LookupError(f"reviewer {reviewer_id} has no link of its own for sitting {sitting_id}: their emails carry "
+                              f"their console link; send a new one with: endorse exam reviewer-console {reviewer_id} "
+                              "--regenerate")
         sitting = s.get(ExamSitting, sitting_id)
         days = int(library.setting(sitting.association_code, "review_link_expiry_days", as_of))
         link = links.issue(secret_key, "review")
@@ -487,8 +502,8 @@ def send_exam_feedback(s: Session, attempt: ExamAttempt) -> bool:
 
 def remind_reviewers(sessions: sessionmaker[Session], library: RulebookLibrary, *, as_of: date) -> int:
     """A reviewer with essays still to review is reminded on the rulebook's days before the due date:
-    one email per reviewer and sitting however many essays are waiting, through their existing link.
-    Safe to re-run: the outbox key names the invitation, the due date and the day. Returns how many
+    one email per reviewer and sitting however many essays are waiting, with their console link.
+    Safe to re-run: the outbox key names the console link, the sitting, the due date and the day. Returns how many
     reminders were queued."""
     sent = 0
     with transaction(sessions) as s:
@@ -505,22 +520,22 @@ def remind_reviewers(sessions: sessionmaker[Session], library: RulebookLibrary, 
             days_left = (due_on - as_of).days
             if days_left not in library.setting(sitting.association_code, "review_reminder_days_before_due", as_of):
                 continue
-            inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.sitting_id == sitting_id,
-                                                           ReviewInvitation.reviewer_id == reviewer_id)).first()
-            if inv is None or _aware(inv.token_expires_at) <= now:
-                continue  # no working link to remind with: the coordinator regenerates it from the dashboard
-            key = f"review.reminder:{inv.id}:{due_on.isoformat()}:d{days_left}"
+            console = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)).first()
+            if console is None or _aware(console.token_expires_at) <= now:
+                continue  # no working link to remind with: the coordinator sends a new console link from the exam page
+            key = f"review.reminder:console:{console.id}:{sitting_id}:{due_on.isoformat()}:d{days_left}"
             reviewer = s.get(Person, reviewer_id)
             queued = queue_email(
                 s, role="review.reminder", to_email=reviewer.email, to_name=reviewer.name,
-                association=sitting.association_code, link_kind="review", link_ref_id=inv.id, idempotency_key=key,
+                association=sitting.association_code, link_kind="reviewer", link_ref_id=console.id,
+                idempotency_key=key,
                 context={"reviewer_name": reviewer.name, "sitting_name": sitting.name, "count": count,
                          "due_on": due_on.isoformat(), "days_left": days_left,
-                         "expires_on": _aware(inv.token_expires_at).date().isoformat()})
+                         "expires_on": _aware(console.token_expires_at).date().isoformat()})
             if not queued.new:
                 continue  # already reminded today (a re-run, or a sweep running alongside)
-            record_audit(s, actor="system", action="exam.reviewer_reminded", entity_type="review_invitation",
-                         entity_id=inv.id, sitting_id=sitting_id, reviewer_id=reviewer_id, essays=count,
+            record_audit(s, actor="system", action="exam.reviewer_reminded", entity_type="reviewer_console_link",
+                         entity_id=console.id, sitting_id=sitting_id, reviewer_id=reviewer_id, essays=count,
                          due_on=due_on.isoformat(), days_left=days_left)
             sent += 1
     return sent

@@ -15,7 +15,6 @@ from tasks.portal.drafts import (
     portfolio_page,
     portfolios_of,
     remove_row,
-    reopen,
     role_choices,
     save_details,
     sections_for,
@@ -24,6 +23,7 @@ from tasks.portal.drafts import (
     upload_description,
 )
 from tasks.portal.fields import RowErrors
+from tasks.portal.reopen import reopen
 from tasks.portal.status import applicant_adds_rater, applicant_replaces_rater, application_status
 from tasks.portal.workbook import WorkbookReport, import_workbook, read_applications
 

@@ -386,22 +386,6 @@ def submit(sessions: sessionmaker[Session], access: Access, *, library: Rulebook
         return doc.id
 
 
-def reopen(sessions: sessionmaker[Session], application_id: str, *, association: str, actor: str, reason: str) -> None:
-    """A coordinator reopens a submitted portfolio for changes; resubmitting updates the same application
-    (its evidence replaced, as a re-import does)."""
-    reason = single_line(reason, "reason", max_length=500)
-    with transaction(sessions) as s:
-        p = s.scalars(select(Portfolio).where(Portfolio.application_id == application_id,
-                                              Portfolio.association_code == association).with_for_update()).first()
-        if p is None:
-            raise LookupError(f"application {application_id}: no web portfolio of {association} has this id")
-        if p.status != "submitted":
-            raise ValueError(f"application {application_id}: the portfolio is not submitted (it is still a draft)")
-        p.status = "draft"
-        record_audit(s, actor=actor, action="portfolio.reopened", entity_type="portfolio", entity_id=p.id,
-                     application_id=application_id, reason=reason)
-
-
 def endorsement_of(s: Session, p: Portfolio) -> Endorsement | None:
     return s.get(Endorsement, p.endorsement_id) if p.endorsement_id else None
 

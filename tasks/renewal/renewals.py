@@ -165,3 +165,29 @@ def record_renewal_in(s: Session, doc, library, *, as_of: date, actor: str,
                          "endorsement_number": e.number, "year": doc.year, "unmet": unmet,
                          "due_on": e.renewal_due_on.isoformat()})
     return RenewalOutcome(e.number, doc.year, status, e.renewal_due_on.isoformat(), unmet)
+
+
+def reopen_recorded_renewal(s: Session, endorsement_id: int, year: int, *, actor: str, reason: str) -> str:
+    """Undo a renewal recorded by mistake, in the caller's transaction (a coordinator reopens the renewal
+    to be filed again): the year's renewal is due again, the endorsement's next renewal goes back a year,
+    and a reinstatement is undone. The coordinator's reason is kept in the audit log. Returns the status
+    the renewal had; ValueError when a later renewal has been recorded since."""
+    e = s.get(Endorsement, endorsement_id)
+    renewal = s.scalars(select(Renewal).where(Renewal.endorsement_id == endorsement_id, Renewal.year == year)
+                        .with_for_update()).first()
+    if e is None or renewal is None or renewal.status not in ("met", "reinstated"):
+        raise ValueError(f"no recorded renewal of {year} to reopen")
+    back = add_years(e.renewal_due_on, -1)
+    if back.year != year:
+        raise ValueError(f"endorsement {e.number}: the renewal of {e.renewal_due_on.year - 1} was recorded after "
+                         f"{year}'s; reopen that one first")
+    was = renewal.status
+    renewal.status = "due"
+    e.renewal_due_on = back
+    if was == "reinstated":
+        e.status = "lapsed"  # as it was before the reinstatement was recorded
+    s.flush()
+    record_audit(s, actor=actor, action="renewal.reopened", entity_type="endorsement", entity_id=e.id,
+                 application_id=e.application_id, year=year, was=was, reason=reason,
+                 renewal_due_on=e.renewal_due_on.isoformat())
+    return was

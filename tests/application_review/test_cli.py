@@ -69,3 +69,52 @@ def test_an_association_without_review_says_so(sessions, database_url, tmp_path)
     out = _run(database_url, PROJECT_ROOT / "rules", "appreview", "assign", "--association", "MI-AIMH")
     assert out.returncode == 0, out.stderr
     assert "no application review" in out.stdout
+
+
+def test_the_next_round_a_new_link_and_ending_an_advisor_from_the_cli(sessions, database_url, tmp_path):
+    from datetime import date
+
+    from models import Application, ApplicationReviewInvitation, ApplicationReviewRound
+    from tasks.application_review import advisors, rounds
+    from tasks.pipeline import reconcile as pipeline
+    from tests.application_review.conftest import SECRET
+
+    library = review_rules(tmp_path)
+    review = build(sessions, library)
+    rules, ifa = tmp_path / "rules", review.apps["IFA"]
+    early = _run(database_url, rules, "appreview", "round", ifa, "--reason", "hours", "--on", "2026-11-22", "--by", BY)
+    assert early.returncode == 2 and "only a round that ended" in early.stderr  # still in round 1
+    rounds.apply_association(sessions, "MI-AIMH", library, as_of=date(2026, 11, 22), secret_key=SECRET, actor="t")
+    rounds.record_coordinator_outcome(sessions, ifa, outcome="not_yet", note="hours missing", on=date(2026, 11, 22),
+                                      actor="coordinator:t")
+    pipeline.reconcile_one(sessions, ifa, review.cfg())
+    opened = _run(database_url, rules, "appreview", "round", ifa, "--reason", "hours documented", "--on", "2026-12-01",
+                  "--by", BY)
+    assert opened.returncode == 0, opened.stderr
+    assert "review round 2 opened" in opened.stdout
+    with sessions() as s:
+        assert s.scalars(select(ApplicationReviewRound.opened_by)).one() == f"coordinator:{BY}"
+        assert s.get(Application, ifa).stage == "application_review"  # the command reconciled it
+        inv = s.scalars(select(ApplicationReviewInvitation)).first()
+    cli_secret = "cli-appreview-secret"
+    new = _run(database_url, rules, "appreview", "new-link", str(inv.reviewer_id), "--association", "MI-AIMH",
+               "--by", BY, "--as-of", "2026-11-22")
+    assert new.returncode == 0 and "the old one no longer works" in new.stdout, new.stderr
+    with sessions() as s:
+        assert s.get(ApplicationReviewInvitation, inv.id).token_generation == inv.token_generation + 1
+        assert s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.role == "appreview.new_link")) == 1
+    elsewhere = _run(database_url, rules, "appreview", "new-link", str(inv.reviewer_id), "--association", "CT-AIMH",
+                     "--by", BY)
+    assert elsewhere.returncode == 2 and "has no application-review link of CT-AIMH" in elsewhere.stderr
+    pairing = advisors.pair_advisor(sessions, library, ifa, name="Ada Advisor", email="ada@advisors.example.net",
+                                    as_of=date(2026, 11, 22), secret_key=cli_secret, actor="coordinator:t")
+    nobody = _run(database_url, rules, "appreview", "end-advisor", ifa, "--email", "nobody@example.net",
+                  "--reason", "x", "--on", "2026-12-01", "--by", BY)
+    assert nobody.returncode == 2 and "nobody with the address" in nobody.stderr
+    ended = _run(database_url, rules, "appreview", "end-advisor", ifa, "--email", "ada@advisors.example.net",
+                 "--reason", "the applicant asked", "--on", "2026-12-01", "--by", BY)
+    assert ended.returncode == 0 and "Ada Advisor has ended" in ended.stdout, ended.stderr
+    with sessions() as s:
+        p = s.get(AdvisorPairing, pairing)
+        assert (p.active, p.ended_reason, p.ended_by) == (False, "the applicant asked", f"coordinator:{BY}")
+        assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "advisor.ended")) == 1

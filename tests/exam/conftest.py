@@ -103,10 +103,10 @@ def exam_web(sessions):
 
 
 def reviewer_token(sessions, sitting_id: int, reviewer_id: int, secret: str = SECRET) -> str:
+    """The link a reviewer's assignment email carries: their console link (every sitting's essays)."""
     from endorse import links
-    from models import ReviewInvitation
+    from models import ReviewerConsoleLink
 
     with sessions() as s:
-        inv = s.scalars(select(ReviewInvitation).where(ReviewInvitation.sitting_id == sitting_id,
-                                                       ReviewInvitation.reviewer_id == reviewer_id)).one()
-        return links.token_for(inv.token_nonce, secret, "review")
+        row = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)).one()
+        return links.token_for(row.token_nonce, secret, "reviewer")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from endorse.rulebook import default_library
 from endorse.settings import PROJECT_ROOT
-from models import Application, Essay, ExamAttempt, OutboxMessage, ReviewAssignment, ReviewInvitation
+from models import Application, Essay, ExamAttempt, OutboxMessage, ReviewAssignment, ReviewerConsoleLink
 from tasks.exam import review as essay_review
 from tasks.exam.intake import import_essays
 from tests.exam.conftest import AS_OF, SECRET, reviewer_token, write_csv
@@ -68,10 +68,12 @@ def _everything_a_reviewer_can_reach(sessions, sitting, client) -> list[tuple[st
              "give-back confirmation")
         post(f"/review/{token}/essay/{a.id}/decline", {"csrf": _csrf(page.text), "declined_reason": "no time",
                                                         "step": "confirm", "confirm": "yes"}, "after declining")
+    from tasks.reviewer_console import send_console_link
+
     with sessions() as s:
-        inv = s.scalars(select(ReviewInvitation)).first()
-    essay_review.regenerate_review_link(sessions, sitting.id, inv.reviewer_id, LIB, as_of=AS_OF, secret_key=SECRET,
-                                        actor="coordinator:test")
+        reviewer_id = s.scalars(select(ReviewAssignment.reviewer_id)).first()
+    send_console_link(sessions, reviewer_id, LIB, as_of=AS_OF, secret_key=SECRET, actor="coordinator:test",
+                      regenerate=True)
     # Two days before the due date, whoever still has an essay is reminded.
     essay_review.remind_reviewers(sessions, LIB, as_of=AS_OF + timedelta(days=19))
     get("/review/" + "A" * 43, "not-found page")
@@ -89,7 +91,7 @@ def test_no_page_or_email_a_reviewer_can_reach_names_a_candidate(sessions, sitti
     client = TestClient(exam_web)
     reached = _everything_a_reviewer_can_reach(sessions, sitting, client)
     roles = {w for w, _ in reached if w.startswith("email")}
-    assert {"email review.assigned", "email review.new_link", "email review.reminder"} <= roles
+    assert {"email review.assigned", "email review.console", "email review.reminder"} <= roles
     assert any("third reviewer" in t for w, t in reached if w == "email review.assigned")
     assert any(sitting.codes["IMHS"] in t for _, t in reached)  # the codes are what reviewers do see
     secrets = sitting.identities + list(sitting.apps.values())
@@ -116,7 +118,8 @@ def test_an_essay_that_names_its_writer_is_held_back_and_reaches_no_reviewer(ses
     with sessions() as s:
         held = s.scalars(select(Essay).join(ExamAttempt).where(ExamAttempt.candidate_code == sitting.codes["IMHM-C"])).one()
         assert s.scalars(select(ReviewAssignment).where(ReviewAssignment.essay_id == held.id)).first() is None
-        reviewers = set(s.scalars(select(ReviewInvitation.reviewer_id)))
+        reviewers = set(s.scalars(select(ReviewerConsoleLink.reviewer_id)))
+    assert reviewers  # the reviewers of the other essay were emailed their console link
     client = TestClient(exam_web)
     for r in reviewers:
         page = client.get(f"/review/{reviewer_token(sessions, sitting.id, r)}").text

@@ -77,7 +77,7 @@ def test_applying_the_plan_gives_every_essay_two_reviewers_and_each_reviewer_one
         mails = s.scalars(select(OutboxMessage).where(OutboxMessage.role == "review.assigned")).all()
         reviewers = {a.reviewer_id for code in sitting.codes.values() for a in _assignments(sessions, code)}
         assert len(mails) == len(reviewers)  # one email per reviewer, however many essays
-        assert all(m.link_kind == "review" and m.application_id is None for m in mails)
+        assert all(m.link_kind == "reviewer" and m.application_id is None for m in mails)  # the console link
     again = _apply(sessions, sitting.id)  # idempotent: nothing new the second time
     assert again.plan.slots_filled == 0
     with sessions() as s:
@@ -186,7 +186,7 @@ def test_reviewers_are_reminded_only_on_the_rulebooks_days_before_the_due_date(s
     reviewers = {a.reviewer_id for code in sitting.codes.values() for a in _assignments(sessions, code)}
     if days_before_due in REMINDER_DAYS:
         assert sent == len(reviewers) == len(_reminders(sessions))  # one email a reviewer, however many essays
-        assert all(m.link_kind == "review" for m in _reminders(sessions))
+        assert all(m.link_kind == "reviewer" for m in _reminders(sessions))  # with the console link
         assert essay_review.remind_reviewers(sessions, LIB, as_of=day) == 0  # a re-run sends nothing twice
         with sessions() as s:
             assert s.scalar(select(func.count()).select_from(AuditLog).where(
@@ -339,12 +339,14 @@ def test_a_submitted_review_can_be_changed_until_the_due_date_then_says_already_
 
 
 def test_a_regenerated_review_link_replaces_the_old_one(sessions, sitting, exam_web):
+    from tasks.reviewer_console import send_console_link
+
     _apply(sessions, sitting.id)
     client = TestClient(exam_web)
     a = _assignments(sessions, sitting.codes["IMHS"])[0]
     old = reviewer_token(sessions, sitting.id, a.reviewer_id)
-    essay_review.regenerate_review_link(sessions, sitting.id, a.reviewer_id, LIB, as_of=AS_OF, secret_key=SECRET,
-                                        actor="coordinator:test")
+    send_console_link(sessions, a.reviewer_id, LIB, as_of=AS_OF, secret_key=SECRET, actor="coordinator:test",
+                      regenerate=True)
     new = reviewer_token(sessions, sitting.id, a.reviewer_id)
     assert client.get(f"/review/{old}").status_code == 404
     assert client.get(f"/review/{new}").status_code == 200
@@ -401,7 +403,7 @@ def test_every_exam_change_is_in_the_audit_log(sessions, sitting, exam_web):
     with sessions() as s:
         actions = set(s.scalars(select(AuditLog.action)))
     assert {"exam.sitting_opened", "exam.enrolled", "exam.essay_received", "exam.reviewer_assigned",
-            "exam.review_link_issued"} <= actions
+            "exam.console_link_issued"} <= actions
 
 
 def test_clearing_a_flag_with_a_redaction_that_still_names_the_candidate_is_refused(sessions, sitting, tmp_path):

@@ -50,14 +50,14 @@ def console_with_two_essays(sessions, sitting) -> tuple[str, int, list[ReviewAss
 
 
 def test_one_link_lists_every_assignment_with_progress_and_the_link_is_hashed_at_rest(sessions, sitting, exam_web):
-    token, _reviewer_id, _mine = console_with_two_essays(sessions, sitting)
+    token, reviewer_id, _mine = console_with_two_essays(sessions, sitting)
     page = TestClient(exam_web).get(f"/review/{token}")
     assert page.status_code == 200
     assert "0 of 2 reviewed" in page.text
     for code in sitting.codes.values():
         assert f"Essay {code}" in page.text
     with sessions() as s:
-        row = s.scalars(select(ReviewerConsoleLink)).one()
+        row = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)).one()
         assert row.token_hash == links.hash_token(token) and token not in (row.token_nonce, row.token_hash)
         mail = s.scalars(select(OutboxMessage).where(OutboxMessage.role == "review.console")).one()
         assert mail.link_kind == "reviewer" and token not in mail.body_text  # the link is built at send time
@@ -72,8 +72,13 @@ def test_a_regenerated_console_link_replaces_the_old_one_and_a_resend_keeps_it(s
                                        regenerate=True)
     assert client.get(f"/review/{token}").status_code == 404
     with sessions() as s:
-        actions = [a.action for a in s.scalars(select(AuditLog).where(AuditLog.entity_type == "reviewer_console_link"))]
-    assert actions == ["exam.console_link_issued", "exam.console_link_resent", "exam.console_link_issued"]
+        row_id = s.scalar(select(ReviewerConsoleLink.id).where(ReviewerConsoleLink.reviewer_id == reviewer_id))
+        actions = [a.action for a in s.scalars(select(AuditLog).where(AuditLog.entity_type == "reviewer_console_link",
+                                                                       AuditLog.entity_id == str(row_id))
+                                               .order_by(AuditLog.id))]
+    # Issued with the assignment email, sent again twice (the fixture, then here), then replaced.
+    assert actions == ["exam.console_link_issued", "exam.console_link_resent", "exam.console_link_resent",
+                       "exam.console_link_issued"]
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.role == "review.console")) == 3
 
@@ -185,8 +190,9 @@ def test_the_coordinator_sends_the_console_link_and_records_the_prompt_from_the_
 
     with sessions() as s:
         reviewer = s.scalars(select(ReviewAssignment.reviewer_id).order_by(ReviewAssignment.id)).first()
-    first = run("exam", "reviewer-console", str(reviewer), "--by", "mlopez@example.org", "--as-of", AS_OF.isoformat())
-    assert first.returncode == 0 and f"console link queued for reviewer #{reviewer}" in first.stdout
+    first = run("exam", "reviewer-console", str(reviewer), "--regenerate", "--by", "mlopez@example.org",
+                "--as-of", AS_OF.isoformat())
+    assert first.returncode == 0 and f"new console link queued for reviewer #{reviewer}" in first.stdout
     again = run("exam", "reviewer-console", str(reviewer), "--by", "mlopez@example.org", "--as-of", AS_OF.isoformat())
     assert "the same console link queued again" in again.stdout
     nobody = run("exam", "reviewer-console", "999999", "--by", "mlopez@example.org")

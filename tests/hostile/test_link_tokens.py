@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from endorse import auth, links
 from endorse.rulebook import default_library
-from models import ReviewInvitation
+from models import ReviewerConsoleLink
+from tasks import reviewer_console
 from tasks.exam import review as essay_review
 from tests.exam.conftest import AS_OF, SECRET
 from tests.web.conftest import make_web_app
@@ -25,13 +26,13 @@ def _page(client, url):
 def test_every_kind_of_bad_review_link_gets_the_same_not_found_page(sessions, sitting):
     lib = default_library()
     essay_review.apply_sitting(sessions, sitting.id, lib, as_of=AS_OF, secret_key=SECRET, actor="test")
+    with sessions() as s:  # the console link the assignment email carries
+        inv = s.scalars(select(ReviewerConsoleLink)).first()
+    good = links.token_for(inv.token_nonce, SECRET, "reviewer")
+    reviewer_console.send_console_link(sessions, inv.reviewer_id, lib, as_of=AS_OF, secret_key=SECRET, actor="test",
+                                       regenerate=True)
     with sessions() as s:
-        inv = s.scalars(select(ReviewInvitation)).first()
-    good = links.token_for(inv.token_nonce, SECRET, "review")
-    essay_review.regenerate_review_link(sessions, sitting.id, inv.reviewer_id, lib, as_of=AS_OF, secret_key=SECRET,
-                                        actor="test")
-    with sessions() as s:
-        fresh = links.token_for(s.get(ReviewInvitation, inv.id).token_nonce, SECRET, "review")
+        fresh = links.token_for(s.get(ReviewerConsoleLink, inv.id).token_nonce, SECRET, "reviewer")
     today = TestClient(make_web_app(sessions, SECRET, AS_OF))
     later = TestClient(make_web_app(sessions, SECRET, AS_OF + timedelta(days=400)))  # past the link's expiry
     reference = _page(today, "/review/" + "Z" * 43)
@@ -42,7 +43,8 @@ def test_every_kind_of_bad_review_link_gets_the_same_not_found_page(sessions, si
         "malformed": _page(today, "/review/short"),
         "oversized": _page(today, "/review/" + "A" * 5000),
         "a rating-purpose token": _page(today, "/review/" + links.token_for(inv.token_nonce, SECRET, "rating")),
-        "signed with another key": _page(today, "/review/" + links.token_for(inv.token_nonce, "other", "review")),
+        "signed with another key": _page(today, "/review/" + links.token_for(inv.token_nonce, "other", "reviewer")),
+        "a sitting-purpose token": _page(today, "/review/" + links.token_for(inv.token_nonce, SECRET, "review")),
     }
     for what, got in cases.items():
         assert got == reference, what

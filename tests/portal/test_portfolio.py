@@ -275,12 +275,8 @@ def endorsed(sessions):
     return "dwhitfield@example.org"
 
 
-def test_a_renewal_is_filed_on_the_web_and_recorded_as_record_renewal_does(sessions, endorsed):
-    access, _ = open_portfolio(sessions, email=endorsed, association="MI-AIMH", kind="renewal")
-    p = portfolio_row(sessions, access)
-    assert (p.body["category"], p.body["year"], p.body["endorsement_number"]) == ("IMHM-C", 2026, "MI-IMHM-C-0042")
-    first = portal.checklist(LIBRARY, p, AS_OF).evaluation
-    assert first.status_of("renewal_training_hours") == "unmet"
+def fill_met_renewal(sessions, access) -> None:
+    """Dana's year, typed in: every renewal requirement met."""
     portal.save_details(sessions, access, {"name": "Dana Whitfield", "provides_rsc": "yes"}, library=LIBRARY, as_of=AS_OF)
     for row in ({"title": "RS/C institute", "hours": "6", "completed_on": "2026-03-14", "topics": "rsc_didactic"},
                 {"title": "State conference", "hours": "12", "completed_on": "2026-05-02", "topics": "relationship_based"}):
@@ -291,6 +287,15 @@ def test_a_renewal_is_filed_on_the_web_and_recorded_as_record_renewal_does(sessi
     portal.add_row(sessions, access, "memberships", {"association": "MI-AIMH", "expires_on": "2027-12-31"},
                    library=LIBRARY, as_of=AS_OF)
     portal.sign_agreements(sessions, access, {"code_of_ethics_signed_on": True}, as_of=AS_OF)
+
+
+def test_a_renewal_is_filed_on_the_web_and_recorded_as_record_renewal_does(sessions, endorsed):
+    access, _ = open_portfolio(sessions, email=endorsed, association="MI-AIMH", kind="renewal")
+    p = portfolio_row(sessions, access)
+    assert (p.body["category"], p.body["year"], p.body["endorsement_number"]) == ("IMHM-C", 2026, "MI-IMHM-C-0042")
+    first = portal.checklist(LIBRARY, p, AS_OF).evaluation
+    assert first.status_of("renewal_training_hours") == "unmet"
+    fill_met_renewal(sessions, access)
     ev = portal.checklist(LIBRARY, portfolio_row(sessions, access), AS_OF).evaluation
     assert all(r.status in ("met", "not_applicable") for r in ev.requirements), ev.to_dict()
     portal.submit(sessions, access, library=LIBRARY, as_of=AS_OF)
@@ -300,6 +305,38 @@ def test_a_renewal_is_filed_on_the_web_and_recorded_as_record_renewal_does(sessi
         mails = s.scalars(select(OutboxMessage.role)).all()
     assert (renewal.status, renewal.year, e.renewal_due_on) == ("met", 2026, date(2027, 12, 31))
     assert "renewal.met" in mails and portfolio_row(sessions, access).status == "submitted"
+
+
+def test_a_renewal_recorded_by_mistake_is_reopened_with_a_reason_and_filed_again(sessions, endorsed):
+    """Issue 16 item 5: the coordinator records renewals; a mistaken one is undone as their determination."""
+    access, _ = open_portfolio(sessions, email=endorsed, association="MI-AIMH", kind="renewal")
+    fill_met_renewal(sessions, access)
+    portal.submit(sessions, access, library=LIBRARY, as_of=AS_OF)
+    renewal_id = portfolio_row(sessions, access).application_id
+    with pytest.raises(ValueError, match="reason"):  # a renewal is reopened only with the reason
+        portal.reopen(sessions, renewal_id, association="MI-AIMH", actor="coordinator:mi@example.org", reason=" ")
+    with pytest.raises(LookupError):  # another association's coordinator: as if there were none
+        portal.reopen(sessions, renewal_id, association="CT-AIMH", actor="coordinator:ct@example.org",
+                      reason="mistake")
+    with sessions() as s:
+        assert s.scalars(select(Endorsement.renewal_due_on)).one() == date(2027, 12, 31)
+    kind = portal.reopen(sessions, renewal_id, association="MI-AIMH", actor="coordinator:mi@example.org",
+                         reason="recorded before the RS/C log was checked")
+    assert kind == "renewal" and portfolio_row(sessions, access).status == "draft"
+    with sessions() as s:
+        assert s.scalars(select(Renewal.status)).one() == "due"
+        assert s.scalars(select(Endorsement.renewal_due_on)).one() == date(2026, 12, 31)  # back to this year's
+        audits = {a.action: a for a in s.scalars(select(AuditLog).where(
+            AuditLog.action.in_(["renewal.reopened", "portfolio.reopened"])))}
+    assert audits["renewal.reopened"].details["reason"] == "recorded before the RS/C log was checked"
+    assert audits["renewal.reopened"].details["was"] == "met" and audits["renewal.reopened"].actor == "coordinator:mi@example.org"
+    assert audits["portfolio.reopened"].details["renewal_year"] == 2026
+    with pytest.raises(ValueError, match="not submitted"):  # reopened once is enough: a draft has nothing to undo
+        portal.reopen(sessions, renewal_id, association="MI-AIMH", actor="coordinator:mi@example.org", reason="again")
+    portal.submit(sessions, access, library=LIBRARY, as_of=AS_OF)  # filed again: recorded as before
+    with sessions() as s:
+        assert s.scalars(select(Renewal.status)).one() == "met"
+        assert s.scalars(select(Endorsement.renewal_due_on)).one() == date(2027, 12, 31)
 
 
 def test_an_unmet_renewal_is_recorded_and_the_portfolio_stays_open_to_file_again(sessions, endorsed):

@@ -208,6 +208,92 @@ def test_another_associations_account_is_not_found(assoc):
     assert r.status_code == 404 and account(assoc, OTHER).active
 
 
+# --- granting and revoking the admin role ------------------------------------------------------------------
+
+def make_admin(client: TestClient, email_or_id, grant: bool = True, sessions=None):
+    target = email_or_id if isinstance(email_or_id, int) else account(sessions, email_or_id).id
+    return client.post(f"/coordinator/accounts/{target}/admin",
+                       data={"csrf": csrf_of(client, "/coordinator/"), "admin": "yes" if grant else "no"})
+
+
+def test_an_admin_grants_the_admin_role_and_takes_it_back_audited(assoc):
+    admin = signed_in(assoc, ADMIN)
+    page = admin.get("/coordinator/accounts").text
+    assert f'action="/coordinator/accounts/{account(assoc, HELPER).id}/admin"' in page
+    r = make_admin(admin, HELPER, sessions=assoc)
+    assert r.status_code == 200 and "now an admin" in r.text and account(assoc, HELPER).is_admin
+    helper = signed_in(assoc, HELPER)
+    assert helper.get("/coordinator/accounts").status_code == 200  # the role works at once
+    assert make_admin(admin, HELPER, grant=False, sessions=assoc).status_code == 200
+    assert not account(assoc, HELPER).is_admin
+    assert helper.get("/coordinator/accounts").status_code == 403  # and is gone at once
+    with assoc() as s:
+        trail = [(a.action, a.actor, a.entity_id) for a in s.scalars(
+            select(AuditLog).where(AuditLog.action.like("coordinator.admin_%")).order_by(AuditLog.id))]
+    helper_id = str(account(assoc, HELPER).id)
+    assert trail == [("coordinator.admin_granted", f"coordinator:{ADMIN}", helper_id),
+                     ("coordinator.admin_revoked", f"coordinator:{ADMIN}", helper_id)]
+    assert make_admin(admin, HELPER, grant=False, sessions=assoc).status_code == 200  # again: nothing changes
+    assert audits(assoc, "coordinator.admin_revoked") == 1
+
+
+def test_the_last_admin_is_never_demoted_or_closed(assoc):
+    admin = signed_in(assoc, ADMIN)
+    r = make_admin(admin, ADMIN, grant=False, sessions=assoc)  # their own role, the last one
+    assert r.status_code == 422 and "last admin" in r.text and account(assoc, ADMIN).is_admin
+    make_admin(admin, HELPER, sessions=assoc)
+    # Two admins: one may step down; then the other is the last and keeps the role.
+    stepped_down = make_admin(admin, ADMIN, grant=False, sessions=assoc)
+    assert stepped_down.status_code == 200 and "no longer an admin" in stepped_down.text  # on the dashboard
+    assert not account(assoc, ADMIN).is_admin and admin.get("/coordinator/accounts").status_code == 403
+    helper = signed_in(assoc, HELPER)
+    r = make_admin(helper, HELPER, grant=False, sessions=assoc)
+    assert r.status_code == 422 and "last admin" in r.text and account(assoc, HELPER).is_admin
+    with pytest.raises(accounts.LastAdmin):
+        accounts.close_account(assoc, account(assoc, HELPER).id, association="MI-AIMH",
+                               by_account=account(assoc, ADMIN).id, actor="test")
+    with pytest.raises(accounts.LastAdmin):  # the command line's deactivate keeps the rule too
+        accounts.deactivate_coordinator(assoc, HELPER, actor="cli")
+    assert account(assoc, HELPER).active and account(assoc, HELPER).is_admin
+    assert audits(assoc, "coordinator.admin_revoked") == 1
+
+
+def test_a_closed_account_is_not_made_an_admin(assoc):
+    admin = signed_in(assoc, ADMIN)
+    accounts.close_account(assoc, account(assoc, HELPER).id, association="MI-AIMH",
+                           by_account=account(assoc, ADMIN).id, actor="test")
+    r = make_admin(admin, HELPER, sessions=assoc)
+    assert r.status_code == 422 and "closed" in r.text and not account(assoc, HELPER).is_admin
+
+
+def test_a_non_admin_cannot_grant_the_admin_role_not_even_to_themselves(assoc):
+    helper = signed_in(assoc, HELPER)
+    for target, grant in ((HELPER, True), (ADMIN, False)):
+        assert make_admin(helper, target, grant, sessions=assoc).status_code == 403
+    assert not account(assoc, HELPER).is_admin and account(assoc, ADMIN).is_admin
+    assert audits(assoc, "coordinator.admin_granted") + audits(assoc, "coordinator.admin_revoked") == 0
+
+
+def test_another_associations_admin_cannot_touch_these_accounts_and_learns_nothing(assoc):
+    other = signed_in(assoc, OTHER)  # CT-AIMH's admin
+    missing = make_admin(other, 999_999, sessions=assoc)
+    assert missing.status_code == 404
+    for target, grant in ((HELPER, True), (ADMIN, False)):
+        r = make_admin(other, target, grant, sessions=assoc)
+        assert r.status_code == 404 and r.text == missing.text  # the same page as no account at all
+    r = other.post(f"/coordinator/accounts/{account(assoc, HELPER).id}/deactivate",
+                   data={"csrf": csrf_of(other, "/coordinator/")})
+    assert r.status_code == 404 and r.text == missing.text
+    assert HELPER not in other.get("/coordinator/accounts").text
+    assert not account(assoc, HELPER).is_admin and account(assoc, ADMIN).is_admin and account(assoc, HELPER).active
+
+
+def test_granting_without_the_csrf_token_changes_nothing(assoc):
+    admin = signed_in(assoc, ADMIN)
+    r = admin.post(f"/coordinator/accounts/{account(assoc, HELPER).id}/admin", data={"csrf": "forged", "admin": "yes"})
+    assert r.status_code == 403 and not account(assoc, HELPER).is_admin
+
+
 # --- forgot your password? -------------------------------------------------------------------------------
 
 def forgot(client: TestClient, email: str):

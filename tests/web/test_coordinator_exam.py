@@ -150,3 +150,95 @@ def test_reviewers_registered_from_the_page_are_assigned_after_the_preview(cohor
         assert s.scalar(select(func.count()).select_from(ReviewAssignment)) == 2
         actors = {a.actor for a in s.scalars(select(AuditLog).where(AuditLog.action == "exam.reviewer_registered"))}
     assert actors == {f"coordinator:{MI}"}
+
+
+def _reviewers_assigned(cohort):  # noqa: F811
+    """The candidate's essay in, two endorsed reviewers registered and the plan applied from the page."""
+    client, csrf, sitting, code, _ = _sitting_with_candidate(cohort)
+    client.post(f"/coordinator/exam/{sitting}/essays", data={"csrf": csrf},
+                files={"file": ("essays.csv", f"candidate_code,essay\n{code},A reflective essay.\n".encode(), "text/csv")})
+    with cohort() as s:
+        endorsed = [(a.applicant_name, a.applicant.email) for a in
+                    (s.get(Application, i) for i in ("MI-2026-104", "OR-2026-131"))]
+    for name, email in endorsed:
+        client.post(f"/coordinator/exam/{sitting}/reviewers", data={"csrf": csrf, "name": name, "email": email,
+                                                                    "max_load": "5", "trained": "yes"})
+    assert client.post(f"/coordinator/exam/{sitting}/assignment", data={"csrf": csrf},
+                       follow_redirects=False).status_code == 303
+    return client, csrf
+
+
+def _console_token(cohort, reviewer_id: int) -> str:  # noqa: F811
+    from endorse import links
+    from models import ReviewerConsoleLink
+
+    with cohort() as s:
+        row = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)).one()
+        return links.token_for(row.token_nonce, SECRET, "reviewer")
+
+
+def _console_emails(cohort, reviewer_id: int) -> list:  # noqa: F811
+    from models import OutboxMessage, Person
+
+    with cohort() as s:
+        email = s.get(Person, reviewer_id).email
+        return list(s.scalars(select(OutboxMessage).where(OutboxMessage.recipient_email == email)
+                              .order_by(OutboxMessage.id)))
+
+
+def test_the_assignment_email_carries_the_reviewers_console_link_and_the_coordinator_sends_it_again(cohort):  # noqa: F811
+    """Issue 15 item 9 (one console per reviewer): every reviewer email links the console; the coordinator
+    resends it (same link) or replaces it (the old one stops working), through the outbox, audited."""
+    from fastapi.testclient import TestClient
+
+    from models import ReviewAssignment, ReviewerConsoleLink
+    from tests.web.conftest import make_web_app
+
+    client, csrf = _reviewers_assigned(cohort)
+    with cohort() as s:
+        reviewer_id = s.scalars(select(ReviewAssignment.reviewer_id).order_by(ReviewAssignment.id)).first()
+        row = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)).one()
+        assert row.token_nonce and len(row.token_hash) == 64  # only the nonce and the hash are stored
+    assigned = [m for m in _console_emails(cohort, reviewer_id) if m.role == "review.assigned"]
+    assert len(assigned) == 1 and assigned[0].link_kind == "reviewer" and assigned[0].link_ref_id == row.id
+    page = client.get("/coordinator/exam").text
+    assert 'id="reviewers"' in page and f"/coordinator/exam/reviewers/{reviewer_id}/console-link" in page
+    reviewer_pages = TestClient(make_web_app(cohort, SECRET, AS_OF))
+    old = _console_token(cohort, reviewer_id)
+    assert reviewer_pages.get(f"/review/{old}").status_code == 200
+
+    url = f"/coordinator/exam/reviewers/{reviewer_id}/console-link"
+    again = client.post(url, data={"csrf": csrf}, follow_redirects=True)
+    assert again.status_code == 200 and "The same console link emailed again." in again.text
+    assert _console_token(cohort, reviewer_id) == old and reviewer_pages.get(f"/review/{old}").status_code == 200
+    new = client.post(url, data={"csrf": csrf, "regenerate": "yes"}, follow_redirects=True)
+    assert "A new console link emailed; the old one no longer works." in new.text
+    assert reviewer_pages.get(f"/review/{old}").status_code == 404
+    assert reviewer_pages.get(f"/review/{_console_token(cohort, reviewer_id)}").status_code == 200
+    consoles = [m for m in _console_emails(cohort, reviewer_id) if m.role == "review.console"]
+    assert len(consoles) == 2 and all(m.link_kind == "reviewer" and old not in m.body_text for m in consoles)
+    assert "no longer works" in consoles[1].body_text and "no longer works" not in consoles[0].body_text
+    with cohort() as s:
+        actions = [(a.action, a.actor) for a in s.scalars(select(AuditLog).where(
+            AuditLog.entity_type == "reviewer_console_link", AuditLog.entity_id == str(row.id)).order_by(AuditLog.id))]
+    assert actions == [("exam.console_link_issued", f"coordinator:{MI}"), ("exam.console_link_resent", f"coordinator:{MI}"),
+                       ("exam.console_link_issued", f"coordinator:{MI}")]
+
+
+def test_another_associations_coordinator_cannot_send_a_reviewers_console_link(cohort):  # noqa: F811
+    from models import OutboxMessage, ReviewAssignment
+
+    _reviewers_assigned(cohort)
+    with cohort() as s:
+        reviewer_id = s.scalars(select(ReviewAssignment.reviewer_id)).first()
+        before = s.scalar(select(func.count()).select_from(OutboxMessage))
+    ct = signed_in(cohort, CT)
+    csrf = csrf_of(ct, "/coordinator/exam")
+    assert f"/reviewers/{reviewer_id}/console-link" not in ct.get("/coordinator/exam").text
+    for who in (reviewer_id, 999999):  # theirs elsewhere and nobody's: the same 404
+        assert ct.post(f"/coordinator/exam/reviewers/{who}/console-link",
+                       data={"csrf": csrf, "regenerate": "yes"}).status_code == 404
+    mi = signed_in(cohort)
+    assert mi.post(f"/coordinator/exam/reviewers/{reviewer_id}/console-link", data={}).status_code == 403  # no CSRF
+    with cohort() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxMessage)) == before

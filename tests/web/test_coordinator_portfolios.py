@@ -143,3 +143,27 @@ def test_a_description_is_downloaded_only_by_its_associations_coordinator(app, s
     assert r.headers["content-disposition"].startswith("attachment") and r.headers["x-content-type-options"] == "nosniff"
     assert _signed_in(app, MI).get(f"/coordinator/portfolios/uploads/{upload_id}").status_code == 404
 
+
+
+def test_the_descriptions_an_applicant_uploaded_are_on_the_coordinators_application_page(app, sessions):
+    """Issue 16 item 2: a description uploaded for a question the coordinator decides (CT-AIMH ·
+    imhs_internship_description) is there for them where they decide it, as a download."""
+    from endorse import links
+
+    pid = _ct_portfolio(sessions)
+    with sessions() as s:
+        token = links.token_for(s.get(Portfolio, pid).token_nonce, SECRET, "portfolio")
+    access = portal.Access(token=token)
+    fill_from(sessions, access, cohort("ct-aimh-imhs-no-exam-yet.json"))
+    portal.upload_description(sessions, access, "imhs_internship_description", "internship.txt", "text/plain",
+                              b"Six months of home visiting under reflective supervision.", library=LIBRARY,
+                              as_of=AS_OF)
+    app_id = portal.submit(sessions, access, library=LIBRARY, as_of=AS_OF)
+    ct = _signed_in(app, CT)
+    page = ct.get(f"/coordinator/applications/{app_id}")
+    assert page.status_code == 200 and 'id="descriptions"' in page.text
+    link = re.search(r'href="(/coordinator/portfolios/uploads/\d+)" download>internship.txt<', page.text).group(1)
+    got = ct.get(link)
+    assert got.status_code == 200 and got.content == b"Six months of home visiting under reflective supervision."
+    assert got.headers["content-disposition"].startswith("attachment")
+    assert _signed_in(app, MI).get(f"/coordinator/applications/{app_id}").status_code == 404

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from endorse import auth
 from endorse.clock import utcnow
-from models import Application, Person, ReferenceRequest
+from models import Application, ReferenceRequest
 from tasks.coordination import accounts
 from tasks.coordination import dashboard as views
 from tasks.coordination.prefect_links import application_prefect_links
@@ -411,66 +411,3 @@ async def add_rater(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, fo
         return f"{rater.name} was asked for a rating: a link and an email went out."
 
     return carried_out(request, ctx, site, who, application_id, run)
-
-
-# --- application review and advisors (issue 19) --------------------------------------------------------------
-
-
-@router.post("/applications/{application_id}/settle-review", response_class=HTMLResponse)
-async def settle_review(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
-                        application_id: str = OwnedApplication):
-    def run() -> str:
-        from tasks.application_review.rounds import record_coordinator_outcome
-
-        outcome = form.get("outcome", "")
-        record_coordinator_outcome(ctx.sessions, application_id, outcome=outcome, note=form.get("note", "")[:2000],
-                                   conditions=form.get("conditions", "")[:2000], on=ctx.today(), actor=actor(who),
-                                   association=who.association)
-        return f"Application review settled: {outcome.replace('_', ' ')}."
-
-    return carried_out(request, ctx, site, who, application_id, run)
-
-
-@router.post("/applications/{application_id}/advisor", response_class=HTMLResponse)
-async def pair_advisor(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
-                       application_id: str = OwnedApplication):
-    def run() -> str:
-        from tasks.application_review.advisors import pair_advisor as pair
-
-        pair(ctx.sessions, ctx.library, application_id, name=form.get("name", "")[:200],
-             email=form.get("email", "").strip()[:254], as_of=ctx.today(), secret_key=ctx.secret_key,
-             actor=actor(who), association=who.association)
-        return f"Paired with {form.get('name', '').strip()}; their link is emailed."
-
-    return carried_out(request, ctx, site, who, application_id, run)
-
-
-@router.get("/application-reviews", response_class=HTMLResponse)
-async def application_reviews(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, s: Db):
-    from tasks.application_review.coordination import applications_in_review
-    from tasks.application_review.rounds import plan_reviews, reviewers_wanted
-
-    wanted = reviewers_wanted(ctx.library, who.association, ctx.today())
-    in_review = applications_in_review(s, who.association)
-    rows, uncovered, names = [], [], {}
-    if wanted:
-        plan = plan_reviews(s, who.association, ctx.library, ctx.today()).plan
-        rows, uncovered = plan.to_rows(), plan.uncovered
-        ids = {r["reviewer_id"] for r in rows}
-        names = dict(s.execute(select(Person.id, Person.name).where(Person.id.in_(ids or [-1]))).all())
-    return render(request, ctx, site, "application_reviews.html", who, wanted=wanted, rows=rows, uncovered=uncovered,
-                  names=names, in_review=in_review)
-
-
-@router.post("/application-reviews/apply", response_class=HTMLResponse)
-async def apply_application_reviews(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm):
-    from tasks.application_review.rounds import apply_association
-
-    rnd = apply_association(ctx.sessions, who.association, ctx.library, as_of=ctx.today(), secret_key=ctx.secret_key,
-                            actor=actor(who))
-    n = sum(len(v) for v in rnd.plan.assignments.values())
-    resp = RedirectResponse("/coordinator/application-reviews", status_code=303)
-    resp.set_cookie(FLASH_COOKIE, auth.flash_cookie(ctx.secret_key, request.cookies.get(SESSION_COOKIE, ""),
-                                                    f"{n} application review{'s' if n != 1 else ''} assigned and emailed."),
-                    max_age=300, httponly=True, samesite="strict", secure=site.secure_cookies, path="/coordinator")
-    return resp

@@ -1,8 +1,8 @@
 """Coordinator accounts on the web: the association admin's page (/coordinator/accounts: list, add,
-close) and, before sign-in, "forgot your password?" and the emailed link that sets a password.
+close, grant and revoke the admin role) and, before sign-in, "forgot your password?" and the emailed link that sets a password.
 
 Handlers translate HTTP into calls on ``tasks.coordination.accounts``; the rules (who may close whom,
-single-use expiring links, one email per account per few minutes) live there."""
+single-use expiring links, one email per account per few minutes, the last admin stays) live there."""
 
 from __future__ import annotations
 
@@ -63,6 +63,24 @@ async def close_account(request: Request, ctx: Ctx, site: SiteDep, who: Admin, a
         return _accounts_page(request, ctx, site, who, status=422, error=str(exc))
     return back_with(request, ctx, site, f"{email} can no longer sign in; every session of theirs has ended.",
                      to="/coordinator/accounts")
+
+
+@router.post("/{account_id}/admin", response_class=HTMLResponse)
+async def set_admin(request: Request, ctx: Ctx, site: SiteDep, who: Admin, account_id: DbId, form: CoordinatorForm):
+    grant = form.get("admin") == "yes"
+    try:
+        changed = accounts.set_admin(ctx.sessions, account_id, association=who.association, admin=grant,
+                                     actor=actor(who))
+    except LookupError:
+        raise NotYours(who) from None
+    except ValueError as exc:
+        return _accounts_page(request, ctx, site, who, status=422, error=str(exc))
+    notice = ("Nothing changed." if not changed else
+              "The account is now an admin: it may add and close accounts and change who is an admin." if grant else
+              "The account is no longer an admin.")
+    # Who stepped down as admin may no longer open the accounts page: back to the dashboard.
+    to = "/coordinator/" if account_id == who.account_id and not grant and changed else "/coordinator/accounts"
+    return back_with(request, ctx, site, notice, to=to)
 
 
 # --- forgot your password? and the link that sets one ----------------------------------------------------------

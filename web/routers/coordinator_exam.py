@@ -1,6 +1,7 @@
 """The coordinator's exam page (/coordinator/exam…): open a sitting, enrol the approved candidates,
 upload the essays and the multiple-choice results (a CSV: every bad line listed, nothing written),
-release or redact a held essay, preview the reviewer assignment (the dry run) and apply it.
+release or redact a held essay, preview the reviewer assignment (the dry run) and apply it, and send a
+reviewer their console link again (or a new one, the old one then dead).
 
 The same verbs as the CLI (tasks.exam.*), audited under the coordinator's name; every sitting and essay
 is checked to be the coordinator's association's first (else the same 404 as a missing one)."""
@@ -39,8 +40,16 @@ async def owned_essay(ctx: Ctx, who: SignedIn, essay_id: DbId) -> int:
     return essay_id
 
 
+async def owned_reviewer(ctx: Ctx, who: SignedIn, person_id: DbId) -> int:
+    with ctx.sessions() as s:
+        if not exam_desk.reviews_for(s, person_id, who.association):
+            raise NotYours(who)
+    return person_id
+
+
 OwnedSitting = Depends(owned_sitting)
 OwnedEssay = Depends(owned_essay)
+OwnedReviewer = Depends(owned_reviewer)
 
 
 def back_with(request: Request, ctx, site, notice: str, to: str = "/coordinator/exam") -> RedirectResponse:
@@ -59,7 +68,7 @@ def refused(request: Request, ctx, site, who: Coordinator, exc: Exception, back:
 @router.get("", response_class=HTMLResponse)
 async def exam_page(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, s: Db):
     return render(request, ctx, site, "exam.html", who, sittings=exam_desk.sittings_of(s, who.association),
-                  today=ctx.today())
+                  reviewers=exam_desk.reviewers_of(s, who.association), today=ctx.today())
 
 
 @router.post("/sittings", response_class=HTMLResponse)
@@ -179,6 +188,21 @@ async def assignment_apply(request: Request, ctx: Ctx, site: SiteDep, who: Signe
     except (ValueError, LookupError) as exc:
         return refused(request, ctx, site, who, exc, back=f"/coordinator/exam/{sitting_id}/assignment")
     return back_with(request, ctx, site, f"{len(rnd.plan.to_rows())} assignments made; each reviewer was emailed one link.")
+
+
+@router.post("/reviewers/{person_id}/console-link", response_class=HTMLResponse)
+async def send_console_link(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm,
+                            person_id: int = OwnedReviewer):
+    from tasks.reviewer_console import send_console_link as send
+
+    try:
+        outcome = send(ctx.sessions, person_id, ctx.library, as_of=ctx.today(), secret_key=ctx.secret_key,
+                       actor=actor(who), regenerate=form.get("regenerate") == "yes")
+    except (ValueError, LookupError) as exc:
+        return refused(request, ctx, site, who, exc, back="/coordinator/exam#reviewers")
+    return back_with(request, ctx, site, {
+        "issued": "Console link emailed.", "resent": "The same console link emailed again.",
+        "replaced": "A new console link emailed; the old one no longer works."}[outcome], to="/coordinator/exam#reviewers")
 
 
 @router.post("/{sitting_id}/reviewers", response_class=HTMLResponse)

@@ -1,7 +1,8 @@
 """A coordinator's side of the applicants' portfolios (``/coordinator/portfolios``): those of their
 association, a paper application started on someone's behalf (the link goes to the applicant; the
 coordinator fills it in through the same pages, ``web.routers.applicant``), a workbook of paper
-applications imported, a submitted one reopened, and the descriptions uploaded for their questions.
+applications imported, a submitted one reopened (a renewal recorded by mistake too, with the reason), and the
+descriptions uploaded for their questions.
 Handlers call ``tasks.portal``; the router needs a signed-in coordinator, scoped to their association."""
 
 from __future__ import annotations
@@ -81,11 +82,12 @@ async def import_workbook(request: Request, ctx: Ctx, site: SiteDep, who: Signed
 @router.post("/reopen", response_class=HTMLResponse)
 async def reopen(request: Request, ctx: Ctx, site: SiteDep, who: SignedIn, form: CoordinatorForm):
     try:
-        portal.reopen(ctx.sessions, form.get("application_id", ""), association=who.association,
-                      actor=f"coordinator:{who.email}", reason=form.get("reason", "") or "reopened for changes")
+        kind = portal.reopen(ctx.sessions, form.get("application_id", ""), association=who.association,
+                             actor=f"coordinator:{who.email}", reason=form.get("reason", ""))
     except (LookupError, ValueError) as exc:
         return _page(request, ctx, site, who, report=[str(exc)], status=422)
-    return _page(request, ctx, site, who, notice=f"{form.get('application_id')} is open for changes again.")
+    undone = " Its recorded renewal is undone until it is filed again." if kind == "renewal" else ""
+    return _page(request, ctx, site, who, notice=f"{form.get('application_id')} is open for changes again.{undone}")
 
 
 @router.get("/uploads/{upload_id}")
