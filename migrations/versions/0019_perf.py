@@ -2,7 +2,7 @@
 behind (a sweep publishes only those, a capped number per run).
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0018
 Create Date: 2026-11-29 23:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0019'
-down_revision = '0016'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
