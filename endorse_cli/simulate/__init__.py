@@ -60,7 +60,7 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
     from endorse_cli.simulate.verdicts import write_report
     from endorse_cli.simulate.year import Year, fault_plan
 
-    home = Path(home)
+    home = Path(home).resolve()  # the clock file and Prefect's home are read by processes in other folders
     plan = plan_year(load_profile(profile_name, default_library()), seed)
     runs = [("fault-free", [])] + ([("faults", fault_plan(plan))] if with_faults else [])
     out: dict = {}
