@@ -61,7 +61,17 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
     from endorse_cli.simulate.year import Year, fault_plan
 
     home = Path(home).resolve()  # the clock file and Prefect's home are read by processes in other folders
-    plan = plan_year(load_profile(profile_name, default_library()), seed)
+    profile = load_profile(profile_name, default_library())
+    if profile.follows:  # more associations than rulebooks shipped: theirs, written as data (rulebooks.py)
+        import os
+
+        from endorse.settings import get_settings
+        from endorse_cli.simulate.rulebooks import rules_for
+
+        os.environ["ENDORSE_RULES_DIR"] = str(rules_for(profile.follows, home / "rules"))
+        get_settings.cache_clear()
+        default_library.cache_clear()
+    plan = plan_year(profile, seed)
     runs = [("fault-free", [])] + ([("faults", fault_plan(plan))] if with_faults else [])
     out: dict = {}
     baseline = None
@@ -70,6 +80,9 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
     ports = (free_port(), free_port())
     for name, faults in runs:
         tag = f"sim_{profile_name}_{seed}_{name.replace('-', '_')}"
+        import shutil
+
+        shutil.rmtree(home / name, ignore_errors=True)  # a run before this one's mail would be judged with it
         app_url = create_database(server_url, f"{tag}_app")
         prefect_url = create_database(server_url, f"{tag}_prefect").replace("+psycopg", "+asyncpg")
         say(f"{name}: {len(plan.arrivals)} applications, {len(plan.prologue)} endorsed the year before, "
@@ -85,7 +98,7 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
             report = write_report(home / name, result, words, session_factory(engine))
         finally:
             engine.dispose()
-        out[name] = {"result": result, "verdicts": words, "facts": facts, "report": report}
+        out[name] = {"result": result, "verdicts": words, "facts": facts, "report": report, "database_url": app_url}
         say(f"{name}: {result.wall_seconds:.0f} s; report {report}")
     return out
 
