@@ -36,7 +36,7 @@ FAULT_KINDS = ("kill_worker", "kill_web", "kill_prefect", "smtp_refusing", "smtp
 MOMENTS = {"kill_web": "acts", "smtp_slow": "acts", "smtp_refusing": "sweep", "restart_postgres": "sweep",
            "overlapping_sweeps": "sweep", "kill_worker": "mid_run", "kill_prefect": "mid_run"}
 AT_ACTS = {kind for kind, moment in MOMENTS.items() if moment == "acts"}
-SCHEDULED_RUN_DEADLINE = 600.0  # seconds a scheduled run on the worker may take, faults included
+SCHEDULED_RUN_DEADLINE = 1800.0  # seconds a scheduled run on the worker may take (the sweep flow times out at 12 min)
 
 
 @dataclass(frozen=True)
@@ -241,17 +241,28 @@ class Year:
     def _prologue(self, people) -> None:
         """The year before, in four days: complete applications decided, so renewals fall in this year."""
         for day in self.plan.prologue_days():
+            if self._past_deadline(f"in the year before, at {day}"):
+                return
             self.day = day
             self._set_clock(day)
             self._import([a for a in self.plan.prologue if a.day == day])
             self._scheduled(day, DayLog(day), full=True)
             people.read_mail(day)
 
+    def _past_deadline(self, where: str) -> bool:
+        if self.deadline is None or time.monotonic() <= self.deadline:
+            return False
+        self.say(f"stopped by the deadline {where}")
+        self.log("year", f"stopped by the deadline {where}")
+        return True
+
     def _year(self, people) -> list[DayLog]:
         plan, logs = self.plan, []
         transcripts = self._awaited_transcripts()
         sittings = {d: (a, i + 1) for a, days in plan.sitting_days.items() for i, d in enumerate(days)}
         for n in range(plan.profile.days):
+            if self._past_deadline(f"before {plan.profile.start + timedelta(days=n)}: {n} of {plan.profile.days} days"):
+                break
             t0 = time.monotonic()
             day = plan.profile.start + timedelta(days=n)
             self.day = day
@@ -279,10 +290,6 @@ class Year:
             if entry.seconds > 2:
                 self.log("day", f"{day}: {entry.seconds:.1f} s ({entry.arrivals} arrived, sweep {bool(entry.sweep)}, "
                                 f"{entry.delivered} delivered, faults {entry.faults or 'none'})")
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                self.say(f"stopped by the deadline after {day}: {n + 1} of {plan.profile.days} days")
-                self.log("year", f"stopped by the deadline after {day}")
-                break
             if n % 30 == 0:
                 self.say(f"{day}: {sum(x.arrivals for x in logs)} arrived, {sum(x.delivered for x in logs)} emails, "
                          f"{time.monotonic() - t0:.1f} s this day")
