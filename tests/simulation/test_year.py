@@ -3,10 +3,11 @@
 The small profile (endorse_cli/simulate/profiles.yaml): applications of every category arriving
 through the year, raters who answer, answer late, decline, answer "not enough information", bounce or
 never answer, transcripts arriving, vetting, determinations, replacements, exam sittings with essays
-and reviewers, renewals with lapses and reinstatements. PostgreSQL (a cluster of this test's own,
-so it can be restarted), the Prefect server, a worker, the web app over HTTP, an SMTP sink. Part
-of `make test` (its own xdist group): a few minutes. The reports of the last run stay in
-var/simulate/test-small-18/{fault-free,faults}/report.md with their plots.
+and reviewers, renewals with lapses and reinstatements. PostgreSQL, the Prefect server, a worker,
+the web app over HTTP, an SMTP sink; the two years live at once, each on a PostgreSQL cluster of this
+test's own (so the faulted one can be restarted). Part of `make test` (its own xdist group). The
+reports of the last run stay in var/simulate/test-small-18/{fault-free,faults}/report.md with their
+plots.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ def test_a_year_with_faults_ends_as_the_same_year_without_them():
     from tests.pg_cluster import restart_cluster, throwaway_cluster
 
     home = PROJECT_ROOT / "var" / "simulate" / f"test-small-{SEED}"
-    with throwaway_cluster() as server:
-        out = simulate("small", SEED, home=home, server_url=server, with_faults=True,
-                       restart_postgres=lambda: restart_cluster(server), say=print)
+    # The two years at once, each on a PostgreSQL cluster of its own (the faulted one is restarted).
+    with throwaway_cluster() as server, throwaway_cluster() as faulted_server:
+        out = simulate("small", SEED, home=home, server_url=server, with_faults=True, faults_server_url=faulted_server,
+                       faults_restart_postgres=lambda: restart_cluster(faulted_server), say=print)
     clean, faulted = out["fault-free"], out["faults"]
     for name, run in out.items():
         mail = run["facts"]["mail"]
