@@ -187,8 +187,10 @@ def simulate_command(
     """Live a seeded year of activity through the real stack and judge what it left.
 
     Applications arrive, raters and reviewers answer through the web, coordinators act, the sweep and the
-    outbox run day by day on the project's clock; with --faults the same year runs again while workers,
-    the web app, the Prefect server, SMTP and PostgreSQL fail, and the two end states are compared.
+    outbox run day by day on the project's clock; with --faults the same year runs again while the
+    worker, the web app, the Prefect server and SMTP fail, and the two end states are compared. (A
+    PostgreSQL restart is left out here: --server is not the simulation's to restart; the test
+    restarts a cluster of its own.)
     """
     import json
 

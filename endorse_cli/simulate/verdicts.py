@@ -227,7 +227,7 @@ def figures(result, sessions) -> dict:
     return {
         "days lived": len(result.days),
         "applications arrived": sum(d.arrivals for d in result.days),
-        "applications a simulated day": round(sum(d.arrivals for d in result.days) / lived, 1),
+        "applications a simulated day": round(sum(d.arrivals for d in result.days) / lived, 2),
         "rating requests issued": audits.get("reference.link_issued", 0),
         "ratings submitted": audits.get("rating.submitted", 0),
         "decisions recorded": audits.get("decision.recorded", 0),
