@@ -20,10 +20,7 @@ What a person knows is read where they would read it: their email at the sink; a
 queues (vetting, determinations, who is waiting for the exam) from the queries their dashboard shows;
 their own endorsement number from their letter (the endorsement row).
 
-Why one module over 500 lines: it is the list of every way a simulated person reaches the system,
-kept in one place on purpose so that moving the coordinators' acts to the web workbench is one edit.
-
-Why one module of ~510 lines: it is the one place where the simulated people touch the stack, so that
+Why one module of ~500 lines: it is the one place where the simulated people touch the stack, so that
 moving an act from the command line to the web (or back) is an edit here and nowhere else.
 """
 
