@@ -63,7 +63,9 @@ def load_profile(name: str, library) -> Profile:
         # More associations than rulebooks: the extra ones are simulated associations of their own
         # (their own codes, coordinators and numbers), each following a shipped rulebook in turn.
         extra = max(0, int(p.get("association_count", len(known))) - len(known))
-        follows = tuple((f"{known[i % len(known)]}-S{i // len(known) + 1:02d}", known[i % len(known)])
+        # Short codes (S01-MI, …): the endorsement number holds the code, the category, the year and
+        # the application id in 40 characters.
+        follows = tuple((f"S{i + 1:02d}-{known[i % len(known)].split('-')[0][:4]}", known[i % len(known)])
                         for i in range(extra))
         associations = known + tuple(code for code, _ in follows)
     else:
