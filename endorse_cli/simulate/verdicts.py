@@ -186,7 +186,10 @@ def _plots(folder: Path, result, sessions) -> list[tuple[str, Path]]:
     made.append(("mail latency", _save(fig, folder / "mail_latency.png")))
     fig, ax = plt.subplots(figsize=(8, 2.5))
     faulted = [(d.day, k) for d in result.days for k in d.faults]
-    ax.scatter([d for d, _ in faulted] or days[:1], [k for _, k in faulted] or ["none"])
+    if faulted:
+        ax.scatter([d for d, _ in faulted], [k for _, k in faulted])
+    else:  # none injected (or a deadline stopped the year before its first day)
+        ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
     ax.set_title("Faults injected and survived")
     made.append(("faults", _save(fig, folder / "faults.png")))
     return made
