@@ -61,6 +61,7 @@ class StackConfig:
     workers: int = 2
     web_workers: int = 2
     prefect_file: Path = PROJECT_ROOT / "prefect.yaml"
+    web_factory: str = "web.app:default_app"  # the simulated year's own leaves events to its day's run
 
     def check(self) -> None:
         if not self.database_url.startswith(("postgresql", "postgres:")):
@@ -99,8 +100,8 @@ def worker_args(name: str) -> list[str]:
     return ["worker", "start", "--pool", WORK_POOL, "--type", "process", "--name", name]
 
 
-def web_args(host: str, port: int, workers: int) -> list[str]:
-    return ["web.app:default_app", "--factory", "--host", host, "--port", str(port), "--workers", str(workers),
+def web_args(host: str, port: int, workers: int, factory: str = "web.app:default_app") -> list[str]:
+    return [factory, "--factory", "--host", host, "--port", str(port), "--workers", str(workers),
             "--proxy-headers"]
 
 
@@ -116,8 +117,8 @@ def worker_command(name: str) -> list[str]:
     return [sys.executable, "-m", "prefect", *worker_args(name)]
 
 
-def web_command(host: str, port: int, workers: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", *web_args(host, port, workers)]
+def web_command(host: str, port: int, workers: int, factory: str = "web.app:default_app") -> list[str]:
+    return [sys.executable, "-m", "uvicorn", *web_args(host, port, workers, factory)]
 
 
 def http_ok(url: str, timeout: float = 3.0) -> bool:
@@ -186,7 +187,8 @@ class Stack:
         logs = cfg.home / "logs"
         self.children = [Child(f"worker-{i}", worker_command(f"endorse-worker-{i}"), logs / f"worker-{i}.log")
                          for i in range(1, cfg.workers + 1)]
-        self.children.append(Child("web", web_command(cfg.host, cfg.web_port, cfg.web_workers), logs / "web.log"))
+        web = web_command(cfg.host, cfg.web_port, cfg.web_workers, cfg.web_factory)
+        self.children.append(Child("web", web, logs / "web.log"))
         for child in self.children:
             child.start(env)
         self._wait_ready()

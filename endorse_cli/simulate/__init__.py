@@ -49,10 +49,14 @@ def verdicts_of(result, database_url: str, baseline_dump=None) -> tuple[dict, di
 
 
 def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults: bool, restart_postgres=None,
-             say=print, deadline_seconds: float | None = None) -> dict:
+             say=print, deadline_seconds: float | None = None, faults_server_url: str | None = None,
+             faults_restart_postgres=None) -> dict:
     """The year of `profile_name` with `seed`: fault-free, and (with_faults) again with the seeded faults;
     the verdicts, and the report in `home`/report.md. `server_url` is a PostgreSQL server where this
-    creates its databases (the application's and Prefect's, per run)."""
+    creates its databases (the application's and Prefect's, per run). With `faults_server_url`
+    (another server, restarted by `faults_restart_postgres`) the faulted year lives at the same time
+    as the fault-free one, each in a process of its own: half the wall time, and a PostgreSQL
+    restart never reaches the fault-free year."""
     from pathlib import Path
 
     from endorse.rulebook import default_library
@@ -60,22 +64,51 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
     from endorse_cli.simulate.verdicts import write_report
     from endorse_cli.simulate.year import Year, fault_plan
 
-    home = Path(home)
-    plan = plan_year(load_profile(profile_name, default_library()), seed)
-    runs = [("fault-free", [])] + ([("faults", fault_plan(plan))] if with_faults else [])
-    out: dict = {}
-    baseline = None
-    from endorse_cli.prefect_server import free_port
+    home = Path(home).resolve()  # the clock file and Prefect's home are read by processes in other folders
+    profile = load_profile(profile_name, default_library())
+    if profile.follows:  # more associations than rulebooks shipped: theirs, written as data (rulebooks.py)
+        import os
 
-    ports = (free_port(), free_port())
-    for name, faults in runs:
+        from endorse.settings import get_settings
+        from endorse_cli.simulate.rulebooks import rules_for
+
+        os.environ["ENDORSE_RULES_DIR"] = str(rules_for(profile.follows, home / "rules"))
+        get_settings.cache_clear()
+        default_library.cache_clear()
+    plan = plan_year(profile, seed)
+    runs = [("fault-free", [], server_url, restart_postgres)]
+    if with_faults:
+        restart = faults_restart_postgres if faults_server_url else restart_postgres
+        faults = fault_plan(plan)
+        if restart is None:  # `endorse simulate` on a server it does not own
+            faults = [f for f in faults if f.kind != "restart_postgres"]
+            say("faults: no way to restart this PostgreSQL was given: the PostgreSQL restart is left out")
+        runs.append(("faults", faults, faults_server_url or server_url, restart))
+    lived: dict = {}
+    for name, faults, server, _ in runs:
+        import shutil
+
+        shutil.rmtree(home / name, ignore_errors=True)  # a run before this one's mail would be judged with it
         tag = f"sim_{profile_name}_{seed}_{name.replace('-', '_')}"
-        app_url = create_database(server_url, f"{tag}_app")
-        prefect_url = create_database(server_url, f"{tag}_prefect").replace("+psycopg", "+asyncpg")
+        lived[name] = (create_database(server, f"{tag}_app"),
+                       create_database(server, f"{tag}_prefect").replace("+psycopg", "+asyncpg"))
         say(f"{name}: {len(plan.arrivals)} applications, {len(plan.prologue)} endorsed the year before, "
             f"{len(faults)} faults")
-        result = Year(plan, home=home / name, database_url=app_url, prefect_database_url=prefect_url, faults=faults,
-                      restart_postgres=restart_postgres, say=say, deadline_seconds=deadline_seconds, ports=ports).run()
+    years = [{"plan": plan, "home": home / name, "database_url": lived[name][0],
+              "prefect_database_url": lived[name][1], "faults": faults, "restart_postgres": restart, "say": say,
+              "deadline_seconds": deadline_seconds} for name, faults, _, restart in runs]
+    if faults_server_url and len(years) == 2:
+        results = _at_the_same_time(years)
+    else:
+        from endorse_cli.prefect_server import free_port
+
+        # One process: its runs share the ports, since Prefect's client keeps the API URL it first read.
+        ports = (free_port(), free_port())
+        results = [Year(**y, ports=ports).run() for y in years]
+    out: dict = {}
+    baseline = None
+    for (name, *_), result in zip(runs, results):
+        app_url = lived[name][0]
         words, facts = verdicts_of(result, app_url, baseline)
         baseline = baseline or facts["dump"]
         from endorse.db import make_engine, session_factory
@@ -85,9 +118,47 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
             report = write_report(home / name, result, words, session_factory(engine))
         finally:
             engine.dispose()
-        out[name] = {"result": result, "verdicts": words, "facts": facts, "report": report}
+        out[name] = {"result": result, "verdicts": words, "facts": facts, "report": report, "database_url": app_url}
         say(f"{name}: {result.wall_seconds:.0f} s; report {report}")
     return out
+
+
+def _at_the_same_time(years: list[dict]) -> list:
+    """Each year in a process of its own (forked: the environment, the clock and Prefect's client are
+    per process), all at once; their results in order, or the first one's error."""
+    import multiprocessing
+    import queue as queues
+    import traceback
+
+    from endorse_cli.simulate.year import Year
+
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def live(i: int, year: dict) -> None:
+        try:
+            results.put((i, Year(**year).run(), None))
+        except BaseException:  # noqa: BLE001 - the parent raises it with the run's name
+            results.put((i, None, traceback.format_exc()))
+
+    processes = [context.Process(target=live, args=(i, y), name=f"year-{y['home'].name}") for i, y in enumerate(years)]
+    for p in processes:
+        p.start()
+    got: dict = {}
+    while len(got) < len(processes):
+        try:
+            i, result, error = results.get(timeout=5)
+            got[i] = (result, error)
+        except queues.Empty:  # a process killed from outside says nothing: name it
+            for i, p in enumerate(processes):
+                if i not in got and p.exitcode is not None:
+                    got[i] = (None, f"its process ended with {p.exitcode} before reporting")
+    for p in processes:
+        p.join()
+    failed = [f"{years[i]['home'].name}:\n{e}" for i, (_, e) in sorted(got.items()) if e]
+    if failed:
+        raise RuntimeError("a simulated year failed: " + "\n".join(failed))
+    return [got[i][0] for i in range(len(years))]
 
 
 def create_database(server_url: str, name: str) -> str:
@@ -116,8 +187,10 @@ def simulate_command(
     """Live a seeded year of activity through the real stack and judge what it left.
 
     Applications arrive, raters and reviewers answer through the web, coordinators act, the sweep and the
-    outbox run day by day on the project's clock; with --faults the same year runs again while workers,
-    the web app, the Prefect server, SMTP and PostgreSQL fail, and the two end states are compared.
+    outbox run day by day on the project's clock; with --faults the same year runs again while the
+    worker, the web app, the Prefect server and SMTP fail, and the two end states are compared. (A
+    PostgreSQL restart is left out here: --server is not the simulation's to restart; the test
+    restarts a cluster of its own.)
     """
     import json
 

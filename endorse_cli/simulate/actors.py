@@ -20,10 +20,7 @@ What a person knows is read where they would read it: their email at the sink; a
 queues (vetting, determinations, who is waiting for the exam) from the queries their dashboard shows;
 their own endorsement number from their letter (the endorsement row).
 
-Why one module over 500 lines: it is the list of every way a simulated person reaches the system,
-kept in one place on purpose so that moving the coordinators' acts to the web workbench is one edit.
-
-Why one module of ~510 lines: it is the one place where the simulated people touch the stack, so that
+Why one module of ~500 lines: it is the one place where the simulated people touch the stack, so that
 moving an act from the command line to the web (or back) is an edit here and nowhere else.
 """
 
@@ -132,8 +129,6 @@ class People:
         self.done_keys: set[str] = set()
         self.counts: dict[str, int] = {}
         self.coordinators: dict[str, str] = {}  # association → coordinator email
-        self.touched: set[str] = set()  # applications someone acted on today (their reconcile is an event's)
-        self.acted = False  # anyone did anything today
         work.mkdir(parents=True, exist_ok=True)
 
     def count(self, what: str) -> None:
@@ -161,7 +156,6 @@ class People:
     def act(self, day: date) -> None:
         self._coordinator_queues(day)
         due = sorted((p for p in self.diary if p.day <= day), key=lambda p: (p.day, p.key))
-        self.acted = self.acted or bool(due)
         for p in due:
             self.diary.remove(p)
             self.done_keys.add(p.key)
@@ -221,7 +215,6 @@ class People:
 
     def _rate(self, day: date, link: str, email: str, application_id: str, kind: str) -> None:
         who = f"rater:{email}"
-        self.touched.add(application_id)
         page, csrf = self._open_form(who, link, "rater link no longer open")
         if page is None:
             return
@@ -302,8 +295,6 @@ class People:
     def web_action(self, email: str, page_path: str, action_path: str, data: dict) -> httpx.Response:
         """A form on a coordinator's page: open the page (for its CSRF token), post the form."""
         who = f"coordinator:{email}"
-        if page_path.startswith("/coordinator/applications/"):
-            self.touched.add(page_path.rsplit("/", 1)[-1])
         page = self.web.call(who, "GET", page_path)
         if page.status_code in (302, 303):  # signed out (the session ended with a restart): sign in again
             self.sign_in(next(a for a, e in self.coordinators.items() if e == email), email)
@@ -325,10 +316,12 @@ class People:
 
         from endorse.settings import PROJECT_ROOT
 
+        started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "endorse_cli.main", *argv, "--by", coordinator], cwd=PROJECT_ROOT,
                               capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, check=False)
         command = " ".join(argv[:2])  # every coordinator command is a group and a verb: `exam sitting`
         self.count(f"coordinator cli {command}{'' if done.returncode == 0 else ' refused'}")
+        self.log("cli", f"endorse {command}: {time.monotonic() - started:.1f} s")
         if done.returncode != 0:
             self.log("coordinator", f"endorse {command}: {(done.stdout + done.stderr).strip()[-300:]}")
         return done.stdout
@@ -381,7 +374,6 @@ class People:
             role = s.scalars(select(ReferenceRequest.role).join(Person, Person.id == ReferenceRequest.rater_id).where(
                 ReferenceRequest.application_id == application_id, Person.email_normalized == old_email.casefold())).first()
         name, email = self._new_rater(application_id, old_email)
-        self.touched.add(application_id)
         self.cli(self._coordinator(application_id), "rater", "add", application_id, "--name", name, "--email", email,
                  "--role", role or "colleague")
 

@@ -40,6 +40,8 @@ class Profile:
     exam_sittings_per_year: int
     reviewers_per_association: int
     behaviour: dict
+    # (simulated association, the shipped one whose rulebook it follows unchanged): see rulebooks.py
+    follows: tuple[tuple[str, str], ...] = ()
 
     @property
     def end(self) -> date:
@@ -56,9 +58,16 @@ def load_profile(name: str, library) -> Profile:
         raise ValueError(f"--profile: no profile {name!r} in {PROFILES_FILE.name} (there are: {', '.join(data)})")
     p = data[name]
     known = tuple(a for a in library.associations if (PROJECT_ROOT / "rules" / "associations" / f"{a}.yaml").exists())
+    follows: tuple[tuple[str, str], ...] = ()
     if p["associations"] == "all":
-        # More associations than rulebooks: the extra ones follow the shipped rulebooks in turn.
-        associations = tuple(known[i % len(known)] for i in range(p.get("association_count", len(known))))
+        # More associations than rulebooks: the extra ones are simulated associations of their own
+        # (their own codes, coordinators and numbers), each following a shipped rulebook in turn.
+        extra = max(0, int(p.get("association_count", len(known))) - len(known))
+        # Short codes (S01-MI, …): the endorsement number holds the code, the category, the year and
+        # the application id in 40 characters.
+        follows = tuple((f"S{i + 1:02d}-{known[i % len(known)].split('-')[0][:4]}", known[i % len(known)])
+                        for i in range(extra))
+        associations = known + tuple(code for code, _ in follows)
     else:
         associations = tuple(p["associations"])
         unknown = [a for a in associations if a not in known]
@@ -67,7 +76,8 @@ def load_profile(name: str, library) -> Profile:
     return Profile(name=name, associations=associations, applications=int(p["applications"]),
                    endorsed_last_year=int(p["endorsed_last_year"]), start=p["start"], days=int(p["days"]),
                    sweep_every_days=int(p["sweep_every_days"]), exam_sittings_per_year=int(p["exam_sittings_per_year"]),
-                   reviewers_per_association=int(p["reviewers_per_association"]), behaviour=behaviour)
+                   reviewers_per_association=int(p["reviewers_per_association"]), behaviour=behaviour,
+                   follows=follows)
 
 
 def draw(seed: int, *identity: object) -> random.Random:

@@ -134,12 +134,21 @@ def write_report(folder: Path, result, verdicts: dict, sessions) -> Path:
     p = result.plan.profile
     summary = (f"{len(p.associations)} association(s) ({', '.join(dict.fromkeys(p.associations))}), "
                f"{len(result.plan.arrivals)} applications arriving from {p.start} to {p.end}, "
-               f"{len(result.plan.prologue)} endorsed the year before; the sweep, renewal and outbox run every "
-               f"{p.sweep_every_days} simulated day(s); {len(result.days)} days lived. "
+               f"{len(result.plan.prologue)} endorsed the year before; the scheduled sweep (on the worker) and the "
+               f"renewal run every {p.sweep_every_days} simulated day(s), an incremental sweep on each day an event "
+               f"marked an application, the outbox whenever a message is queued; {len(result.days)} days lived. "
                f"Wall time {result.wall_seconds:.0f} s.")
-    lines = [f"# A simulated year: profile `{p.name}`, seed {result.plan.seed}", "", summary, "", "## Verdicts", ""]
+    busy = [d for d in result.days if d.sweep or d.delivered]
+    slowest = sorted(result.days, key=lambda d: -d.seconds)[:5]
+    days = (f"{len(busy)} of {len(result.days)} days started a flow run; the days took "
+            f"{sum(d.seconds for d in result.days):.0f} s in all, the slowest "
+            + ", ".join(f"{d.day} ({d.seconds:.0f} s{', ' + '+'.join(d.faults) if d.faults else ''})" for d in slowest)
+            + ".")
+    lines = [f"# A simulated year: profile `{p.name}`, seed {result.plan.seed}", "", summary, "", days, "",
+             "## Verdicts", ""]
     for name, v in verdicts.items():
         lines.append(f"- **{name}**: {v}")
+    lines += ["", "## The year in numbers", ""] + [f"- {k}: {v}" for k, v in figures(result, sessions).items()]
     lines += ["", "## Faults survived", ""] + [f"- {f}" for f in result.faults_survived or ["none injected"]]
     lines += ["", "## What people did", "", "| act | count |", "|---|---|"]
     lines += [f"| {k} | {n} |" for k, n in sorted(result.people_counts.items())]
@@ -155,7 +164,6 @@ def _plots(folder: Path, result, sessions) -> list[tuple[str, Path]]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from models import Application, AuditLog, OutboxMessage
 
     made = []
     days = [d.day for d in result.days]
@@ -165,14 +173,40 @@ def _plots(folder: Path, result, sessions) -> list[tuple[str, Path]]:
     ax.legend()
     ax.set_title("Throughput (cumulative, by simulated day)")
     made.append(("throughput", _save(fig, folder / "throughput.png")))
+    durations, latencies = _stage_days_and_mail_seconds(sessions)
+    fig, ax = plt.subplots(figsize=(8, 3))
+    stages = sorted(durations)
+    ax.boxplot([durations[s] for s in stages] or [[0]], tick_labels=stages or ["-"])
+    ax.set_title("Time in stage (simulated days)")
+    ax.tick_params(axis="x", labelrotation=30)
+    made.append(("time in stage", _save(fig, folder / "time_in_stage.png")))
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.hist(latencies or [0], bins=30)
+    ax.set_title("Mail latency (real seconds from queued to sent)")
+    made.append(("mail latency", _save(fig, folder / "mail_latency.png")))
+    fig, ax = plt.subplots(figsize=(8, 2.5))
+    faulted = [(d.day, k) for d in result.days for k in d.faults]
+    if faulted:
+        ax.scatter([d for d, _ in faulted], [k for _, k in faulted])
+    else:  # none injected (or a deadline stopped the year before its first day)
+        ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
+    ax.set_title("Faults injected and survived")
+    made.append(("faults", _save(fig, folder / "faults.png")))
+    return made
+
+
+def _stage_days_and_mail_seconds(sessions) -> tuple[dict[str, list[int]], list[float]]:
+    """(simulated days each application spent in each stage it left, real seconds from queued to sent)."""
+    from datetime import date
+
+    from models import Application, AuditLog, OutboxMessage
+
     with sessions() as s:
         changes = s.execute(select(AuditLog.application_id, AuditLog.details).where(AuditLog.action == "stage.changed")
                             .order_by(AuditLog.id)).all()
         mail = s.execute(select(OutboxMessage.created_at, OutboxMessage.sent_at)
                          .where(OutboxMessage.sent_at.is_not(None))).all()
         ids = set(s.scalars(select(Application.id)))
-    from datetime import date
-
     entered: dict[tuple[str, str], date] = {}
     durations: dict[str, list[int]] = {}
     for app_id, d in changes:
@@ -182,22 +216,30 @@ def _plots(folder: Path, result, sessions) -> list[tuple[str, Path]]:
         if (app_id, d["from_stage"]) in entered:
             durations.setdefault(d["from_stage"], []).append((on - entered[(app_id, d["from_stage"])]).days)
         entered[(app_id, d["to_stage"])] = on
-    fig, ax = plt.subplots(figsize=(8, 3))
-    stages = sorted(durations)
-    ax.boxplot([durations[s] for s in stages] or [[0]], tick_labels=stages or ["-"])
-    ax.set_title("Time in stage (simulated days)")
-    ax.tick_params(axis="x", labelrotation=30)
-    made.append(("time in stage", _save(fig, folder / "time_in_stage.png")))
-    fig, ax = plt.subplots(figsize=(8, 3))
-    ax.hist([(b - a).total_seconds() for a, b in mail] or [0], bins=30)
-    ax.set_title("Mail latency (real seconds from queued to sent)")
-    made.append(("mail latency", _save(fig, folder / "mail_latency.png")))
-    fig, ax = plt.subplots(figsize=(8, 2.5))
-    faulted = [(d.day, k) for d in result.days for k in d.faults]
-    ax.scatter([d for d, _ in faulted] or days[:1], [k for _, k in faulted] or ["none"])
-    ax.set_title("Faults injected and survived")
-    made.append(("faults", _save(fig, folder / "faults.png")))
-    return made
+    return durations, [(b - a).total_seconds() for a, b in mail]
+
+
+def figures(result, sessions) -> dict:
+    """The year in numbers (for `make bench`): throughput, time in stage, mail latency, faults."""
+    from statistics import median, quantiles
+
+    durations, latencies = _stage_days_and_mail_seconds(sessions)
+    audits = audit_counts(sessions)
+    lived = max(1, len(result.days))
+    pct = quantiles(latencies, n=20) if len(latencies) > 1 else [0.0] * 19
+    return {
+        "days lived": len(result.days),
+        "applications arrived": sum(d.arrivals for d in result.days),
+        "applications a simulated day": round(sum(d.arrivals for d in result.days) / lived, 2),
+        "rating requests issued": audits.get("reference.link_issued", 0),
+        "ratings submitted": audits.get("rating.submitted", 0),
+        "decisions recorded": audits.get("decision.recorded", 0),
+        "renewals recorded": sum(n for k, n in audits.items() if k.startswith("renewal.")),
+        "emails delivered": sum(d.delivered for d in result.days),
+        "median simulated days in stage": {k: median(v) for k, v in sorted(durations.items())},
+        "mail latency p50 s": round(pct[9], 1), "mail latency p95 s": round(pct[18], 1),
+        "faults survived": len(result.faults_survived),
+    }
 
 
 def _cumulative(xs: list[int]) -> list[int]:

@@ -1,12 +1,16 @@
 """The year lived through the real stack: `endorse up`'s pieces, the day loop, and the seeded faults.
 
 The stack is `endorse_cli.stack.Stack` (application database and Prefect's own on PostgreSQL, the
-Prefect server, the process work pool's workers, the web app under uvicorn) with one difference: its
-prefect.yaml copy has no schedules, because the simulator is the scheduler: each simulated day it
-sets the project's clock (ENDORSE_CLOCK_FILE) and runs the day's sweep, renewal and outbox flows as
-flow runs on that Prefect server. Events (a rating, a transcript) trigger their reconcile on the
-workers through the web app, as in production; the day ends when those runs have finished and the
-outbox has nothing due, so a fault costs time, never a different year.
+Prefect server, the process work pool's worker, the web app under uvicorn) with two differences,
+both because the simulator is the scheduler: its prefect.yaml copy has no schedules, and its web
+app (`webapp.py`) leaves an event's application marked instead of starting a flow run per event.
+Each simulated day sets the project's clock (ENDORSE_CLOCK_FILE); people act (over HTTP, or the
+CLI); then the day's runs: on a scheduled day (every `sweep_every_days`) the sweep as a deployment
+run on the worker, as the scheduler would start it, then the renewal run; on any other day where
+something was marked, one incremental sweep that reconciles every marked application in batches;
+the outbox whenever a message is queued. A day with nothing to do starts no flow run. The day ends
+when its runs have finished and the outbox has nothing due, so a fault costs time, never a
+different year.
 """
 
 from __future__ import annotations
@@ -27,8 +31,12 @@ from endorse_cli.simulate.plan import YearPlan, draw
 
 FAULT_KINDS = ("kill_worker", "kill_web", "kill_prefect", "smtp_refusing", "smtp_slow", "restart_postgres",
                "overlapping_sweeps")
-AT_ACTS = {"kill_worker", "kill_web", "smtp_slow"}  # the rest strike when the day's scheduled runs start
-EVENT_RUNS_DEADLINE = 300.0  # seconds a day waits for the reconciles its events started
+# When each kind strikes: while people act (on a day applications arrive), just before a scheduled
+# day's runs start, or in the middle of the scheduled sweep running on the worker.
+MOMENTS = {"kill_web": "acts", "smtp_slow": "acts", "smtp_refusing": "sweep", "restart_postgres": "sweep",
+           "overlapping_sweeps": "sweep", "kill_worker": "mid_run", "kill_prefect": "mid_run"}
+AT_ACTS = {kind for kind, moment in MOMENTS.items() if moment == "acts"}
+SCHEDULED_RUN_DEADLINE = 1800.0  # seconds a scheduled run on the worker may take (the sweep flow times out at 12 min)
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class Year:
         self.restart_postgres, self.say = restart_postgres, say
         self.lines: list[str] = []
         self.survived: list[str] = []
+        self.day = plan.profile.start
 
     def log(self, who: str, line: str) -> None:
         self.lines.append(f"{who}: {line}")
@@ -130,6 +139,8 @@ class Year:
             "ENDORSE_SMTP_PORT": str(smtp_port), "ENDORSE_PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}",
             "PREFECT_HOME": str(self.home / "prefect-cli"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_LOGGING_LEVEL": "WARNING", "DO_NOT_TRACK": "1",
+            # the worker looks for the day's scheduled run every second, not every ten: a day waits for it
+            "PREFECT_WORKER_QUERY_SECONDS": "1",
             # every simulated rater, reviewer and coordinator comes from 127.0.0.1
             "ENDORSE_LINK_RATE_LIMIT_PER_MINUTE": "1000000"})
         os.environ.setdefault("ENDORSE_SECRET_KEY", "simulation-" + os.urandom(12).hex())
@@ -165,7 +176,8 @@ class Year:
             upgrade_database(self.database_url)
             config = StackConfig(home=self.home / "stack", database_url=self.database_url,
                                  prefect_database_url=self.prefect_database_url, prefect_port=prefect_port,
-                                 web_port=web_port, workers=1, web_workers=1, prefect_file=self._prefect_file())
+                                 web_port=web_port, workers=1, web_workers=1, prefect_file=self._prefect_file(),
+                                 web_factory="endorse_cli.simulate.webapp:simulated_app")
             stack = Stack(config, say=lambda m: self.log("stack", m))
             try:
                 stack.start()
@@ -179,7 +191,9 @@ class Year:
                                 sessions=sessions, library=library,
                                 secret_key=get_settings().secret_key.get_secret_value(), log=self.log)
                 self._accounts(people, sessions, PASSWORD)
+                self.log("year", f"the stack is up after {time.monotonic() - started:.0f} s")
                 self._prologue(people)
+                self.log("year", f"the year before is lived after {time.monotonic() - started:.0f} s")
                 days = self._year(people)
             finally:
                 stack.stop()
@@ -227,18 +241,31 @@ class Year:
     def _prologue(self, people) -> None:
         """The year before, in four days: complete applications decided, so renewals fall in this year."""
         for day in self.plan.prologue_days():
+            if self._past_deadline(f"in the year before, at {day}"):
+                return
+            self.day = day
             self._set_clock(day)
             self._import([a for a in self.plan.prologue if a.day == day])
             self._scheduled(day, DayLog(day), full=True)
             people.read_mail(day)
+
+    def _past_deadline(self, where: str) -> bool:
+        if self.deadline is None or time.monotonic() <= self.deadline:
+            return False
+        self.say(f"stopped by the deadline {where}")
+        self.log("year", f"stopped by the deadline {where}")
+        return True
 
     def _year(self, people) -> list[DayLog]:
         plan, logs = self.plan, []
         transcripts = self._awaited_transcripts()
         sittings = {d: (a, i + 1) for a, days in plan.sitting_days.items() for i, d in enumerate(days)}
         for n in range(plan.profile.days):
+            if self._past_deadline(f"before {plan.profile.start + timedelta(days=n)}: {n} of {plan.profile.days} days"):
+                break
             t0 = time.monotonic()
             day = plan.profile.start + timedelta(days=n)
+            self.day = day
             entry = DayLog(day)
             self._set_clock(day)
             faults = [f.kind for f in self.faults if f.day == day]
@@ -252,19 +279,17 @@ class Year:
                 people.exam_sitting(day, *sittings[day])
             self._inject(faults, "acts", entry)
             people.act(day)
-            if people.acted or people.touched:  # a quiet day starts no event's run
-                self._wait_event_runs(entry)
-                people.acted = False
             if n % plan.profile.sweep_every_days == 0 or day == plan.profile.end:
                 self._inject(faults, "sweep", entry)
-                self._scheduled(day, entry, overlapping="overlapping_sweeps" in faults)
+                self._scheduled(day, entry, faults=faults)
+            else:
+                self._events(day, entry)
             people.read_mail(day)
             entry.seconds = time.monotonic() - t0
             logs.append(entry)
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                self.say(f"stopped by the deadline after {day}: {n + 1} of {plan.profile.days} days")
-                self.log("year", f"stopped by the deadline after {day}")
-                break
+            if entry.seconds > 2:
+                self.log("day", f"{day}: {entry.seconds:.1f} s ({entry.arrivals} arrived, sweep {bool(entry.sweep)}, "
+                                f"{entry.delivered} delivered, faults {entry.faults or 'none'})")
             if n % 30 == 0:
                 self.say(f"{day}: {sum(x.arrivals for x in logs)} arrived, {sum(x.delivered for x in logs)} emails, "
                          f"{time.monotonic() - t0:.1f} s this day")
@@ -282,23 +307,70 @@ class Year:
 
     # --- the day's scheduled runs -----------------------------------------------------------------
 
-    def _scheduled(self, day: date, entry: DayLog, *, full: bool = False, overlapping: bool = False) -> None:
+    def _scheduled(self, day: date, entry: DayLog, *, full: bool = False, faults: tuple[str, ...] | list[str] = ()) -> None:
         from flows.renewal import renewal
         from flows.sweep import sweep
 
         as_of = day.isoformat()
-        if overlapping:  # two sweeps at once: the database decides which run changes a row
+        strikes = [threading.Timer(draw(self.plan.seed, "strike", day, kind).uniform(0.5, 3.0),
+                                   lambda k=kind: self._inject([k], "mid_run", entry))
+                   for kind in faults if MOMENTS.get(kind) == "mid_run"]
+        for strike in strikes:  # while the sweep runs on the worker (or is being started)
+            strike.start()
+        if "overlapping_sweeps" in faults:  # a scheduled sweep on the worker and a manual one here at once: the database
+            # decides which run changes a row, and only that run audits or emails it
             results: list = []
-            threads = [threading.Thread(target=lambda: results.append(self._retry(lambda: sweep(as_of=as_of, full=full))))
-                       for _ in range(2)]
-            [t.start() for t in threads]
-            [t.join() for t in threads]
-            entry.sweep = results[0]
+            here = threading.Thread(target=lambda: results.append(self._retry(lambda: sweep(as_of=as_of, full=full))))
+            here.start()
+            entry.sweep = self._on_worker("sweep/sweep", {"as_of": as_of, "full": full})
+            here.join()
             self.survived.append(f"{day} overlapping sweeps")
         else:
-            entry.sweep = self._retry(lambda: sweep(as_of=as_of, full=full))
+            entry.sweep = self._on_worker("sweep/sweep", {"as_of": as_of, "full": full})
+        for strike in strikes:
+            strike.join()
         entry.renewal = self._retry(lambda: renewal(as_of=as_of))
         entry.delivered += self._deliver_all()
+
+    def _on_worker(self, deployment: str, parameters: dict) -> dict:
+        """A deployment run on the worker, waited for, as the scheduler would start it. A run that a
+        fault ended (the worker or the Prefect server killed under it) is started again once the
+        piece is back: every flow is safe to re-run, and a lost run that still finishes is only an
+        overlapping sweep."""
+        from prefect.deployments import run_deployment
+
+        deadline = time.monotonic() + SCHEDULED_RUN_DEADLINE
+        while True:
+            self._revive()
+            run = self._retry(lambda: run_deployment(deployment, parameters=parameters, timeout=0, as_subflow=False),
+                              f"starting {deployment}")
+            state = self._wait_for_run(str(run.id))
+            if state == "COMPLETED":
+                return {"flow_run": str(run.id), "state": state}
+            self.log("worker", f"{deployment} {parameters}: {state}; started again")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{deployment} {parameters} did not complete on the worker (last run {state})")
+
+    def _wait_for_run(self, run_id: str) -> str:
+        """The run's final state type; or its state 30 s after a piece of the stack had to be revived
+        while it ran (the run was lost with it), or after SCHEDULED_RUN_DEADLINE."""
+        import httpx
+
+        api = os.environ["PREFECT_API_URL"]
+        started, revived, state = time.monotonic(), None, "UNKNOWN"
+        while time.monotonic() - started < SCHEDULED_RUN_DEADLINE:
+            if self._revive():
+                revived = time.monotonic()
+            try:
+                state = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]["type"]
+            except (httpx.HTTPError, ValueError, KeyError, TypeError):
+                state = "UNKNOWN"  # the server is down or restarting
+            if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                return state
+            if revived is not None and time.monotonic() - revived > 30:
+                return f"{state} (lost with a killed piece of the stack)"
+            time.sleep(0.3)
+        return state
 
     def _retry(self, run, what: str = "flow run"):
         """A flow run the Prefect server or the database was not there for is run again once they are."""
@@ -322,75 +394,50 @@ class Year:
         sent = 0
         sessions = self.people.sessions
         for _ in range(40):
-            report = self._retry(lambda: deliver_outbox(), "outbox")
-            sent += int(report.get("sent", 0)) if isinstance(report, dict) else 0
-            with sessions() as s:
+            with sessions() as s:  # nothing queued: no flow run (most days)
                 waiting = s.scalar(select(func.count()).select_from(OutboxMessage).where(
                     OutboxMessage.status.in_(("queued", "sending"))))
             if not waiting:
                 return sent
-            if self.sink.refusing:  # a refusal lasts this many attempts, then the server is back
+            report = self._retry(lambda: deliver_outbox(), "outbox")
+            sent += int(report.get("sent", 0)) if isinstance(report, dict) else 0
+            if self.sink.refusing:  # a refusal lasts one delivery run, then the server is back
                 self.sink.refusing = False
-                self.survived.append("SMTP refusing (451) for one delivery run")
-            time.sleep(5)
-        return sent
+                self.survived.append(f"{self.day} SMTP refusing (451) for one delivery run")
+            if report.get("sent", 0) == 0 if isinstance(report, dict) else True:
+                time.sleep(5)  # what is left waits for its retry (30 s backoff after a refusal)
+        raise RuntimeError(f"{self.day}: the outbox still has {waiting} messages queued after 40 delivery runs")
 
-    def _wait_event_runs(self, entry: DayLog) -> None:
-        """The reconciles this day's events started on the workers finish before the clock moves on.
+    def _events(self, day: date, entry: DayLog) -> None:
+        """A day between scheduled runs: one incremental sweep if an event marked an application (it
+        reconciles them all), the outbox if anything is queued; nothing at all on a quiet day."""
+        from sqlalchemy import exists, select
 
-        The web app starts a run just after it answers, so the applications acted on today must also
-        be unmarked. One whose run a fault lost (a killed worker, the Prefect server down) is
-        reconciled here for the day, as the next quarter-hour's sweep would in production."""
-        import httpx
-        from sqlalchemy import select
-
-        from flows.reconcile import reconcile_in_process
+        from flows.sweep import sweep
         from models import Application
 
-        api = os.environ["PREFECT_API_URL"]
-        touched, self.people.touched = set(self.people.touched), set()
-        deadline = time.monotonic() + EVENT_RUNS_DEADLINE
-        body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING"]}}}}
-        started, marked = time.monotonic(), set(touched)
-        while time.monotonic() < deadline:
-            time.sleep(1)
-            try:
-                runs = httpx.post(f"{api}/flow_runs/filter", json=body, timeout=30).json()
-            except (httpx.HTTPError, ValueError):
-                continue
-            open_runs = [r for r in runs if r.get("deployment_id")]
-            if touched:
-                with self.people.sessions() as s:
-                    marked = set(s.scalars(select(Application.id).where(Application.id.in_(touched),
-                                                                        Application.needs_reconcile.is_(True))))
-            if not marked and not open_runs:
-                return
-            if not open_runs and time.monotonic() - started > 60:
-                break  # no run left to do it: a fault lost the event's run
-        for app_id in sorted(marked):
-            self.log("day", f"{entry.day}: {app_id}'s event reconcile was lost; reconciled for the day")
-            self._retry(lambda a=app_id: reconcile_in_process(a, entry.day.isoformat()), "catch-up reconcile")
+        with self.people.sessions() as s:
+            marked = s.scalar(select(exists().where(Application.needs_reconcile.is_(True))))
+        if marked:
+            entry.sweep = self._retry(lambda: sweep(as_of=day.isoformat()), "the day's sweep")
+        entry.delivered += self._deliver_all()
 
     # --- faults -----------------------------------------------------------------------------------
 
     def _inject(self, faults: list[str], moment: str, entry: DayLog) -> None:
-
+        """The faults of `faults` that strike at `moment`. A killed piece is started again by the main
+        thread (`_revive`): a child started from a short-lived thread would die with it (the stack's
+        children ask Linux to end them when the thread that started them ends)."""
         for kind in faults:
-            if (kind in AT_ACTS) != (moment == "acts") or kind == "overlapping_sweeps":
+            if MOMENTS[kind] != moment or kind == "overlapping_sweeps":
                 continue
             entry.faults.append(kind)
-            stack = self.stack
-            if kind in ("kill_worker", "kill_web"):
-                child = next(c for c in stack.children if c.name == ("worker-1" if kind == "kill_worker" else "web"))
-                os.killpg(child.proc.pid, signal.SIGKILL)
-                child.proc.wait()
-                child.start(stack.env())
-                self._wait_healthy(kind)
-            elif kind == "kill_prefect":
-                os.killpg(stack.server.proc.pid, signal.SIGKILL)
-                stack.server.proc.wait()
-                stack.server.start()
-                self._wait_healthy(kind)
+            if kind.startswith("kill_"):
+                self._kill(kind[5:])
+                if moment != "mid_run":
+                    self._revive()
+                self.survived.append(f"{entry.day} SIGKILL {kind[5:]}"
+                                     + (" in the middle of the scheduled sweep" if moment == "mid_run" else ""))
             elif kind == "smtp_refusing":
                 self.sink.refusing = True
             elif kind == "smtp_slow":
@@ -399,12 +446,33 @@ class Year:
                 self.survived.append(f"{entry.day} SMTP slow (1 s a message) for a minute")
             elif kind == "restart_postgres":
                 if self.restart_postgres is None:
-                    self.log("fault", "restart_postgres: no way to restart this PostgreSQL given; skipped")
-                    continue
+                    raise RuntimeError("restart_postgres is in the fault plan but no way to restart this PostgreSQL "
+                                       "was given")
                 self.restart_postgres()
                 self.survived.append(f"{entry.day} PostgreSQL restarted")
-            if kind.startswith("kill_"):
-                self.survived.append(f"{entry.day} SIGKILL {kind[5:]}")
+
+    def _kill(self, piece: str) -> None:
+        """SIGKILL to the piece's process group (a worker's flow-run subprocesses go with it)."""
+        stack = self.stack
+        proc = stack.server.proc if piece == "prefect" else next(
+            c for c in stack.children if c.name == ("worker-1" if piece == "worker" else "web")).proc
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        self.log("fault", f"SIGKILL {piece} (pid {proc.pid})")
+
+    def _revive(self) -> bool:
+        """Start again whatever piece of the stack is not running (main thread only); True if any was."""
+        stack, revived = self.stack, False
+        if stack.server.proc.poll() is not None:
+            stack.server.start()
+            revived = True
+        for child in stack.children:
+            if not child.alive():
+                child.start(stack.env())
+                revived = True
+        if revived:
+            self._wait_healthy("a restart")
+        return revived
 
     def _wait_healthy(self, what: str) -> None:
         deadline = time.monotonic() + 300
