@@ -107,7 +107,8 @@ class Endorsement(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
     category: Mapped[str] = mapped_column(String(16))
     association_code: Mapped[str | None] = mapped_column(ForeignKey("association.code"))
-    number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # <association>-<category>-<year>-<application id>: up to 32 + 16 + 4 + 64 characters and 3 dashes.
+    number: Mapped[str | None] = mapped_column(String(128), unique=True)
     granted_on: Mapped[date | None]
     renewal_due_on: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(16), default="active")
