@@ -62,7 +62,7 @@ def main() -> int:
         get_settings.cache_clear()
         say("starting a local Prefect server (its first start builds its database: a minute on a busy machine)")
         with LocalPrefectServer(DEMO_DIR / "prefect", say=say) as prefect:
-            os.environ.update(prefect.client_env())
+            prefect.use_in_this_process()
             try:
                 return _run(sink, read_eml, started)
             finally:

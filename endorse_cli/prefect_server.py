@@ -133,6 +133,15 @@ class LocalPrefectServer:
             env.update(SQLITE_DEV_SETTINGS)
         return env
 
+    def use_in_this_process(self) -> None:
+        """Point this process's Prefect client at this server. Prefect reads its settings once, when it is
+        first imported: a process that imported it before (a pytest worker that ran other tests first,
+        then forked a simulated year) would keep talking to a temporary server of Prefect's own, so its
+        global settings are read again from the environment just set."""
+        os.environ.update(self.client_env())
+        if "prefect.context" in sys.modules:
+            sys.modules["prefect.context"].refresh_global_settings_context()
+
     def server_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
         env.update(quiet_prefect_env(self.home))

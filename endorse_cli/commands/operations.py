@@ -87,10 +87,7 @@ def serve(
             from endorse_cli.prefect_server import LocalPrefectServer
 
             local = stack.enter_context(LocalPrefectServer(settings.data_dir / "prefect-server"))
-            os.environ.update(local.client_env())
-        # Only now: importing the web app imports Prefect (the application page's links), and Prefect reads
-        # its settings once, at import; imported earlier it would miss the local server's PREFECT_API_URL
-        # and serve the deployments on a temporary server of its own.
+            local.use_in_this_process()
         from web.app import default_app
 
         # Shutdown is prompt: open keep-alive connections get a few seconds, not uvicorn's unbounded wait.

@@ -181,7 +181,7 @@ class Year:
             stack = Stack(config, say=lambda m: self.log("stack", m))
             try:
                 stack.start()
-                os.environ.update(stack.server.client_env())
+                stack.server.use_in_this_process()
                 self.stack, self.sink = stack, sink
                 library = default_library()
                 sessions = default_session_factory(self.database_url)
