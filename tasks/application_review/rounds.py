@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import links
 from endorse.clock import now_for
-from endorse.db import transaction
+from endorse.db import dialect_insert, transaction
 from endorse.rulebook import RulebookLibrary
 from models import (
     Application,
@@ -175,14 +175,19 @@ def apply_association(sessions: sessionmaker[Session], association: str, library
 
 def _invitation_for(s: Session, association: str, reviewer_id: int, secret_key: str, until: datetime,
                     actor: str) -> ApplicationReviewInvitation:
+    # Insert-if-absent, then lock (as ``console_link_for``): two transactions issuing the reviewer's
+    # first link of this association at once share the first one's link instead of one failing on
+    # the unique constraint.
+    link = links.issue(secret_key, LINK_PURPOSE)
+    inserted = s.execute(dialect_insert(s)(ApplicationReviewInvitation).values(
+        association_code=association, reviewer_id=reviewer_id, token_nonce=link.nonce, token_hash=link.token_hash,
+        token_generation=1, token_expires_at=until)
+        .on_conflict_do_nothing(index_elements=["association_code", "reviewer_id"])
+        .returning(ApplicationReviewInvitation.id)).scalar() is not None
     inv = s.scalars(select(ApplicationReviewInvitation).where(ApplicationReviewInvitation.association_code == association,
-                                                              ApplicationReviewInvitation.reviewer_id == reviewer_id)).first()
-    if inv is None:
-        link = links.issue(secret_key, LINK_PURPOSE)
-        inv = ApplicationReviewInvitation(association_code=association, reviewer_id=reviewer_id, token_nonce=link.nonce,
-                                          token_hash=link.token_hash, token_generation=1, token_expires_at=until)
-        s.add(inv)
-        s.flush()
+                                                              ApplicationReviewInvitation.reviewer_id == reviewer_id)
+                    .with_for_update().execution_options(populate_existing=True)).one()
+    if inserted:
         record_audit(s, actor=actor, action="appreview.link_issued", entity_type="application_review_invitation",
                      entity_id=inv.id, reviewer_id=reviewer_id, generation=1)
     elif _aware(inv.token_expires_at) < until:

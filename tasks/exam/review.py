@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from endorse import links
 from endorse.clock import now_for
-from endorse.db import transaction
+from endorse.db import dialect_insert, transaction
 from endorse.rulebook import RulebookLibrary
 from models import (
     Application,
@@ -133,20 +133,29 @@ def console_link_for(s: Session, reviewer_id: int, secret_key: str, until: datet
     first time, kept open at least ``until`` after that, or with ``regenerate`` a new nonce (the old
     link stops working). Only the nonce and the token's hash are stored. Returns the row and
     "issued", "replaced" or "kept"."""
+    # Insert-if-absent first, then lock: two transactions issuing the same reviewer's first link at
+    # once (two coordinators, or a coordinator and the sweep) both see no row under a plain SELECT …
+    # FOR UPDATE and one would fail on the unique reviewer_id; with ON CONFLICT DO NOTHING the second
+    # waits for the first to commit and then keeps the link the first issued.
+    link = links.issue(secret_key, CONSOLE_LINK_PURPOSE)
+    inserted = s.execute(dialect_insert(s)(ReviewerConsoleLink).values(
+        reviewer_id=reviewer_id, token_nonce=link.nonce, token_hash=link.token_hash, token_generation=1,
+        token_expires_at=until)
+        .on_conflict_do_nothing(index_elements=["reviewer_id"])
+        .returning(ReviewerConsoleLink.id)).scalar() is not None
     row = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)
-                    .with_for_update()).first()
-    if row is not None and not regenerate:
+                    .with_for_update().execution_options(populate_existing=True)).one()
+    if inserted:
+        outcome = "issued"
+    elif not regenerate:
         if _aware(row.token_expires_at) < until:
             row.token_expires_at = until  # the same link, kept open for the new essays
         return row, "kept"
-    outcome = "issued" if row is None else "replaced"
-    link = links.issue(secret_key, CONSOLE_LINK_PURPOSE)
-    if row is None:
-        row = ReviewerConsoleLink(reviewer_id=reviewer_id, token_generation=0)
-        s.add(row)
-    row.token_nonce, row.token_hash = link.nonce, link.token_hash
-    row.token_generation += 1
-    row.token_expires_at = until
+    else:
+        outcome = "replaced"
+        row.token_nonce, row.token_hash = link.nonce, link.token_hash
+        row.token_generation += 1
+        row.token_expires_at = until
     s.flush()
     record_audit(s, actor=actor, action="exam.console_link_issued", entity_type="reviewer_console_link",
                  entity_id=row.id, reviewer_id=reviewer_id, generation=row.token_generation, outcome=outcome)

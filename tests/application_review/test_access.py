@@ -286,3 +286,31 @@ def test_a_bad_review_is_refused_whole_and_names_the_field(sessions, review, dat
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(ApplicationReview)) == 0
         assert s.get(ApplicationReviewAssignment, a.id).status == "assigned"
+
+
+def test_two_transactions_issuing_a_reviewers_first_application_review_link_at_once_share_one(sessions, review):
+    """As the console link: the second waits for the first and keeps its link, no unique-constraint
+    failure, one ``appreview.link_issued`` in the audit log."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select
+
+    from models import ApplicationReviewInvitation, AuditLog
+    from tasks.application_review.rounds import _invitation_for
+    from tests.application_review.conftest import ASSOCIATION
+    from tests.concurrency import one_after_the_other_at_once
+
+    until = datetime(2027, 6, 1, tzinfo=UTC)
+    with sessions() as s:  # a reviewer of the pool who has no link yet
+        linked = set(s.scalars(select(ApplicationReviewInvitation.reviewer_id)))
+    reviewer_id = next(r for r in review.reviewers.values() if r not in linked)
+
+    def act(s):
+        inv = _invitation_for(s, ASSOCIATION, reviewer_id, SECRET, until, "coordinator:test")
+        return inv.id, inv.token_nonce
+
+    first, second = one_after_the_other_at_once(sessions, act, act)
+    assert first == second
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "appreview.link_issued", AuditLog.entity_id == str(first[0]))) == 1

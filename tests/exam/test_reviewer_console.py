@@ -205,3 +205,37 @@ def test_the_coordinator_sends_the_console_link_and_records_the_prompt_from_the_
     assert bad_track.returncode != 0 and "'IFA' is not an exam track" in bad_track.stderr
     with sessions() as s:
         assert s.get(ExamSitting, sitting.id).essay_prompts == {"IMHS": "A vignette about a toddler and his grandmother."}
+
+
+
+def test_two_transactions_issuing_a_reviewers_first_console_link_at_once_share_one_link(sessions):
+    """Two coordinators (or a coordinator and the sweep) issuing the same reviewer's first console link
+    at the same moment: the second waits for the first and keeps its link; neither fails on the
+    unique reviewer_id (it did on PostgreSQL, where both saw no row to lock)."""
+    from datetime import UTC, datetime
+
+    from endorse.db import transaction
+    from models import Person
+    from tests.concurrency import one_after_the_other_at_once
+
+    with transaction(sessions) as s:
+        person = Person(name="Rae Viewer", email="rae@example.org", email_normalized="rae@example.org")
+        s.add(person)
+        s.flush()
+        reviewer_id = person.id
+    until = datetime(2027, 6, 1, tzinfo=UTC)
+
+    def issue(later: timedelta):
+        def act(s):
+            row, outcome = essay_review.console_link_for(s, reviewer_id, SECRET, until + later, "coordinator:test")
+            return outcome, row.token_nonce
+        return act
+
+    first, second = one_after_the_other_at_once(sessions, issue(timedelta(0)), issue(timedelta(days=5)))
+    assert first[0] == "issued" and second == ("kept", first[1])
+    with sessions() as s:
+        rows = s.scalars(select(ReviewerConsoleLink).where(ReviewerConsoleLink.reviewer_id == reviewer_id)).all()
+        assert len(rows) == 1 and rows[0].token_expires_at.replace(tzinfo=UTC) == until + timedelta(days=5)
+        issued = s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "exam.console_link_issued",
+                                                                           AuditLog.entity_id == str(rows[0].id)))
+        assert issued == 1
