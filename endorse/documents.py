@@ -26,8 +26,9 @@ from pydantic import (
 from endorse.text import refuse_control_characters
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# As loose as JSON Schema's "email" format check: we must accept what the schema accepts.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# As loose as JSON Schema's "email" format check: we must accept what the schema accepts. No control
+# characters (an address goes into a header); one pattern, as a test per character cost 30 µs a document.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
 
 
 def _iso_date(value: Any) -> Any:
@@ -43,7 +44,7 @@ def _iso_date(value: Any) -> Any:
 
 
 def _email(value: Any) -> Any:
-    if not isinstance(value, str) or not _EMAIL.match(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not isinstance(value, str) or not _EMAIL.fullmatch(value):
         raise ValueError("must be an email address")
     return value
 
