@@ -134,11 +134,15 @@ def _evaluate_share(job: tuple) -> list[dict]:
     from tasks.eligibility.evaluation import evaluate as evaluate_document
 
     paths, library, as_of = job[:3]
+    results = []
     with without_cycle_collector():
-        docs = [load_document(p) for p in paths]
-        for p, d in zip(paths, docs):
-            library.check_document(d, str(p))
-        return [evaluate_document(d, library, as_of).to_dict() for d in docs]
+        # Each document's checklist as soon as it is read: only the checklists are held until the last
+        # file is checked (nothing is printed before), not every document too (410 MB for 10,000).
+        for p in paths:
+            document = load_document(p)
+            library.check_document(document, str(p))
+            results.append(evaluate_document(document, library, as_of).to_dict())
+    return results
 
 
 @contextmanager
