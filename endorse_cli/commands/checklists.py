@@ -52,22 +52,23 @@ def evaluate(
     library = default_library(rules)
     # Every document is validated before anything is printed: a bad file means no output at all.
     if json:
-        write_stdout(evaluate_paths_json(paths, library, day, workers, as_array=Path(path).is_dir(),
-                                         compact=compact) + b"\n")
+        write_stdout([*evaluate_paths_json(paths, library, day, workers, as_array=Path(path).is_dir(),
+                                           compact=compact), b"\n"])
     else:
         print_checklists(evaluate_paths(paths, library, day, workers))
     return EXIT_OK
 
 
-def write_stdout(data: bytes) -> None:
-    """UTF-8 JSON straight to standard output's bytes (10,000 checklists are 35 MB: decoding them to
-    text to have them encoded again cost a tenth of a second); a text-only stream gets the text."""
+def write_stdout(pieces: list[bytes]) -> None:
+    """UTF-8 JSON straight to standard output's bytes, piece after piece (10,000 checklists are 35 MB:
+    joining them into one string, or decoding them to text to have them encoded again, copied all
+    of it each time); a text-only stream gets the text."""
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:
-        sys.stdout.write(data.decode())
+        sys.stdout.write(b"".join(pieces).decode())
         return
     sys.stdout.flush()
-    buffer.write(data)
+    buffer.writelines(pieces)
     buffer.flush()
 
 
@@ -82,25 +83,30 @@ def evaluate_paths(paths: list[Path], library, as_of: date, workers: int | None 
 
 
 def evaluate_paths_json(paths: list[Path], library, as_of: date, workers: int | None = None, *,
-                        as_array: bool = True, compact: bool = False) -> bytes:
-    """The JSON contract of these documents: an array (a folder) or the one object. Each worker writes
-    its share's JSON itself, so that only bytes come back (sending the results back as objects cost
-    the parent more than the second core saved); the shares are joined into exactly the bytes one
-    process writes."""
+                        as_array: bool = True, compact: bool = False) -> list[bytes]:
+    """The JSON contract of these documents, as pieces to write one after the other: an array (a
+    folder) or the one object. Each worker writes its checklists' JSON itself, so that only bytes
+    come back (sending the results back as objects cost the parent more than the second core saved);
+    the pieces make exactly the bytes of writing the whole array at once."""
     import orjson
 
     if not as_array:
-        return _dumps(evaluate_paths(paths, library, as_of, 1)[0], compact)
+        return [_dumps(evaluate_paths(paths, library, as_of, 1)[0], compact)]
     # orjson writes the same JSON as json.dumps(indent=2, ensure_ascii=False) at C speed (the standard
     # library's encoder falls back to pure Python whenever it indents). An array's items are
-    # separated by "," (compact) or ",\n" and framed by "[" "]" or "[\n" "\n]": the inside of each
-    # share's array joins the same way.
-    parts = [p for p in _spread(_evaluate_share_json, paths, library, as_of, workers, compact) if p]
-    if not parts:
-        return orjson.dumps([])
-    if compact:
-        return b"[" + b",".join(p[1:-1] for p in parts) + b"]"
-    return b"[\n" + b",\n".join(p[2:-2] for p in parts) + b"\n]"
+    # separated by "," (compact) or ",\n" and framed by "[" "]" or "[\n" "\n]".
+    items = [item for share in _spread(_evaluate_share_json, paths, library, as_of, workers, compact)
+             for item in share]
+    if not items:
+        return [orjson.dumps([])]
+    separator = b"," if compact else b",\n"
+    pieces = [b"[" if compact else b"[\n"]
+    for i, item in enumerate(items):
+        if i:
+            pieces.append(separator)
+        pieces.append(item)
+    pieces.append(b"]" if compact else b"\n]")
+    return pieces
 
 
 def _dumps(payload, compact: bool) -> bytes:
@@ -130,19 +136,24 @@ def _spread(fn, paths: list[Path], library, as_of: date, workers: int | None, *e
 
 
 def _evaluate_share(job: tuple) -> list[dict]:
+    return _each_checklist(job[:3], lambda checklist: checklist)
+
+
+def _each_checklist(job: tuple, keep) -> list:
+    """``keep`` of each document's checklist, made as soon as the document is read and checked: only
+    what ``keep`` returns is held until the last file is checked (nothing is printed before), not
+    every document too (410 MB for 10,000)."""
     from endorse.documents import load_document
     from tasks.eligibility.evaluation import evaluate as evaluate_document
 
-    paths, library, as_of = job[:3]
-    results = []
+    paths, library, as_of = job
+    kept = []
     with without_cycle_collector():
-        # Each document's checklist as soon as it is read: only the checklists are held until the last
-        # file is checked (nothing is printed before), not every document too (410 MB for 10,000).
         for p in paths:
             document = load_document(p)
             library.check_document(document, str(p))
-            results.append(evaluate_document(document, library, as_of).to_dict())
-    return results
+            kept.append(keep(evaluate_document(document, library, as_of).to_dict()))
+    return kept
 
 
 @contextmanager
@@ -163,10 +174,16 @@ def without_cycle_collector():
             gc.enable()
 
 
-def _evaluate_share_json(job: tuple) -> bytes:
-    """A share's results as a JSON array (empty bytes for no files)."""
-    results = _evaluate_share(job)
-    return _dumps(results, job[3]) if results else b""
+def _evaluate_share_json(job: tuple) -> list[bytes]:
+    """A share's checklists as the JSON items of an array, each written as soon as it is made (bytes
+    are held, not dictionaries). Indented, an item of an array is the item alone with every line two
+    spaces further in (JSON strings hold no raw line break)."""
+    import orjson
+
+    if job[3]:
+        return _each_checklist(job[:3], orjson.dumps)
+    return _each_checklist(job[:3], lambda checklist: b"  " + orjson.dumps(
+        checklist, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
 
 
 def renewal_check(
