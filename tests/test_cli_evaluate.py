@@ -83,6 +83,23 @@ def test_bad_as_of_date_exits_2():
     assert out.returncode == 2 and "--as-of" in out.stderr
 
 
+def test_evaluate_writes_nothing_not_even_a_development_secret(tmp_path):
+    # REQUIREMENTS.md: evaluate reads documents and rules, writes nothing. In development, loading the
+    # settings makes a secret key in the data folder: evaluate must not load them for the rules folder.
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("ENDORSE_")}
+    env.update(ENDORSE_ENV="development", ENDORSE_DATA_DIR=str(data))
+    code = ("import sys; sys.argv=['endorse','evaluate',%r,'--as-of','2026-11-22','--json'];"
+            "from endorse_cli.main import main; import io, contextlib\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main()\n"
+            "print('pydantic_settings' in sys.modules)") % str(EXAMPLE_PATH)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False" and out.stderr == ""
+    assert list(data.iterdir()) == []
+
+
 def test_evaluate_starts_without_prefect_the_web_stack_or_the_database():
     code = ("import sys, runpy; sys.argv=['endorse','evaluate',%r,'--as-of','2026-11-22','--json'];"
             "from endorse_cli.main import main; import io, contextlib\n"

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from bench.generate import applications
 from endorse.settings import PROJECT_ROOT
 
@@ -34,12 +36,13 @@ def test_a_folder_over_two_processes_prints_what_one_process_prints(tmp_path):
     assert ids == sorted(ids) and len(ids) == FILES
 
 
-def test_a_bad_file_in_the_second_share_stops_everything(tmp_path):
+@pytest.mark.parametrize("bad", ["GEN-000800", "GEN-000100"], ids=["in a worker's share", "in this process's share"])
+def test_a_bad_file_in_any_share_stops_everything(tmp_path, bad):
     folder = _folder(tmp_path)
-    (folder / "GEN-000800.json").write_text('{"id": "GEN-000800", "association": "MI-AIMH"}')
+    (folder / f"{bad}.json").write_text(f'{{"id": "{bad}", "association": "MI-AIMH"}}')
     out = run("evaluate", str(folder), "--as-of", "2026-11-22", "--json", "--workers", "2")
     assert out.returncode == 2 and out.stdout == ""
-    assert "GEN-000800.json" in out.stderr and "category" in out.stderr
+    assert f"{bad}.json" in out.stderr and "category" in out.stderr
 
 
 def test_workers_must_be_a_number_of_processes():

@@ -7,7 +7,9 @@ stack or Rich on the ``--json`` path. Neither writes anything anywhere.
 
 from __future__ import annotations
 
+import gc
 import sys
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Optional
@@ -50,11 +52,24 @@ def evaluate(
     library = default_library(rules)
     # Every document is validated before anything is printed: a bad file means no output at all.
     if json:
-        out = evaluate_paths_json(paths, library, day, workers, as_array=Path(path).is_dir(), compact=compact)
-        sys.stdout.write(out.decode() + "\n")
+        write_stdout([*evaluate_paths_json(paths, library, day, workers, as_array=Path(path).is_dir(),
+                                           compact=compact), b"\n"])
     else:
         print_checklists(evaluate_paths(paths, library, day, workers))
     return EXIT_OK
+
+
+def write_stdout(pieces: list[bytes]) -> None:
+    """UTF-8 JSON straight to standard output's bytes, piece after piece (10,000 checklists are 35 MB:
+    joining them into one string, or decoding them to text to have them encoded again, copied all
+    of it each time); a text-only stream gets the text."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(b"".join(pieces).decode())
+        return
+    sys.stdout.flush()
+    buffer.writelines(pieces)
+    buffer.flush()
 
 
 # Below this many documents a second process costs more than it saves.
@@ -68,25 +83,30 @@ def evaluate_paths(paths: list[Path], library, as_of: date, workers: int | None 
 
 
 def evaluate_paths_json(paths: list[Path], library, as_of: date, workers: int | None = None, *,
-                        as_array: bool = True, compact: bool = False) -> bytes:
-    """The JSON contract of these documents: an array (a folder) or the one object. Each worker writes
-    its share's JSON itself, so that only bytes come back (sending the results back as objects cost
-    the parent more than the second core saved); the shares are joined into exactly the bytes one
-    process writes."""
+                        as_array: bool = True, compact: bool = False) -> list[bytes]:
+    """The JSON contract of these documents, as pieces to write one after the other: an array (a
+    folder) or the one object. Each worker writes its checklists' JSON itself, so that only bytes
+    come back (sending the results back as objects cost the parent more than the second core saved);
+    the pieces make exactly the bytes of writing the whole array at once."""
     import orjson
 
     if not as_array:
-        return _dumps(evaluate_paths(paths, library, as_of, 1)[0], compact)
+        return [_dumps(evaluate_paths(paths, library, as_of, 1)[0], compact)]
     # orjson writes the same JSON as json.dumps(indent=2, ensure_ascii=False) at C speed (the standard
     # library's encoder falls back to pure Python whenever it indents). An array's items are
-    # separated by "," (compact) or ",\n" and framed by "[" "]" or "[\n" "\n]": the inside of each
-    # share's array joins the same way.
-    parts = [p for p in _spread(_evaluate_share_json, paths, library, as_of, workers, compact) if p]
-    if not parts:
-        return orjson.dumps([])
-    if compact:
-        return b"[" + b",".join(p[1:-1] for p in parts) + b"]"
-    return b"[\n" + b",\n".join(p[2:-2] for p in parts) + b"\n]"
+    # separated by "," (compact) or ",\n" and framed by "[" "]" or "[\n" "\n]".
+    items = [item for share in _spread(_evaluate_share_json, paths, library, as_of, workers, compact)
+             for item in share]
+    if not items:
+        return [orjson.dumps([])]
+    separator = b"," if compact else b",\n"
+    pieces = [b"[" if compact else b"[\n"]
+    for i, item in enumerate(items):
+        if i:
+            pieces.append(separator)
+        pieces.append(item)
+    pieces.append(b"]" if compact else b"\n]")
+    return pieces
 
 
 def _dumps(payload, compact: bool) -> bytes:
@@ -107,26 +127,63 @@ def _spread(fn, paths: list[Path], library, as_of: date, workers: int | None, *e
 
     size = -(-len(paths) // n)
     shares = [(paths[i:i + size], library, as_of, *extra) for i in range(0, len(paths), size)]
-    # fork: the workers start with the rulebooks already loaded.
-    with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
-        return pool.map(fn, shares)
+    # fork: the workers start with the rulebooks already loaded. This process takes the first share
+    # itself rather than wait: one process fewer to start, one share fewer to send back.
+    with multiprocessing.get_context("fork").Pool(len(shares) - 1) as pool:
+        others = pool.map_async(fn, shares[1:])
+        first = fn(shares[0])
+        return [first, *others.get()]
 
 
 def _evaluate_share(job: tuple) -> list[dict]:
+    return _each_checklist(job[:3], lambda checklist: checklist)
+
+
+def _each_checklist(job: tuple, keep) -> list:
+    """``keep`` of each document's checklist, made as soon as the document is read and checked: only
+    what ``keep`` returns is held until the last file is checked (nothing is printed before), not
+    every document too (410 MB for 10,000)."""
     from endorse.documents import load_document
     from tasks.eligibility.evaluation import evaluate as evaluate_document
 
-    paths, library, as_of = job[:3]
-    docs = [load_document(p) for p in paths]
-    for p, d in zip(paths, docs):
-        library.check_document(d, str(p))
-    return [evaluate_document(d, library, as_of).to_dict() for d in docs]
+    paths, library, as_of = job
+    kept = []
+    with without_cycle_collector():
+        for p in paths:
+            document = load_document(p)
+            library.check_document(document, str(p))
+            kept.append(keep(evaluate_document(document, library, as_of).to_dict()))
+    return kept
 
 
-def _evaluate_share_json(job: tuple) -> bytes:
-    """A share's results as a JSON array (empty bytes for no files)."""
-    results = _evaluate_share(job)
-    return _dumps(results, job[3]) if results else b""
+@contextmanager
+def without_cycle_collector():
+    """Python's cycle collector off while a batch is parsed and evaluated. Every document kept alive
+    until all are checked (a bad file means no output) adds some 80 objects; the collector walked all
+    of them again and again as they piled up: 10,000 documents validated in 2.4 s with it, 0.5 s
+    without. Documents, checklists and their dictionaries hold no reference cycles, so reference
+    counting frees them all the same. What is still alive at the end is frozen (left out of later
+    collections) rather than walked once more: that last walk alone took 0.5 s."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.freeze()
+            gc.enable()
+
+
+def _evaluate_share_json(job: tuple) -> list[bytes]:
+    """A share's checklists as the JSON items of an array, each written as soon as it is made (bytes
+    are held, not dictionaries). Indented, an item of an array is the item alone with every line two
+    spaces further in (JSON strings hold no raw line break)."""
+    import orjson
+
+    if job[3]:
+        return _each_checklist(job[:3], orjson.dumps)
+    return _each_checklist(job[:3], lambda checklist: b"  " + orjson.dumps(
+        checklist, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
 
 
 def renewal_check(

@@ -769,8 +769,8 @@ def _slot_roles(slot, applicant_is_supervisor: bool) -> set[str]:
     return roles
 
 
-def _fits(ctx: _Context, slot, r: _Rating) -> bool:
-    if r.ref.role in _slot_roles(slot, ctx.doc.applicant.is_supervisor):
+def _fits(ctx: _Context, slot, roles: set[str], r: _Rating) -> bool:
+    if r.ref.role in roles:
         return True
     return slot.any_role_if_endorsed_or_vetted and _endorsed_or_vetted(ctx, r) is not None
 
@@ -778,13 +778,20 @@ def _fits(ctx: _Context, slot, r: _Rating) -> bool:
 def _max_filled(ctx: _Context, slots, ratings: list[_Rating]) -> tuple[int, list[int]]:
     """Largest number of slots filled by distinct ratings, and the unfilled slot indexes (tiny search)."""
     best: tuple[int, list[int]] = (-1, [])
-    fits = [[_fits(ctx, slot, r) for r in ratings] for slot in slots]
+    supervisor = ctx.doc.applicant.is_supervisor
+    fits = []
+    for slot in slots:
+        roles = _slot_roles(slot, supervisor)
+        fits.append([_fits(ctx, slot, roles, r) for r in ratings])
 
     def go(i: int, used: frozenset[int], filled: int, unfilled: list[int]) -> None:
         nonlocal best
+        # A branch that cannot fill more slots than the best found so far cannot replace it (only a
+        # larger count does): cut it. The first best assignment found is the same as without the cut.
+        if filled + len(slots) - i <= best[0]:
+            return
         if i == len(slots):
-            if filled > best[0]:
-                best = (filled, list(unfilled))
+            best = (filled, list(unfilled))
             return
         for j in range(len(ratings)):
             if j not in used and fits[i][j]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import email.errors
+import email.policy
 import hashlib
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from zoneinfo import ZoneInfo
@@ -228,8 +230,28 @@ def _link_for(session: Session, msg: OutboxMessage, secret_key: str, base_url: s
     return base_url.rstrip("/") + path + links.token_for(row.token_nonce, secret_key, LINK_PURPOSE[msg.link_kind])
 
 
+class _HeaderClasses(HeaderRegistry):
+    """The standard header registry, but each header's class made once: the email package builds a
+    new class for every header it sets or reads (type(...) in HeaderRegistry.__getitem__), a fifth of
+    building a message. The headers themselves are the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+_POLICY = email.policy.default.clone(header_factory=_HeaderClasses())
+
+
 def build_message(msg: OutboxMessage, link: str | None, mail_from: str, time_zone: str | None = None) -> EmailMessage:
-    em = EmailMessage()
+    em = EmailMessage(policy=_POLICY)
     em["From"] = mail_from
     em["To"] = formataddr((msg.recipient_name, msg.recipient_email))
     if msg.reply_to:
@@ -292,8 +314,9 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
                                                   assoc.timezone if assoc and assoc.profile_digest else None)))
             except UNBUILDABLE as exc:
                 unbuildable.append((i, f"{PERMANENT}cannot build the message: {type(exc).__name__}: {exc}"[:500]))
-    for i, error in unbuildable:
-        counts[_record_outcome(sessions, i, error, max_attempts)] += 1
+    for outcome in _record_outcomes(sessions, unbuildable, max_attempts):
+        counts[outcome] += 1
+    recorder = _Recorder(sessions, max_attempts, counts)
     queue: asyncio.Queue = asyncio.Queue()
     for item in prepared:
         queue.put_nowait(item)
@@ -330,8 +353,9 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
                 if client is not None:
                     client.close()
                 client = None  # a fresh session for the next message
-            # Record each outcome at once: a crash later in the batch must not make this one look unsent.
-            counts[_record_outcome(sessions, msg_id, error, max_attempts)] += 1
+            # Recorded before this session sends again: a crash later in the batch must not make this one
+            # look unsent (at most one message per session is ever sent and not yet recorded).
+            await recorder.record(msg_id, error)
         if client is not None:
             try:
                 await client.quit()
@@ -344,24 +368,70 @@ async def deliver_due(sessions: sessionmaker[Session], smtp: SmtpConfig, *, secr
                           unreachable=unreachable[0] if unreachable and not counts["sent"] else None)
 
 
-def _record_outcome(sessions: sessionmaker[Session], msg_id: int, error: str | None, max_attempts: int) -> str:
+class _Recorder:
+    """Outcomes written together (group commit). A session waits for its message's outcome to be
+    written before it sends another, so a crash can resend at most one message per session, as
+    before; but the outcomes that arrive while a transaction is being written share the next one.
+    A transaction per message cost more than the sending: 20 sessions sent 1,000 messages slower
+    than one session did, each commit holding up every session (the loop waits on the database)."""
+
+    def __init__(self, sessions: sessionmaker[Session], max_attempts: int, counts: dict[str, int]):
+        self.sessions, self.max_attempts, self.counts = sessions, max_attempts, counts
+        self.waiting: list[tuple[int, str | None, asyncio.Future]] = []
+        self.writer: asyncio.Task | None = None
+
+    async def record(self, msg_id: int, error: str | None) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((msg_id, error, done))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.ensure_future(self._write())
+        await done
+
+    async def _write(self) -> None:
+        await asyncio.sleep(0)  # the sessions whose replies came in with this one add theirs first
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            try:
+                outcomes = _record_outcomes(self.sessions, [(i, e) for i, e, _ in batch], self.max_attempts)
+            except Exception as exc:  # nothing of the batch was written: each session fails with it
+                for _, _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for (_, _, done), outcome in zip(batch, outcomes):
+                self.counts[outcome] += 1
+                done.set_result(outcome)
+
+
+def _record_outcomes(sessions: sessionmaker[Session], outcomes: list[tuple[int, str | None]],
+                     max_attempts: int) -> list[str]:
+    """Each message's outcome (None: sent, else the error), all in one transaction; 'sent', 'retried'
+    or 'failed' for each."""
+    if not outcomes:
+        return []
     now = utcnow()
+    result = []
     with sessions.begin() as s:
-        if error is None:
-            # A single UPDATE: the common path stays cheap.
-            s.execute(update(OutboxMessage).where(OutboxMessage.id == msg_id)
+        sent = [i for i, error in outcomes if error is None]
+        if sent:
+            # A single UPDATE for every message sent: the common path stays cheap.
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(sent))
                       .values(status="sent", sent_at=now, last_error=None, attempts=OutboxMessage.attempts + 1))
-            return "sent"
-        m = s.get(OutboxMessage, msg_id)
-        m.attempts += 1
-        if m.attempts >= max_attempts or _permanent(error):
-            m.status, m.last_error = "failed", error
-            record_audit(s, actor="system", action="email.failed", entity_type="outbox_message", entity_id=m.id,
-                         application_id=m.application_id, role=m.role, error=error)
-            return "failed"
-        delay = BACKOFF_BASE_SECONDS * 2 ** (m.attempts - 1) * (1 + random.random() / 4)
-        m.status, m.last_error, m.next_attempt_at = "queued", error, now + timedelta(seconds=delay)
-        return "retried"
+        for msg_id, error in outcomes:
+            result.append("sent" if error is None else _record_error(s, msg_id, error, max_attempts, now))
+    return result
+
+
+def _record_error(s: Session, msg_id: int, error: str, max_attempts: int, now: datetime) -> str:
+    m = s.get(OutboxMessage, msg_id)
+    m.attempts += 1
+    if m.attempts >= max_attempts or _permanent(error):
+        m.status, m.last_error = "failed", error
+        record_audit(s, actor="system", action="email.failed", entity_type="outbox_message", entity_id=m.id,
+                     application_id=m.application_id, role=m.role, error=error)
+        return "failed"
+    delay = BACKOFF_BASE_SECONDS * 2 ** (m.attempts - 1) * (1 + random.random() / 4)
+    m.status, m.last_error, m.next_attempt_at = "queued", error, now + timedelta(seconds=delay)
+    return "retried"
 
 
 PERMANENT = "permanent: "
