@@ -21,13 +21,18 @@ def import_documents(
     before anything is written: a bad one names its file and field.
     """
     from endorse.documents import document_paths, load_document
+    from endorse_cli.commands.checklists import without_cycle_collector
     from endorse_cli.display import progress
     from tasks.intake.importing import import_documents as import_all
 
     paths = document_paths(path)
-    docs = [(p, load_document(p)) for p in paths]
-    with progress("importing", total=len(docs)) as advance:
-        report = import_all(docs, actor=actor, progress=advance)
+    # Every document is held until all are checked (a bad file writes nothing), as in evaluate: the
+    # cycle collector walking them as they pile up cost 10,000 files 2.4 s of parsing (0.5 s without)
+    # and the import another 1.2 s.
+    with without_cycle_collector():
+        docs = [(p, load_document(p)) for p in paths]
+        with progress("importing", total=len(docs)) as advance:
+            report = import_all(docs, actor=actor, progress=advance)
     for line in report:
         print(line)
     return EXIT_OK
