@@ -7,10 +7,13 @@ full pass."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from prefect import flow
 
 from tasks.pipeline import (
     ARTIFACTS_PER_SWEEP,
+    EVENTS_PER_SWEEP,
     advance_application_batch,
     escalate_overdue_ratings,
     expire_stale_links,
@@ -27,6 +30,7 @@ from tasks.pipeline import (
     remind_reviewers,
     scheduled_run_name,
     send_due_reminders,
+    summarize_transitions,
 )
 
 # After the batches, in this order; every step is safe while another sweep runs it too (the
@@ -48,13 +52,20 @@ FOLLOW_UPS = (
 @flow(name="sweep", flow_run_name=scheduled_run_name, log_prints=True,
       timeout_seconds=12 * 60, retries=1, retry_delay_seconds=60)
 def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False,
-          artifacts: int = ARTIFACTS_PER_SWEEP) -> dict:
+          artifacts: int = ARTIFACTS_PER_SWEEP, events: int = EVENTS_PER_SWEEP) -> dict:
     day = parse_as_of(as_of)
     plan = plan_sweep(batch_size, day, full)
-    moved = {"full": plan["full"], "evaluated": 0, "reconciled": 0, "transitions": 0, "rescheduled": 0}
+    moved = {"full": plan["full"], "evaluated": 0, "reconciled": 0, "transitions": 0, "rescheduled": 0,
+             "transition_events": 0}
+    over_cap = Counter()
     for batch in plan["batches"]:
-        for k, v in advance_application_batch(batch, day, plan["rules_changed"]).items():
+        counts = advance_application_batch(batch, day, plan["rules_changed"], events - moved["transition_events"])
+        over_cap.update(counts.pop("over_cap"))
+        for k, v in counts.items():
             moved[k] += v
+    # Past the cap of events a sweep sends one by one: one event that stands for the rest.
+    moved["transitions_summarized"] = summarize_transitions(dict(over_cap), moved["transition_events"], day) \
+        if over_cap else 0
     if plan["full"]:
         record_full_sweep(day)
     for key, step in FOLLOW_UPS:

@@ -32,12 +32,14 @@ from tasks.pipeline.prefect_tasks import (
     remind_reviewers,
     send_due_reminders,
     send_renewal_notices,
+    summarize_transitions,
 )
-from tasks.pipeline.prefect_report import ARTIFACTS_PER_SWEEP
+from tasks.pipeline.prefect_report import ARTIFACTS_PER_SWEEP, EVENTS_PER_SWEEP
 from tasks.pipeline.reconcile import open_application_ids, reconcile_one
 
 __all__ = [
     "ARTIFACTS_PER_SWEEP",
+    "EVENTS_PER_SWEEP",
     "artifact_key",
     "describe",
     "name_this_run",
@@ -71,4 +73,5 @@ __all__ = [
     "remind_reviewers",
     "send_due_reminders",
     "send_renewal_notices",
+    "summarize_transitions",
 ]
