@@ -1,7 +1,8 @@
 """The first sweep after an import reads what a transaction of reconciles needs once, not once per
 application (issue 17): the number of SELECTs a batch sends does not grow with the batch. And an
-application whose steps are rolled back in its savepoint leaves no audit entry and no email, while
-the others in the same transaction keep theirs."""
+application whose steps fail at the flush is rolled back with its chunk (one transaction, one flush
+for many applications) and each of them is then reconciled on its own: no audit entry, email or
+decision written twice, and the other applications keep theirs."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def test_a_batch_sends_as_many_selects_for_60_applications_as_for_15(database_ur
     assert large <= small + 4 * decided, (small, large, decided)
 
 
-def test_an_application_rolled_back_in_its_savepoint_leaves_no_audit_entry_and_no_email(database_url, sessions,
+def test_an_application_rolled_back_with_its_chunk_leaves_no_audit_entry_and_no_email_twice(database_url, sessions,
                                                                                        monkeypatch):
     ids = _import(database_url, 40)
     real = decisions.record_decision
