@@ -92,11 +92,14 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
     return insert_if_absent(session, row)
 
 
-def insert_all_if_absent(session: Session, rows: list[dict]) -> None:
-    """Many queued emails in one statement; a key already queued keeps its first row."""
-    if rows:
-        session.execute(dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"]),
-                        rows)
+def insert_all_if_absent(session: Session, rows: list[dict]) -> int:
+    """Many queued emails in one statement; a key already queued keeps its first row. Returns how
+    many this call queued (a run alongside may have queued some of the same keys first)."""
+    if not rows:
+        return 0
+    stmt = (dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OutboxMessage.id))
+    return len(session.execute(stmt, rows).all())
 
 
 def render_for(session: Session, role: str, context: dict, association: str | None,
