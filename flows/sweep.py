@@ -14,37 +14,19 @@ from prefect import flow
 from tasks.pipeline import (
     ARTIFACTS_PER_SWEEP,
     EVENTS_PER_SWEEP,
+    FOLLOW_UPS,
     advance_application_batch,
-    escalate_overdue_ratings,
-    expire_stale_links,
+    follow_up_sweep,
     parse_as_of,
     plan_sweep,
-    publish_due_application_artifacts,
-    publish_pipeline_artifact,
-    reassign_overdue_application_reviews,
-    reassign_overdue_essays,
+    publish_sweep_artifacts,
     record_completed_run,
     record_full_sweep,
-    remind_missing_transcripts,
-    remind_application_reviewers,
-    remind_reviewers,
     scheduled_run_name,
-    send_due_reminders,
     summarize_transitions,
 )
 
-# After the batches, in this order; every step is safe while another sweep runs it too (the
-# database decides which run changes a row, and only that run audits or emails it).
-FOLLOW_UPS = (
-    ("reminders", send_due_reminders),
-    ("transcript_reminders", remind_missing_transcripts),
-    ("expired_links", expire_stale_links),
-    ("escalated", escalate_overdue_ratings),
-    ("essay_reviews_reassigned", reassign_overdue_essays),
-    ("reviewer_reminders", remind_reviewers),
-    ("application_reviews_reassigned", reassign_overdue_application_reviews),
-    ("application_reviewer_reminders", remind_application_reviewers),
-)
+__all__ = ["FOLLOW_UPS", "sweep"]
 
 
 # A sweep of 10 000 applications takes a few minutes; one hung on a lock must not hold the slot
@@ -68,10 +50,9 @@ def sweep(batch_size: int = 1000, as_of: str | None = None, full: bool = False,
         if over_cap else 0
     if plan["full"]:
         record_full_sweep(day)
-    for key, step in FOLLOW_UPS:
-        moved[key] = step(day)
-    # Last, off the path of the moves and emails: the artifacts behind what changed, ``artifacts`` at most.
-    moved.update(publish_due_application_artifacts(artifacts))
-    moved.update(publish_pipeline_artifact(day))
+    # A task run costs more than a step with nothing to do: the follow-ups are one task, the
+    # artifacts another (last, off the path of the moves and emails: ``artifacts`` at most).
+    moved.update(follow_up_sweep(day))
+    moved.update(publish_sweep_artifacts(artifacts, day))
     record_completed_run("sweep", moved)
     return moved

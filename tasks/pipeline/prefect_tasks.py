@@ -170,6 +170,34 @@ def publish_pipeline_artifact(as_of: date) -> dict:
     return {"applications": int(len(frame)), "overdue_ratings": int(frame["overdue_ratings"].sum()) if len(frame) else 0}
 
 
+# The sweep's steps after its batches, in this order; every step is safe while another sweep runs it
+# too (the database decides which run changes a row, and only that run audits or emails it).
+FOLLOW_UPS = (
+    ("reminders", send_due_reminders),
+    ("transcript_reminders", remind_missing_transcripts),
+    ("expired_links", expire_stale_links),
+    ("escalated", escalate_overdue_ratings),
+    ("essay_reviews_reassigned", reassign_overdue_essays),
+    ("reviewer_reminders", remind_reviewers),
+    ("application_reviews_reassigned", reassign_overdue_application_reviews),
+    ("application_reviewer_reminders", remind_application_reviewers),
+)
+
+
+@task
+def follow_up_sweep(as_of: date) -> dict:
+    """The sweep's steps after its batches, in order, as one task run: on most sweeps none has
+    anything to do (each is one indexed query then), and a task run each cost more than all of them."""
+    return {key: step.fn(as_of) for key, step in FOLLOW_UPS}
+
+
+@task
+def publish_sweep_artifacts(limit: int, as_of: date) -> dict:
+    """The sweep's last reporting step, one task run: the application artifacts that are behind
+    (``limit`` at most), then the pipeline table."""
+    return publish_due_application_artifacts.fn(limit) | publish_pipeline_artifact.fn(as_of)
+
+
 @task(retries=3, retry_delay_seconds=[10, 30, 90])
 def deliver_queued_email(limit: int = 10_000) -> dict:
     """Send what is due in the outbox (SMTP is I/O: this task retries)."""
