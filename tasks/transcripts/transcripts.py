@@ -78,4 +78,4 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
             rows = s.info[OUTBOX_ROWS]
         finally:
             s.info.pop(OUTBOX_ROWS)
-        return insert_all_if_absent(s, rows)
+        return insert_all_if_absent(s, rows, count=True)

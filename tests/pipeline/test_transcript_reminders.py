@@ -77,6 +77,6 @@ def test_a_reminder_another_run_queued_meanwhile_is_neither_written_twice_nor_co
                message_id="<1@x>", idempotency_key="transcript.missing:X:2026-W47", link_kind=None, link_ref_id=None,
                status="queued", attempts=0)
     with transaction(sessions) as s:
-        assert insert_all_if_absent(s, [row]) == 1
+        assert insert_all_if_absent(s, [row], count=True) == 1
     with transaction(sessions) as s:
-        assert insert_all_if_absent(s, [row, {**row, "message_id": "<2@x>", "idempotency_key": "k2"}]) == 1
+        assert insert_all_if_absent(s, [row, {**row, "message_id": "<2@x>", "idempotency_key": "k2"}], count=True) == 1
