@@ -92,3 +92,23 @@ def test_an_application_rolled_back_with_its_chunk_leaves_no_audit_entry_and_no_
     assert (letters, recorded) == (1, 1)
     assert len({(c["from_stage"], c["to_stage"]) for c in changes}) == len(changes)  # no step twice
     assert others > 1
+
+
+def test_the_cycle_collector_is_off_while_a_batch_runs_and_back_after_it_even_when_it_fails(database_url, sessions,
+                                                                                         monkeypatch):
+    import gc
+
+    ids = _import(database_url, 3)
+    seen = []
+
+    def reading(s, batch_ids):
+        seen.append(gc.isenabled())
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(pipeline, "load_documents", reading)
+    assert gc.isenabled()
+    try:
+        pipeline.advance_batch(sessions, ids, _cfg(), True)
+    except RuntimeError:
+        pass
+    assert seen == [False] and gc.isenabled()
