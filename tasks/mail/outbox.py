@@ -94,11 +94,17 @@ def queue_email(session: Session, *, role: str, to_email: str, to_name: str, con
     return insert_if_absent(session, row)
 
 
-def insert_all_if_absent(session: Session, rows: list[dict]) -> None:
-    """Many queued emails in one statement; a key already queued keeps its first row."""
-    if rows:
-        session.execute(dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"]),
-                        rows)
+def insert_all_if_absent(session: Session, rows: list[dict], *, count: bool = False) -> int | None:
+    """Many queued emails in one statement; a key already queued keeps its first row. With ``count``,
+    returns how many this call queued (a run alongside may have queued some of the same keys first);
+    without it the rows go in by the driver's executemany, nothing read back."""
+    if not rows:
+        return 0 if count else None
+    stmt = dialect_insert(session)(OutboxMessage).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    if not count:
+        session.execute(stmt, rows)
+        return None
+    return len(session.execute(stmt.returning(OutboxMessage.id), rows).all())
 
 
 def render_for(session: Session, role: str, context: dict, association: str | None,

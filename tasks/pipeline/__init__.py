@@ -11,16 +11,19 @@ from tasks.pipeline.prefect_glue import (
     trigger_reconcile,
 )
 from tasks.pipeline.prefect_tasks import (
+    FOLLOW_UPS,
     advance_application_batch,
     deliver_queued_email,
     escalate_overdue_ratings,
     expire_stale_links,
+    follow_up_sweep,
     lapse_unrenewed_endorsements,
     list_open_batches,
     plan_sweep,
     publish_application_artifact,
     publish_due_application_artifacts,
     publish_pipeline_artifact,
+    publish_sweep_artifacts,
     queue_orchestration_alert,
     reassign_overdue_application_reviews,
     reassign_overdue_essays,
@@ -32,12 +35,15 @@ from tasks.pipeline.prefect_tasks import (
     remind_reviewers,
     send_due_reminders,
     send_renewal_notices,
+    summarize_transitions,
 )
-from tasks.pipeline.prefect_report import ARTIFACTS_PER_SWEEP
+from tasks.pipeline.prefect_report import ARTIFACTS_PER_SWEEP, EVENTS_PER_SWEEP
 from tasks.pipeline.reconcile import open_application_ids, reconcile_one
 
 __all__ = [
     "ARTIFACTS_PER_SWEEP",
+    "EVENTS_PER_SWEEP",
+    "FOLLOW_UPS",
     "artifact_key",
     "describe",
     "name_this_run",
@@ -52,6 +58,7 @@ __all__ = [
     "deliver_queued_email",
     "escalate_overdue_ratings",
     "expire_stale_links",
+    "follow_up_sweep",
     "lapse_unrenewed_endorsements",
     "list_open_batches",
     "plan_sweep",
@@ -59,6 +66,7 @@ __all__ = [
     "publish_application_artifact",
     "publish_due_application_artifacts",
     "publish_pipeline_artifact",
+    "publish_sweep_artifacts",
     "queue_orchestration_alert",
     "reassign_overdue_application_reviews",
     "reassign_overdue_essays",
@@ -71,4 +79,5 @@ __all__ = [
     "remind_reviewers",
     "send_due_reminders",
     "send_renewal_notices",
+    "summarize_transitions",
 ]

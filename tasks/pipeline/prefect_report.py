@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 
@@ -24,7 +25,7 @@ from models import Application
 from tasks.coordination.reports import application_markdown
 from endorse.prefect_links import application_resource_id, artifact_key
 from tasks.pipeline.prefect_glue import transition_event_name
-from tasks.pipeline.reconcile import ReconcileOutcome
+from tasks.pipeline.reconcile import MAX_STEPS, ReconcileOutcome
 
 # Artifacts are one API call each (Prefect has no bulk endpoint): a few at a time rather than one after
 # the other.
@@ -33,6 +34,12 @@ ARTIFACTS_AT_ONCE = 8
 # moves every one of them, and 10,000 uploads cost more than the reconciles. Later sweeps catch up,
 # the most recently moved first (our own dashboard, the source of truth, is current all along).
 ARTIFACTS_PER_SWEEP = 500
+# At most this many transition events per sweep; the rest are counted in one summary event. A Prefect
+# server without Redis holds 10,000 messages in its in-memory queue and drops the rest without a word
+# (the first sweep after a 10,000-application import makes ~22,000 transitions); our audit log and
+# dashboard hold every transition, so the events are a window on them, never the record.
+EVENTS_PER_SWEEP = 1000
+SUMMARY_EVENT = "endorse.sweep.transitions-summarized"
 
 _log = logging.getLogger(__name__)
 
@@ -99,20 +106,71 @@ def application_labels(s: Session, ids: Iterable[str]) -> dict[str, tuple[str, s
                                                       Application.association_code).where(Application.id.in_(ids)))}
 
 
-def report_reconciled(sessions: sessionmaker[Session], outcomes: list[ReconcileOutcome], as_of: date) -> int:
-    """Log each transition at INFO and, under Prefect, emit its event. Returns the number of events
-    emitted. (Artifacts are published apart: ``publish_due_artifacts``.)"""
+def within_event_cap(outcomes: list[ReconcileOutcome], cap: int | None) -> tuple[list[ReconcileOutcome], Counter]:
+    """The outcomes whose transitions fit in ``cap`` events (in order; the last one cut short if need
+    be), and the stages entered by the transitions left over. Pure: tested without Prefect."""
+    kept, left, room = [], Counter(), len(outcomes) * MAX_STEPS if cap is None else max(cap, 0)
+    for out in outcomes:
+        if not out.transitions:
+            continue
+        sent, rest = out.transitions[:room], out.transitions[room:]
+        room -= len(sent)
+        if sent:
+            kept.append(ReconcileOutcome(out.application_id, out.stage, sent, out.eligible))
+        left.update(t.to_stage for t in rest)
+    return kept, left
+
+
+def report_reconciled(sessions: sessionmaker[Session], outcomes: list[ReconcileOutcome], as_of: date,
+                      cap: int | None = None) -> Counter:
+    """Log each transition at INFO and, under Prefect, emit its event, for the first ``cap``
+    transitions (all without one). Returns the stages entered by those left over, for the sweep's
+    summary event. (Artifacts are published apart: ``publish_due_artifacts``.)"""
+    outcomes, left = within_event_cap(outcomes, cap)
     logger = _transitions_logger()
     for out in outcomes:
         for t in out.transitions:
             logger.info("%s: %s → %s", out.application_id, t.from_stage, t.to_stage)
     if not under_prefect():
-        return 0
+        return left
     try:
-        return emit_transition_events(sessions, outcomes, as_of)
+        emit_transition_events(sessions, outcomes, as_of)
     except Exception as exc:  # noqa: BLE001 - committed already: the report must not fail the run that moved them
         _warn_stopped(len(outcomes), exc)
+    return left
+
+
+def summary_event(left: dict[str, int], sent: int, as_of: date, run_id: str | None) -> dict:
+    """The one event that stands for the transitions a sweep did not send one by one (keyword
+    arguments of ``emit_event``). Pure: tested without Prefect."""
+    total = sum(left.values())
+    return {"event": SUMMARY_EVENT,
+            "resource": {"prefect.resource.id": f"endorse.sweep.{run_id or as_of.isoformat()}",
+                         "prefect.resource.name": f"sweep {as_of.isoformat()}"},
+            "payload": {"as_of": as_of.isoformat(), "transitions_sent_as_events": sent,
+                        "transitions_summarized": total, "stages_entered": dict(sorted(left.items())),
+                        "see": "every transition is in the audit log (action stage.changed) and on the "
+                               "coordinator's dashboard"}}
+
+
+def report_summarized(left: dict[str, int], sent: int, as_of: date) -> int:
+    """Emit the summary event and log one line for the transitions over the cap. Returns how many it
+    stands for (0: nothing was over the cap, no event)."""
+    total = sum(left.values())
+    if not total:
         return 0
+    _run_logger().info("%d more transitions (%s) not sent one by one (at most %d events a sweep): "
+                       "they are in the audit log and on the dashboard", total,
+                       ", ".join(f"{n} to {stage}" for stage, n in sorted(left.items())), EVENTS_PER_SWEEP)
+    if under_prefect():
+        from prefect.events import emit_event
+        from prefect.runtime import flow_run
+
+        try:
+            emit_event(**summary_event(left, sent, as_of, flow_run.id))
+        except Exception as exc:  # noqa: BLE001 - the transitions have committed and are in our audit log
+            _run_logger().warning("the summary event was not sent: %s", type(exc).__name__)
+    return total
 
 
 def _warn_stopped(count: int, exc: Exception) -> None:
@@ -226,6 +284,7 @@ async def _publish(pages: list[tuple[str, str, str]]) -> list[bool]:
         return list(await asyncio.gather(*(one(client, *page) for page in pages)))
 
 
-__all__ = ["ARTIFACTS_PER_SWEEP", "application_labels", "clear_artifact_due", "due_artifact_ids", "emit_transition_events", "pipeline_table",
-           "publish_application_artifacts", "publish_due_artifacts", "report_reconciled", "transition_events",
+__all__ = ["ARTIFACTS_PER_SWEEP", "EVENTS_PER_SWEEP", "SUMMARY_EVENT", "application_labels", "clear_artifact_due", "due_artifact_ids", "emit_transition_events", "pipeline_table",
+           "publish_application_artifacts", "publish_due_artifacts", "report_reconciled", "report_summarized", "summary_event",
+           "transition_events", "within_event_cap",
            "under_prefect"]

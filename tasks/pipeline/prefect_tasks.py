@@ -17,10 +17,12 @@ from tasks.mail.outbox import SmtpConfig, deliver_due
 from tasks.pipeline import reconcile as pipeline
 from tasks.pipeline.prefect_report import (
     ARTIFACTS_PER_SWEEP,
+    EVENTS_PER_SWEEP,
     pipeline_table,
     publish_application_artifacts,
     publish_due_artifacts,
     report_reconciled,
+    report_summarized,
 )
 from tasks.references import requests as reference_requests
 from tasks.transcripts import transcripts
@@ -82,13 +84,21 @@ def record_full_sweep(as_of: date) -> None:
 
 
 @task
-def advance_application_batch(ids: list[str], as_of: date, rules_changed: bool = False) -> dict:
+def advance_application_batch(ids: list[str], as_of: date, rules_changed: bool = False,
+                              events: int = EVENTS_PER_SWEEP) -> dict:
     """One task for a whole batch: evaluate all, move the ones that can move. Then, after the
-    commits, each transition is logged and sent as an event (the artifacts are the sweep's last step)."""
+    commits, the first ``events`` transitions are logged and sent as events; the stages entered by
+    the rest come back as ``over_cap`` for the sweep's summary event (the artifacts are its last step)."""
     sessions, reconciled = default_session_factory(), []
     counts = pipeline.advance_batch(sessions, ids, _config(as_of), rules_changed, reconciled=reconciled)
-    report_reconciled(sessions, reconciled, as_of)
-    return counts
+    left = report_reconciled(sessions, reconciled, as_of, cap=events)
+    return counts | {"transition_events": counts["transitions"] - sum(left.values()), "over_cap": dict(left)}
+
+
+@task
+def summarize_transitions(over_cap: dict[str, int], sent: int, as_of: date) -> int:
+    """One event (and one log line) for the transitions over the sweep's cap of events."""
+    return report_summarized(over_cap, sent, as_of)
 
 
 @task
@@ -158,6 +168,34 @@ def publish_pipeline_artifact(as_of: date) -> dict:
     create_table_artifact(pipeline_table(summary), key="pipeline",
                           description=f"Pipeline as of {as_of.isoformat()}")
     return {"applications": int(len(frame)), "overdue_ratings": int(frame["overdue_ratings"].sum()) if len(frame) else 0}
+
+
+# The sweep's steps after its batches, in this order; every step is safe while another sweep runs it
+# too (the database decides which run changes a row, and only that run audits or emails it).
+FOLLOW_UPS = (
+    ("reminders", send_due_reminders),
+    ("transcript_reminders", remind_missing_transcripts),
+    ("expired_links", expire_stale_links),
+    ("escalated", escalate_overdue_ratings),
+    ("essay_reviews_reassigned", reassign_overdue_essays),
+    ("reviewer_reminders", remind_reviewers),
+    ("application_reviews_reassigned", reassign_overdue_application_reviews),
+    ("application_reviewer_reminders", remind_application_reviewers),
+)
+
+
+@task
+def follow_up_sweep(as_of: date) -> dict:
+    """The sweep's steps after its batches, in order, as one task run: on most sweeps none has
+    anything to do (each is one indexed query then), and a task run each cost more than all of them."""
+    return {key: step.fn(as_of) for key, step in FOLLOW_UPS}
+
+
+@task
+def publish_sweep_artifacts(limit: int, as_of: date) -> dict:
+    """The sweep's last reporting step, one task run: the application artifacts that are behind
+    (``limit`` at most), then the pipeline table."""
+    return publish_due_application_artifacts.fn(limit) | publish_pipeline_artifact.fn(as_of)
 
 
 @task(retries=3, retry_delay_seconds=[10, 30, 90])

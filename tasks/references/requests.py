@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -21,6 +21,20 @@ from tasks.config import PipelineConfig, _now_for
 from tasks.mail.outbox import QueuedEmail, queue_email
 
 
+# Still without a link? A run alongside may have issued it since this session read the row. (A Core
+# statement: it needs no flush of the session first, and gives back what it wrote.) Built once: the
+# first sweep after an import issues thousands, and building and keying it each time cost more than
+# running it.
+_R = ReferenceRequest.__table__
+_ISSUE_LINK = (_R.update().where(_R.c.id == bindparam("b_id"), _R.c.token_hash.is_(None),
+                                 _R.c.token_expires_at.is_(None))
+               .values(token_nonce=bindparam("b_nonce"), token_hash=bindparam("b_hash"),
+                       token_generation=_R.c.token_generation + 1, token_expires_at=bindparam("b_expires"),
+                       due_on=bindparam("b_due"))
+               .returning(_R.c.token_nonce, _R.c.token_hash, _R.c.token_generation, _R.c.token_expires_at,
+                          _R.c.due_on))
+
+
 def issue_reference_links(s: Session, app: Application, cfg: PipelineConfig, now: datetime,
                           pending: list[ReferenceRequest] | None = None) -> int:
     """A secure link and a request email for every requested rater who has none yet.
@@ -33,20 +47,12 @@ def issue_reference_links(s: Session, app: Application, cfg: PipelineConfig, now
             ReferenceRequest.application_id == app.id, ReferenceRequest.status == "requested",
             ReferenceRequest.token_hash.is_(None), ReferenceRequest.token_expires_at.is_(None))))
     issued = 0
+    expiry, due = timedelta(days=int(settings["reference_link_expiry_days"])), timedelta(days=int(settings["reference_due_days"]))
     for req in list(pending):
         pending.remove(req)
         link = links.issue(cfg.secret_key, "rating")
-        # Still without a link? A run alongside may have issued it since this session read the row.
-        # (A Core statement: it needs no flush of the session first, and gives back what it wrote.)
-        R = ReferenceRequest.__table__
-        written = s.connection().execute(R.update().where(
-                R.c.id == req.id, R.c.token_hash.is_(None), R.c.token_expires_at.is_(None))
-                .values(token_nonce=link.nonce, token_hash=link.token_hash,
-                        token_generation=R.c.token_generation + 1,
-                        token_expires_at=now + timedelta(days=int(settings["reference_link_expiry_days"])),
-                        due_on=(now + timedelta(days=int(settings["reference_due_days"]))).date())
-                .returning(R.c.token_nonce, R.c.token_hash, R.c.token_generation, R.c.token_expires_at,
-                           R.c.due_on)).first()
+        written = s.connection().execute(_ISSUE_LINK, {"b_id": req.id, "b_nonce": link.nonce, "b_hash": link.token_hash,
+                                                       "b_expires": now + expiry, "b_due": (now + due).date()}).first()
         if written is None:
             continue
         for key, value in written._mapping.items():  # what the row now holds, without reading it again

@@ -20,7 +20,7 @@ from tasks.config import PipelineConfig
 from tasks.eligibility.stages import (
     TRANSCRIPTS,
 )
-from tasks.mail.outbox import queue_email
+from tasks.mail.outbox import OUTBOX_ROWS, insert_all_if_absent, queue_email
 
 
 def record_transcript(sessions: sessionmaker[Session], application_id: str, *, institution: str, official: bool,
@@ -52,7 +52,6 @@ def record_transcript(sessions: sessionmaker[Session], application_id: str, *, i
 def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineConfig) -> int:
     """Applicants waiting on transcripts are reminded at most once a week."""
     week = cfg.as_of.isocalendar()
-    count = 0
     key_tail = f":{week[0]}-W{week[1]}"
     # Applicants already reminded this week (their email's key is in the outbox) are not read again.
     reminded = exists().where(OutboxMessage.idempotency_key
@@ -61,19 +60,22 @@ def remind_missing_transcripts(sessions: sessionmaker[Session], cfg: PipelineCon
         apps = s.scalars(select(Application).where(Application.stage == TRANSCRIPTS, ~reminded)
                          .options(selectinload(Application.education).selectinload(EducationRecord.transcript),
                                   selectinload(Application.applicant))).all()
-        for app in apps:
-            missing = []
-            for e in app.education:
-                t = e.transcript
-                if t is None or t.received_on is None or not t.official:
-                    missing.append(f"{e.institution} ({e.degree or e.credential})")
-            if not missing:
-                continue
-            info = cfg.library.category_info(app.category)
-            queued = queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant_name,
-                        association=app.association_code, application_id=app.id,
-                        idempotency_key=f"transcript.missing:{app.id}{key_tail}",
-                        context={"applicant_name": app.applicant_name, "category_name": info["name"],
-                                 "application_id": app.id, "missing": missing})
-            count += queued.new
-    return count
+        # Rendered one by one, written by one INSERT (a key queued meanwhile by another run is skipped
+        # and not counted).
+        s.info[OUTBOX_ROWS] = []
+        try:
+            for app in apps:
+                missing = [f"{e.institution} ({e.degree or e.credential})" for e in app.education
+                           if e.transcript is None or e.transcript.received_on is None or not e.transcript.official]
+                if not missing:
+                    continue
+                info = cfg.library.category_info(app.category)
+                queue_email(s, role="transcript.missing", to_email=app.applicant.email, to_name=app.applicant_name,
+                            association=app.association_code, application_id=app.id,
+                            idempotency_key=f"transcript.missing:{app.id}{key_tail}",
+                            context={"applicant_name": app.applicant_name, "category_name": info["name"],
+                                     "application_id": app.id, "missing": missing})
+            rows = s.info[OUTBOX_ROWS]
+        finally:
+            s.info.pop(OUTBOX_ROWS)
+        return insert_all_if_absent(s, rows, count=True)

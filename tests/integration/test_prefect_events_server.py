@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -180,3 +181,48 @@ def _follow_the_application_pages_links(ui: str, database_url: str, application_
         server.should_exit = True
         thread.join(10)
         engine.dispose()
+
+
+def test_a_sweep_past_the_cap_of_events_sends_the_cap_and_one_summary_and_the_server_drops_nothing(
+        prefect_server, database_url, tmp_path: Path):
+    """Issue 17: the first sweep after a bulk import moved more applications than the cap of events a
+    sweep sends one by one; the server then holds exactly the cap of transition events, one summary
+    event standing for the rest, and its log never says it dropped a message."""
+    from bench.generate import applications
+    from tasks.pipeline.prefect_report import EVENTS_PER_SWEEP, SUMMARY_EVENT
+
+    api_url = prefect_server.api_url
+    env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_HOME": str(tmp_path / "prefect-client"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "ENDORSE_DATA_DIR": str(tmp_path / "var"),
+           "DATABASE_URL": database_url}
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    for doc in applications(700):  # about 1,500 transitions: past the cap of 1,000
+        (folder / f"{doc['id']}.json").write_text(json.dumps(doc))
+    _endorse(env, "import", str(folder))
+    _endorse(env, "sweep", "--as-of", AS_OF)
+
+    (run,) = api(api_url, "/flow_runs/filter", {"flows": {"name": {"any_": ["sweep"]}},
+                                                 "sort": "EXPECTED_START_TIME_DESC", "limit": 1})
+    changes, _ = _our_record(database_url)
+    assert len(changes) > EVENTS_PER_SWEEP
+    summary_filter = {"filter": {"event": {"name": [SUMMARY_EVENT]},
+                                 "related": {"id": [f"prefect.flow-run.{run['id']}"]},
+                                 "occurred": {"since": (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(),
+                                              "until": (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()}},
+                      "limit": 5}
+    deadline = time.monotonic() + EVENTS_DEADLINE_SECONDS
+    while True:
+        events, summaries = _events_of_run(api_url, run["id"]), api(api_url, "/events/filter", summary_filter)["events"]
+        if (len(events) >= EVENTS_PER_SWEEP and summaries) or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert len(events) == EVENTS_PER_SWEEP
+    (summary,) = summaries
+    payload = summary["payload"]
+    assert payload["transitions_sent_as_events"] == EVENTS_PER_SWEEP
+    assert payload["transitions_summarized"] == len(changes) - EVENTS_PER_SWEEP
+    left = Counter(to for _, _, to in changes) - Counter(e["resource"]["endorse.stage"] for e in events)
+    assert payload["stages_entered"] == dict(left)  # what the summary stands for, by stage entered
+    log = prefect_server.log_path.read_text(errors="replace")
+    assert "queue is full" not in log.lower() and "dropping message" not in log.lower()

@@ -1,7 +1,8 @@
 """The first sweep after an import reads what a transaction of reconciles needs once, not once per
 application (issue 17): the number of SELECTs a batch sends does not grow with the batch. And an
-application whose steps are rolled back in its savepoint leaves no audit entry and no email, while
-the others in the same transaction keep theirs."""
+application whose steps fail at the flush is rolled back with its chunk (one transaction, one flush
+for many applications) and each of them is then reconciled on its own: no audit entry, email or
+decision written twice, and the other applications keep theirs."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def test_a_batch_sends_as_many_selects_for_60_applications_as_for_15(database_ur
     assert large <= small + 4 * decided, (small, large, decided)
 
 
-def test_an_application_rolled_back_in_its_savepoint_leaves_no_audit_entry_and_no_email(database_url, sessions,
+def test_an_application_rolled_back_with_its_chunk_leaves_no_audit_entry_and_no_email_twice(database_url, sessions,
                                                                                        monkeypatch):
     ids = _import(database_url, 40)
     real = decisions.record_decision
@@ -91,3 +92,23 @@ def test_an_application_rolled_back_in_its_savepoint_leaves_no_audit_entry_and_n
     assert (letters, recorded) == (1, 1)
     assert len({(c["from_stage"], c["to_stage"]) for c in changes}) == len(changes)  # no step twice
     assert others > 1
+
+
+def test_the_cycle_collector_is_off_while_a_batch_runs_and_back_after_it_even_when_it_fails(database_url, sessions,
+                                                                                         monkeypatch):
+    import gc
+
+    ids = _import(database_url, 3)
+    seen = []
+
+    def reading(s, batch_ids):
+        seen.append(gc.isenabled())
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(pipeline, "load_documents", reading)
+    assert gc.isenabled()
+    try:
+        pipeline.advance_batch(sessions, ids, _cfg(), True)
+    except RuntimeError:
+        pass
+    assert seen == [False] and gc.isenabled()
