@@ -67,8 +67,9 @@ _AFTER_LEVEL = {"none": 0, "bachelors": 1, "masters": 2}
 _AFTER_WORDS = {"none": "", "bachelors": "post-bachelor's ", "masters": "post-master's "}
 
 
-@dataclass(frozen=True, slots=True)
-class RequirementResult:
+class RequirementResult(NamedTuple):
+    # Immutable as a tuple: a checklist makes some fifteen, and a frozen dataclass's constructor
+    # (a call to object.__setattr__ per field) cost three times as much.
     id: str
     status: str
     detail: str
@@ -722,8 +723,7 @@ def check_rsc_about_providing(ctx: _Context, req_id: str, rule: RscAboutProvidin
 # --- references ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Rating:
+class _Rating(NamedTuple):
     ref: Reference
     state: str  # "valid" | "requested" | "invalid"
     why: str = ""
