@@ -236,12 +236,24 @@ def _or_list(items: Iterable[str]) -> str:
     return ", ".join(items[:-1]) + " or " + items[-1]
 
 
+def _of_rules(rules: CategoryRules, key: tuple, make: Callable[[], object]):
+    """What ``make`` works out from ``rules`` alone (no application), once per association, category
+    and as-of date: kept on the rules themselves, so another's is never used."""
+    found = rules.derived.get(key)
+    if found is None:
+        found = rules.derived[key] = make()
+    return found
+
+
 def _source_with_sets(rule_source: str, rules: CategoryRules, *set_names: str | None) -> str:
     # When an association overrides a named set, cite where the set comes from too.
-    extra = [rules.set_sources[n] for n in set_names
-             if n and rules.set_sources.get(n) and rules.set_sources[n] != rule_source
-             and not rules.set_sources[n].startswith("004")]
-    return "; ".join([rule_source, *dict.fromkeys(extra)])
+    def make() -> str:
+        extra = [rules.set_sources[n] for n in set_names
+                 if n and rules.set_sources.get(n) and rules.set_sources[n] != rule_source
+                 and not rules.set_sources[n].startswith("004")]
+        return "; ".join([rule_source, *dict.fromkeys(extra)])
+
+    return _of_rules(rules, ("source", rule_source, set_names), make)
 
 
 def _degrees_at(ctx: _Context, level: int) -> tuple[date | None, bool]:
@@ -673,7 +685,9 @@ def check_rsc_hours(ctx: _Context, req_id: str, rule: RscHoursRule) -> Requireme
     chosen = valid if valid is not None else any_
     ctx.rsc_window = chosen
     if rule.provider_set:
-        providers = f"qualifying providers ({_or_list(sorted(ctx.rules.sets.get(rule.provider_set, ())))})"
+        providers = _of_rules(ctx.rules, ("set words", rule.provider_set), lambda: _or_list(
+            sorted(ctx.rules.sets.get(rule.provider_set, ()))))
+        providers = f"qualifying providers ({providers})"
     else:
         providers = "providers approved by a coordinator"
     scope = f"{_AFTER_WORDS[rule.after]}RS/C from {providers} within a {rule.window_max_months}-month window"
@@ -789,14 +803,10 @@ def _endorsed_or_vetted(ctx: _Context, r: _Rating) -> str | None:
 def _slot_role_sets(ctx: _Context, slots, supervisor: bool) -> tuple[tuple[frozenset[str], bool], ...]:
     """Each slot's roles (with those it takes when the applicant is a supervisor) and whether an
     endorsed or vetted rater in any role fills it: the same for every application under these rules."""
-    key = ("slot roles", id(slots), supervisor)  # the slots belong to ctx.rules, alive as long as it
-    found = ctx.rules.derived.get(key)
-    if found is None:
-        found = tuple((frozenset([*slot.roles, *(slot.conditional_roles.get("applicant_is_supervisor", ())
-                                                 if supervisor else ())]),
-                       slot.any_role_if_endorsed_or_vetted) for slot in slots)
-        ctx.rules.derived[key] = found
-    return found
+    # The slots belong to ctx.rules: their id stays theirs as long as the rules live.
+    return _of_rules(ctx.rules, ("slot roles", id(slots), supervisor), lambda: tuple(
+        (frozenset([*slot.roles, *(slot.conditional_roles.get("applicant_is_supervisor", ()) if supervisor else ())]),
+         slot.any_role_if_endorsed_or_vetted) for slot in slots))
 
 
 # Distinct (slots, raters' roles) combinations remembered per rules; beyond this the memo starts over.
@@ -848,11 +858,16 @@ def _search_filling(role_sets, raters) -> tuple[int, list[int]]:
 
 
 def _slot_words(ctx: _Context, slot) -> str:
-    wording = ctx.rules.role_wording
-    names = list(slot.roles) + (list(slot.conditional_roles.get("applicant_is_supervisor", ()))
-                                if ctx.doc.applicant.is_supervisor else [])
-    words = _or_list(wording.get(n, n.replace("_", " ")) for n in names)
-    return words + (" (or an endorsed or vetted rater in any role)" if slot.any_role_if_endorsed_or_vetted else "")
+    supervisor = ctx.doc.applicant.is_supervisor
+
+    def make() -> str:
+        wording = ctx.rules.role_wording
+        names = list(slot.roles) + (list(slot.conditional_roles.get("applicant_is_supervisor", ()))
+                                    if supervisor else [])
+        words = _or_list(wording.get(n, n.replace("_", " ")) for n in names)
+        return words + (" (or an endorsed or vetted rater in any role)" if slot.any_role_if_endorsed_or_vetted else "")
+
+    return _of_rules(ctx.rules, ("slot words", id(slot), supervisor), make)
 
 
 def check_references(ctx: _Context, req_id: str, rule: ReferencesRule) -> RequirementResult:
@@ -897,7 +912,7 @@ def check_endorsed_rater(ctx: _Context, req_id: str, rule: EndorsedRaterRule) ->
             if r.state == state and (who := _endorsed_or_vetted(ctx, r)):
                 prefix = "" if status == MET else "awaiting the rating of "
                 return ctx.result(req_id, status, prefix + who, source)
-    wanted = _or_list(sorted(endorsed))
+    wanted = _of_rules(ctx.rules, ("set words", rule.rater_set), lambda: _or_list(sorted(endorsed)))
     detail = f"no valid rating from a rater endorsed {wanted}"
     if rule.vetting_allowed:
         detail += " or vetted by a coordinator"
