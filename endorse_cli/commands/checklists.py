@@ -176,14 +176,15 @@ def without_cycle_collector():
 
 def _evaluate_share_json(job: tuple) -> list[bytes]:
     """A share's checklists as the JSON items of an array, each written as soon as it is made (bytes
-    are held, not dictionaries). Indented, an item of an array is the item alone with every line two
-    spaces further in (JSON strings hold no raw line break)."""
+    are held, not dictionaries). Indented, an item is written as the one item of an array, whose
+    "[\n" and "\n]" are cut off: orjson has indented it as an item of the whole array (twice as fast
+    as indenting it alone and shifting every line two spaces)."""
     import orjson
 
     if job[3]:
         return _each_checklist(job[:3], orjson.dumps)
-    return _each_checklist(job[:3], lambda checklist: b"  " + orjson.dumps(
-        checklist, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
+    return _each_checklist(job[:3], lambda checklist: orjson.dumps(
+        [checklist], option=orjson.OPT_INDENT_2)[2:-2])
 
 
 def renewal_check(

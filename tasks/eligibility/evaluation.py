@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, NamedTuple
 
 from endorse.dates import (
     DAYS_PER_YEAR_OF_EXPERIENCE,
@@ -25,7 +25,6 @@ from endorse.dates import (
     date_when_covered,
     days_inclusive,
     merge_periods,
-    overlap_days,
     spans_at_least_months,
 )
 from endorse.documents import ApplicationDocument, Reference
@@ -68,8 +67,9 @@ _AFTER_LEVEL = {"none": 0, "bachelors": 1, "masters": 2}
 _AFTER_WORDS = {"none": "", "bachelors": "post-bachelor's ", "masters": "post-master's "}
 
 
-@dataclass(frozen=True, slots=True)
-class RequirementResult:
+class RequirementResult(NamedTuple):
+    # Immutable as a tuple: a checklist makes some fifteen, and a frozen dataclass's constructor
+    # (a call to object.__setattr__ per field) cost three times as much.
     id: str
     status: str
     detail: str
@@ -133,6 +133,7 @@ class _Context:
     results: dict[str, RequirementResult] = field(default_factory=dict)
     rsc_window: "_RscWindow | None" = None
     ratings: "dict[int, tuple[list[_Rating], list[str]]]" = field(default_factory=dict)
+    degrees: "dict[int, tuple[date | None, bool]]" = field(default_factory=dict)
 
     def result(self, req_id: str, status: str, detail: str, source: str) -> RequirementResult:
         return RequirementResult(req_id, status, detail, source)
@@ -197,9 +198,21 @@ def evaluate_with_rules(doc: ApplicationDocument, rules: CategoryRules) -> Evalu
 # --- small helpers -------------------------------------------------------------------------------
 
 
+# Hours already written, by value: a checklist writes some 13 figures, mostly the same few thresholds
+# and totals, and a lookup costs a fifth of writing one. Bounded: beyond this it starts over.
+_HOURS_WRITTEN: dict[float, str] = {}
+_HOURS_WRITTEN_MAX = 10_000
+
+
 def _h(x: float) -> str:
     """Hours as people write them: 44, 12.5."""
-    return f"{x:.1f}".rstrip("0").rstrip(".") if abs(x - round(x)) > _EPS else str(int(round(x)))
+    written = _HOURS_WRITTEN.get(x)
+    if written is None:
+        written = f"{x:.1f}".rstrip("0").rstrip(".") if abs(x - round(x)) > _EPS else str(int(round(x)))
+        if len(_HOURS_WRITTEN) >= _HOURS_WRITTEN_MAX:
+            _HOURS_WRITTEN.clear()
+        _HOURS_WRITTEN[x] = written
+    return written
 
 
 def _years(days: int) -> str:
@@ -223,35 +236,53 @@ def _or_list(items: Iterable[str]) -> str:
     return ", ".join(items[:-1]) + " or " + items[-1]
 
 
+def _of_rules(rules: CategoryRules, key: tuple, make: Callable[[], object]):
+    """What ``make`` works out from ``rules`` alone (no application), once per association, category
+    and as-of date: kept on the rules themselves, so another's is never used."""
+    found = rules.derived.get(key)
+    if found is None:
+        found = rules.derived[key] = make()
+    return found
+
+
 def _source_with_sets(rule_source: str, rules: CategoryRules, *set_names: str | None) -> str:
     # When an association overrides a named set, cite where the set comes from too.
-    extra = [rules.set_sources[n] for n in set_names
-             if n and rules.set_sources.get(n) and rules.set_sources[n] != rule_source
-             and not rules.set_sources[n].startswith("004")]
-    return "; ".join([rule_source, *dict.fromkeys(extra)])
+    def make() -> str:
+        extra = [rules.set_sources[n] for n in set_names
+                 if n and rules.set_sources.get(n) and rules.set_sources[n] != rule_source
+                 and not rules.set_sources[n].startswith("004")]
+        return "; ".join([rule_source, *dict.fromkeys(extra)])
+
+    return _of_rules(rules, ("source", rule_source, set_names), make)
 
 
-def _degree_dates(doc: ApplicationDocument, min_level: int) -> list[date]:
-    """Conferral dates of claimed degrees at ``min_level`` or above (dated ones only)."""
-    return sorted(e.conferred_on for e in doc.education
-                  if e.conferred_on is not None and _CREDENTIAL_LEVEL[e.credential] >= min_level)
+def _degrees_at(ctx: _Context, level: int) -> tuple[date | None, bool]:
+    """The first conferral date of a claimed degree at ``level`` or above (dated ones only), and whether
+    such a degree (not a graduate certificate) is claimed at all: asked for every work and RS/C record,
+    worked out once per application."""
+    found = ctx.degrees.get(level)
+    if found is None:
+        education = ctx.doc.education
+        dates = [e.conferred_on for e in education
+                 if e.conferred_on is not None and _CREDENTIAL_LEVEL[e.credential] >= level]
+        claimed = any(_CREDENTIAL_LEVEL[e.credential] >= level and e.credential != "graduate_certificate"
+                      for e in education)
+        found = ctx.degrees[level] = (min(dates) if dates else None, claimed)
+    return found
 
 
-def _post_degree_start(after_field: str | None, required: str, start: date,
-                       doc: ApplicationDocument) -> date | None:
+def _post_degree_start(after_field: str | None, required: str, start: date, ctx: _Context) -> date | None:
     """From when a record counts as post-<required> (None: it does not count)."""
     need = _AFTER_LEVEL[required]
     if need == 0:
         return start
+    first, claimed = _degrees_at(ctx, need)
     if after_field is not None:
         # Marked post-degree: only when the applicant claims a degree at that level.
-        claimed = any(_CREDENTIAL_LEVEL[e.credential] >= need and e.credential != "graduate_certificate"
-                      for e in doc.education)
         return start if _AFTER_LEVEL[after_field] >= need and claimed else None
-    dates = _degree_dates(doc, need)
-    if not dates:
+    if first is None:
         return None
-    return max(start, dates[0] + ONE_DAY)
+    return max(start, first + ONE_DAY)
 
 
 # --- education and transcripts ---------------------------------------------------------------------
@@ -401,7 +432,7 @@ def _measure_work(ctx: _Context, spec: WorkSpec, unpaid_ok: bool, intern_ok: boo
     for w in doc.work:
         if w.kind not in spec.kinds or (spec.paid_only and not w.paid and not unpaid_ok):
             continue
-        start = _post_degree_start(w.after, spec.after, w.start_on, doc)
+        start = _post_degree_start(w.after, spec.after, w.start_on, ctx)
         if start is None:
             if w.after is None:
                 not_dated_after_degree += 1
@@ -520,16 +551,16 @@ def check_leadership(ctx: _Context, req_id: str, rule: LeadershipRule) -> Requir
 # --- reflective supervision/consultation -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _RscPiece:
+class _RscPiece(NamedTuple):
+    # A tuple rather than a frozen dataclass: a record makes one or more, and a frozen dataclass's
+    # constructor sets each field through object.__setattr__ (five times the cost).
     start: date
     end: date
     hours: float
     about: float
 
 
-@dataclass(frozen=True)
-class _RscWindow:
+class _RscWindow(NamedTuple):
     start: date
     end: date
     hours: float
@@ -541,42 +572,48 @@ class _RscWindow:
         return self.first is not None and spans_at_least_months(self.first, self.last, months)
 
 
-def _window_totals(pieces: list[_RscPiece], w0: date, w1: date) -> _RscWindow:
-    hours = about = 0.0
-    first = last = None
-    for p in pieces:
-        n = overlap_days((p.start, p.end), (w0, w1))
-        if n <= 0:
-            continue
-        share = n / days_inclusive(p.start, p.end)
-        hours += p.hours * share
-        about += p.about * share
-        s, e = max(p.start, w0), min(p.end, w1)
-        first = s if first is None or s < first else first
-        last = e if last is None or e > last else last
-    return _RscWindow(w0, w1, hours, about, first, last)
-
-
 def best_rsc_window(pieces: list[_RscPiece], max_months: int, min_months: int) -> tuple[_RscWindow | None, _RscWindow | None]:
     """The window of ``max_months`` holding the most hours: (best spanning ``min_months``, best of all).
 
     Hours are spread evenly over each record's days, so the total in a window is piecewise linear in
     the window's start and its maximum lies where the window starts at a record's start or ends at a
-    record's end: those are the only candidates we need to try.
+    record's end: those are the only candidates we need to try. Days are counted on ordinals (the
+    same inclusive counts as ``overlap_days``, the same shares summed in the same order), and a
+    window is only built when it is the best so far.
     """
     if not pieces:
         return None, None
     starts = {p.start for p in pieces}
     starts |= {add_months(p.end + ONE_DAY, -max_months) for p in pieces}
+    spans = [(p.start.toordinal(), p.end.toordinal(), p.hours, p.about) for p in pieces]
     best_valid = best_any = None
+    valid_key = any_key = None
     for w0 in starts:
         w1 = add_months(w0, max_months) - ONE_DAY
-        w = _window_totals(pieces, w0, w1)
-        key = (round(w.hours, 6), round(w.about, 6))
-        if best_any is None or key > (round(best_any.hours, 6), round(best_any.about, 6)):
-            best_any = w
-        if w.spans(min_months) and (best_valid is None or key > (round(best_valid.hours, 6), round(best_valid.about, 6))):
-            best_valid = w
+        o0, o1 = w0.toordinal(), w1.toordinal()
+        hours = about = 0.0
+        first = last = None
+        for s, e, p_hours, p_about in spans:
+            lo = s if s > o0 else o0
+            hi = e if e < o1 else o1
+            if hi < lo:
+                continue
+            share = (hi - lo + 1) / (e - s + 1)
+            hours += p_hours * share
+            about += p_about * share
+            first = lo if first is None or lo < first else first
+            last = hi if last is None or hi > last else last
+        key = (round(hours, 6), round(about, 6))
+        newly_any = any_key is None or key > any_key
+        newly_valid = valid_key is None or key > valid_key
+        if not (newly_any or newly_valid):
+            continue
+        w = _RscWindow(w0, w1, hours, about, None if first is None else date.fromordinal(first),
+                       None if last is None else date.fromordinal(last))
+        if newly_any:
+            best_any, any_key = w, key
+        if newly_valid and w.spans(min_months):
+            best_valid, valid_key = w, key
     return best_valid, best_any
 
 
@@ -616,7 +653,7 @@ def _rsc_pieces(ctx: _Context, rule: RscHoursRule, until: date | None,
             if verdict is None and not assume_accepted:
                 excluded.append(f"{who} (awaiting the coordinator's determination {question})")
                 continue
-        start = _post_degree_start(r.after, rule.after, r.start_on, ctx.doc)
+        start = _post_degree_start(r.after, rule.after, r.start_on, ctx)
         if start is None:
             why = f"not {_AFTER_WORDS[rule.after].strip()}"
             if r.after is not None and _AFTER_LEVEL[r.after] >= _AFTER_LEVEL[rule.after]:
@@ -648,7 +685,9 @@ def check_rsc_hours(ctx: _Context, req_id: str, rule: RscHoursRule) -> Requireme
     chosen = valid if valid is not None else any_
     ctx.rsc_window = chosen
     if rule.provider_set:
-        providers = f"qualifying providers ({_or_list(sorted(ctx.rules.sets.get(rule.provider_set, ())))})"
+        providers = _of_rules(ctx.rules, ("set words", rule.provider_set), lambda: _or_list(
+            sorted(ctx.rules.sets.get(rule.provider_set, ()))))
+        providers = f"qualifying providers ({providers})"
     else:
         providers = "providers approved by a coordinator"
     scope = f"{_AFTER_WORDS[rule.after]}RS/C from {providers} within a {rule.window_max_months}-month window"
@@ -698,8 +737,7 @@ def check_rsc_about_providing(ctx: _Context, req_id: str, rule: RscAboutProvidin
 # --- references ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Rating:
+class _Rating(NamedTuple):
     ref: Reference
     state: str  # "valid" | "requested" | "invalid"
     why: str = ""
@@ -762,38 +800,55 @@ def _endorsed_or_vetted(ctx: _Context, r: _Rating) -> str | None:
     return None
 
 
-def _slot_roles(slot, applicant_is_supervisor: bool) -> set[str]:
-    roles = set(slot.roles)
-    if applicant_is_supervisor:
-        roles.update(slot.conditional_roles.get("applicant_is_supervisor", ()))
-    return roles
+def _slot_role_sets(ctx: _Context, slots, supervisor: bool) -> tuple[tuple[frozenset[str], bool], ...]:
+    """Each slot's roles (with those it takes when the applicant is a supervisor) and whether an
+    endorsed or vetted rater in any role fills it: the same for every application under these rules."""
+    # The slots belong to ctx.rules: their id stays theirs as long as the rules live.
+    return _of_rules(ctx.rules, ("slot roles", id(slots), supervisor), lambda: tuple(
+        (frozenset([*slot.roles, *(slot.conditional_roles.get("applicant_is_supervisor", ()) if supervisor else ())]),
+         slot.any_role_if_endorsed_or_vetted) for slot in slots))
 
 
-def _fits(ctx: _Context, slot, roles: set[str], r: _Rating) -> bool:
-    if r.ref.role in roles:
-        return True
-    return slot.any_role_if_endorsed_or_vetted and _endorsed_or_vetted(ctx, r) is not None
+# Distinct (slots, raters' roles) combinations remembered per rules; beyond this the memo starts over.
+_FILLINGS_KEPT = 20_000
 
 
 def _max_filled(ctx: _Context, slots, ratings: list[_Rating]) -> tuple[int, list[int]]:
-    """Largest number of slots filled by distinct ratings, and the unfilled slot indexes (tiny search)."""
-    best: tuple[int, list[int]] = (-1, [])
+    """Largest number of slots filled by distinct ratings, and the unfilled slot indexes (tiny search).
+
+    The answer depends only on the slots and on each rating's role and whether its rater is endorsed
+    or vetted, so it is searched once per such combination under these rules and then looked up."""
     supervisor = ctx.doc.applicant.is_supervisor
-    fits = []
-    for slot in slots:
-        roles = _slot_roles(slot, supervisor)
-        fits.append([_fits(ctx, slot, roles, r) for r in ratings])
+    role_sets = _slot_role_sets(ctx, slots, supervisor)
+    any_role = any(a for _, a in role_sets)
+    raters = tuple((r.ref.role, any_role and _endorsed_or_vetted(ctx, r) is not None) for r in ratings)
+    memo = ctx.rules.derived.setdefault("fillings", {})
+    key = (id(slots), supervisor, raters)
+    found = memo.get(key)
+    if found is None:
+        found = _search_filling(role_sets, raters)
+        if len(memo) >= _FILLINGS_KEPT:
+            memo.clear()
+        memo[key] = found
+    return found
+
+
+def _search_filling(role_sets, raters) -> tuple[int, list[int]]:
+    best: tuple[int, list[int]] = (-1, [])
+    n_slots = len(role_sets)
+    fits = [[role in roles or (any_role and endorsed) for role, endorsed in raters]
+            for roles, any_role in role_sets]
 
     def go(i: int, used: frozenset[int], filled: int, unfilled: list[int]) -> None:
         nonlocal best
         # A branch that cannot fill more slots than the best found so far cannot replace it (only a
         # larger count does): cut it. The first best assignment found is the same as without the cut.
-        if filled + len(slots) - i <= best[0]:
+        if filled + n_slots - i <= best[0]:
             return
-        if i == len(slots):
+        if i == n_slots:
             best = (filled, list(unfilled))
             return
-        for j in range(len(ratings)):
+        for j in range(len(raters)):
             if j not in used and fits[i][j]:
                 go(i + 1, used | {j}, filled + 1, unfilled)
         go(i + 1, used, filled, unfilled + [i])
@@ -803,11 +858,16 @@ def _max_filled(ctx: _Context, slots, ratings: list[_Rating]) -> tuple[int, list
 
 
 def _slot_words(ctx: _Context, slot) -> str:
-    wording = ctx.rules.role_wording
-    names = list(slot.roles) + (list(slot.conditional_roles.get("applicant_is_supervisor", ()))
-                                if ctx.doc.applicant.is_supervisor else [])
-    words = _or_list(wording.get(n, n.replace("_", " ")) for n in names)
-    return words + (" (or an endorsed or vetted rater in any role)" if slot.any_role_if_endorsed_or_vetted else "")
+    supervisor = ctx.doc.applicant.is_supervisor
+
+    def make() -> str:
+        wording = ctx.rules.role_wording
+        names = list(slot.roles) + (list(slot.conditional_roles.get("applicant_is_supervisor", ()))
+                                    if supervisor else [])
+        words = _or_list(wording.get(n, n.replace("_", " ")) for n in names)
+        return words + (" (or an endorsed or vetted rater in any role)" if slot.any_role_if_endorsed_or_vetted else "")
+
+    return _of_rules(ctx.rules, ("slot words", id(slot), supervisor), make)
 
 
 def check_references(ctx: _Context, req_id: str, rule: ReferencesRule) -> RequirementResult:
@@ -852,7 +912,7 @@ def check_endorsed_rater(ctx: _Context, req_id: str, rule: EndorsedRaterRule) ->
             if r.state == state and (who := _endorsed_or_vetted(ctx, r)):
                 prefix = "" if status == MET else "awaiting the rating of "
                 return ctx.result(req_id, status, prefix + who, source)
-    wanted = _or_list(sorted(endorsed))
+    wanted = _of_rules(ctx.rules, ("set words", rule.rater_set), lambda: _or_list(sorted(endorsed)))
     detail = f"no valid rating from a rater endorsed {wanted}"
     if rule.vetting_allowed:
         detail += " or vetted by a coordinator"

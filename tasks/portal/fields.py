@@ -224,7 +224,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     for e in exc.errors(include_url=False):
         loc = [str(p) for p in e["loc"] if not str(p).startswith("function-")]
         name = ".".join(loc) or "row"
-        msg = e["msg"].removeprefix("Value error, ")
+        msg = d.error_message(e)
         if e["type"] == "missing":
             msg = "required"
         out.setdefault(name, msg)
