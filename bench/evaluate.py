@@ -18,9 +18,9 @@ from datetime import date
 from pathlib import Path
 
 from bench.generate import applications
+from endorse.collector import cycle_collector_paused
 from endorse.documents import ApplicationDocument
 from endorse.rulebook import default_library
-from endorse_cli.commands.checklists import without_cycle_collector
 from tasks.eligibility.evaluation import evaluate
 
 AS_OF = date(2026, 11, 22)
@@ -44,7 +44,7 @@ def _end_to_end(folder: Path, workers: int | None) -> tuple[float, int, float]:
 
 
 def _load() -> str:
-    return "load average {:.1f}".format(os.getloadavg()[0])
+    return f"load average {os.getloadavg()[0]:.1f}"
 
 
 def run(n: int = 10_000) -> list[dict]:
@@ -52,7 +52,7 @@ def run(n: int = 10_000) -> list[dict]:
     generated = applications(n)
     raw = [json.dumps(d) for d in generated]
     # In process as the command does it: the cycle collector off while the batch is held.
-    with without_cycle_collector():
+    with cycle_collector_paused(freeze_survivors=True):
         t0, c0 = time.perf_counter(), time.process_time()
         docs = [ApplicationDocument.model_validate_json(r) for r in raw]
         t1, c1 = time.perf_counter(), time.process_time()

@@ -3,6 +3,7 @@ database, the refusal of bad input (exit 2), and the reconcile that follows an e
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from datetime import date
 from typing import Annotated, Optional
@@ -78,10 +79,9 @@ def secret() -> str:
 
 
 def pipeline_config(actor: str):
+    from endorse.clock import today
     from endorse.rulebook import default_library
     from tasks.config import PipelineConfig
-
-    from endorse.clock import today
 
     # The project's clock: today, or the day a simulated year has reached (endorse/clock.py).
     return PipelineConfig(library=default_library(), as_of=today(), secret_key=secret(), actor=actor)
@@ -101,6 +101,27 @@ def after_event(application_id: str, as_of: str | None = None, no_reconcile: boo
 
     line, outcome = reconcile_after_event(application_id, as_of)
     print(reconcile_line(application_id, outcome) if outcome is not None else line)
+
+
+@contextlib.contextmanager
+def prefect_for_this_command():
+    """A flow run here (``endorse sweep``, ``endorse outbox deliver``, ``endorse serve``) reports to a
+    Prefect API: the configured one (PREFECT_API_URL: ``endorse up``, a server of the association's), or
+    else a real local server started as a child of this command under the data folder
+    (endorse_cli/prefect_server.py), waited for as long as its first start takes. Never Prefect's own
+    temporary server: it gives up after 20 s, which a busy machine misses (a coordinator's
+    ``endorse outbox deliver`` then ended in a traceback)."""
+    from flows.after_event import prefect_api_url
+
+    if prefect_api_url():
+        yield None
+        return
+    from endorse.settings import get_settings
+    from endorse_cli.prefect_server import LocalPrefectServer
+
+    with LocalPrefectServer(get_settings().data_dir / "prefect-server") as server:
+        server.use_in_this_process()
+        yield server
 
 
 def no_application(application_id: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from endorse_cli.commands.common import refusals, sessions
+from endorse_cli.commands.common import prefect_for_this_command, refusals, sessions
 from endorse_cli.output import EXIT_FAILURE, EXIT_OK, UsageError
 
 automations = typer.Typer(no_args_is_help=True,
@@ -83,11 +83,8 @@ def serve(
     from flows.deployments import serve_deployments
 
     with contextlib.ExitStack() as stack:
-        if not web_only and not os.environ.get("PREFECT_API_URL"):
-            from endorse_cli.prefect_server import LocalPrefectServer
-
-            local = stack.enter_context(LocalPrefectServer(settings.data_dir / "prefect-server"))
-            local.use_in_this_process()
+        if not web_only:
+            stack.enter_context(prefect_for_this_command())
         from web.app import default_app
 
         # Shutdown is prompt: open keep-alive connections get a few seconds, not uvicorn's unbounded wait.

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from endorse_cli.commands.common import By, Json, coordinator, refusals, sessions
+from endorse_cli.commands.common import By, Json, coordinator, prefect_for_this_command, refusals, sessions
 from endorse_cli.output import EXIT_FAILURE, EXIT_OK
 
 app = typer.Typer(no_args_is_help=True, help="The outbox: list emails by status, deliver what is due, record bounces.")
@@ -70,7 +70,7 @@ def deliver() -> int:
     from tasks.mail.outbox import SmtpConfig
 
     factory = sessions()
-    with watched("delivering", lambda: _delivered(factory)):
+    with prefect_for_this_command(), watched("delivering", lambda: _delivered(factory)):
         report = deliver_outbox()
     with factory() as s:
         waiting = s.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued"))

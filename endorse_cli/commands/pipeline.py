@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from endorse_cli.commands.common import AsOf, after_event, as_of_date, refusals, sessions
+from endorse_cli.commands.common import AsOf, after_event, as_of_date, prefect_for_this_command, refusals, sessions
 from endorse_cli.output import EXIT_OK
 
 
@@ -46,7 +46,7 @@ def sweep(
     if as_of:
         as_of_date(as_of)
     factory = sessions()
-    with watched("sweeping", lambda: _evaluated_since(factory, as_of, full)):
+    with prefect_for_this_command(), watched("sweeping", lambda: _evaluated_since(factory, as_of, full)):
         result = sweep_flow(batch_size=batch_size, as_of=as_of, full=full)
     print(sweep_line(result, as_of))
     return EXIT_OK
