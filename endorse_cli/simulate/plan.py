@@ -42,6 +42,9 @@ class Profile:
     behaviour: dict
     # (simulated association, the shipped one whose rulebook it follows unchanged): see rulebooks.py
     follows: tuple[tuple[str, str], ...] = ()
+    # the days of the year before on which its endorsed professionals were decided (renewals fall due
+    # in as many waves of this year)
+    prologue_waves: int = 4
 
     @property
     def end(self) -> date:
@@ -77,7 +80,7 @@ def load_profile(name: str, library) -> Profile:
                    endorsed_last_year=int(p["endorsed_last_year"]), start=p["start"], days=int(p["days"]),
                    sweep_every_days=int(p["sweep_every_days"]), exam_sittings_per_year=int(p["exam_sittings_per_year"]),
                    reviewers_per_association=int(p["reviewers_per_association"]), behaviour=behaviour,
-                   follows=follows)
+                   follows=follows, prologue_waves=int(p.get("prologue_waves", 4)))
 
 
 def draw(seed: int, *identity: object) -> random.Random:
@@ -188,9 +191,10 @@ def plan_year(profile: Profile, seed: int) -> YearPlan:
     year_before = profile.start - timedelta(days=365)
     for n in range(profile.endorsed_last_year):
         association = profile.associations[n % len(profile.associations)]
-        # Decided on one of four days of the year before, so renewals come due in four waves, each on
-        # a day whose last renewal notice (7 days before) falls on a day the scheduled runs run.
-        day = _notice_on_a_run_day(year_before + timedelta(days=30 + 91 * (n % 4)), profile)
+        # Decided on one of the waves' days of the year before, so renewals come due in as many waves,
+        # each on a day whose last renewal notice (7 days before) falls on a day the scheduled runs run.
+        waves = profile.prologue_waves
+        day = _notice_on_a_run_day(year_before + timedelta(days=30 + (364 // waves) * (n % waves)), profile)
         template = eligible[n % len(eligible)]
         code = association.split("-")[0][:4]
         prologue.append(Arrival(day, make_application(template, app_id=f"PRE-{code}-{n + 1:05d}",
