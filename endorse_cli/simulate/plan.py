@@ -144,6 +144,19 @@ def _shift(value, days: int):
     return value
 
 
+def _last_event(value, key: str = "") -> date | None:
+    """The latest day a document records something happening (a transcript received, a rating
+    submitted, an exam taken): every date but a membership's expiry, which runs on past it."""
+    if isinstance(value, dict):
+        days = [_last_event(v, k) for k, v in value.items()]
+    elif isinstance(value, list):
+        days = [_last_event(v, key) for v in value]
+    else:
+        return date.fromisoformat(value) if isinstance(value, str) and ISO_DAY.match(value) \
+            and not key.endswith("expires_on") else None
+    return max((d for d in days if d is not None), default=None)
+
+
 def _person(rng: random.Random, tag: str) -> tuple[str, str]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     return f"{first} {last}", f"{first}.{last}.{tag}@example.org".lower()
@@ -151,8 +164,10 @@ def _person(rng: random.Random, tag: str) -> tuple[str, str]:
 
 def make_application(template: dict, *, app_id: str, association: str, day: date, seed: int, behaviour: dict,
                      complete: bool) -> dict:
-    """One applicant's document as it arrives on `day` (complete: as decided, ratings and exam in)."""
-    doc = _shift(template, (day - date.fromisoformat(template["submitted_on"])).days)
+    """One applicant's document as it arrives on `day`; complete: as it stands on `day`, the day it is
+    decided (its last transcript, rating or exam that day, so one sweep that day decides it)."""
+    anchor = _last_event(template) if complete else date.fromisoformat(template["submitted_on"])
+    doc = _shift(template, (day - anchor).days)
     rng = draw(seed, "application", app_id)
     old_association = doc["association"]
     doc["id"], doc["association"] = app_id, association
