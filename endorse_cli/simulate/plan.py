@@ -204,13 +204,15 @@ def plan_year(profile: Profile, seed: int) -> YearPlan:
                                                       day=day, seed=seed, behaviour=profile.behaviour, complete=False)))
     prologue = []
     year_before = profile.start - timedelta(days=365)
+    endorsable = _endorsable(profile, eligible, seed)
     for n in range(profile.endorsed_last_year):
         association = profile.associations[n % len(profile.associations)]
         # Decided on one of the waves' days of the year before, so renewals come due in as many waves,
         # each on a day whose last renewal notice (7 days before) falls on a day the scheduled runs run.
         waves = profile.prologue_waves
         day = _notice_on_a_run_day(year_before + timedelta(days=30 + (364 // waves) * (n % waves)), profile)
-        template = eligible[n % len(eligible)]
+        templates = endorsable[association]
+        template = templates[n // len(profile.associations) % len(templates)]
         code = association.split("-")[0][:4]
         prologue.append(Arrival(day, make_application(template, app_id=f"PRE-{code}-{n + 1:05d}",
                                                       association=association, day=day, seed=seed,
@@ -221,6 +223,32 @@ def plan_year(profile: Profile, seed: int) -> YearPlan:
         k = profile.exam_sittings_per_year
         sittings[association] = [profile.start + timedelta(days=(i + 1) * profile.days // (k + 1)) for i in range(k)]
     return YearPlan(profile, seed, prologue, arrivals, sittings)
+
+
+def _endorsable(profile: Profile, eligible: list[dict], seed: int) -> dict[str, list[dict]]:
+    """For each association, the cohort's eligible documents that its own rulebook endorses once they
+    are its applicant's (a rater endorsement one association asks for and another does not): the
+    year before's endorsed professionals are endorsed ones. A simulated association is judged by the
+    rulebook it follows."""
+    from endorse.documents import parse_document
+    from endorse.rulebook import default_library
+    from tasks.eligibility.evaluation import evaluate
+
+    library, follows = default_library(), dict(profile.follows)
+    by_rulebook: dict[str, list[dict]] = {}
+    out = {}
+    for association in dict.fromkeys(profile.associations):
+        rulebook = follows.get(association, association)
+        if rulebook not in by_rulebook:
+            day = profile.start - timedelta(days=300)
+            docs = [make_application(t, app_id=f"CHECK-{i}", association=rulebook, day=day, seed=seed,
+                                     behaviour=profile.behaviour, complete=True) for i, t in enumerate(eligible)]
+            by_rulebook[rulebook] = [t for t, d in zip(eligible, docs)
+                                     if evaluate(parse_document(json.dumps(d)), library, day).eligible]
+        if not by_rulebook[rulebook]:
+            raise ValueError(f"no document of the cohort is endorsed under {rulebook}'s rulebook as it stands")
+        out[association] = by_rulebook[rulebook]
+    return out
 
 
 def _notice_on_a_run_day(day: date, profile: Profile) -> date:

@@ -52,7 +52,8 @@ def test_last_years_applications_are_complete_on_the_day_they_are_decided(profil
     seen = set()
     # The shipped associations' (the simulated ones follow the same rulebooks, written in the run's folder).
     for a in (a for a in plan.prologue if a.document["association"] in library.associations):
-        template = (a.document["category"], a.document["references"][0]["role"], len(a.document["references"]))
+        template = (a.document["association"], a.document["category"], a.document["references"][0]["role"],
+                    len(a.document["references"]))
         if (a.day, template) in seen:  # one of each template and day: the others are the same document renamed
             continue
         seen.add((a.day, template))
