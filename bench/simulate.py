@@ -69,8 +69,8 @@ def run() -> list[dict]:
                          "value": round(sum(d.seconds for d in before) + mean(d.seconds for d in result.days) * planned),
                          "unit": "s (projection)",
                          "notes": f"a projection, not a measurement: the year before plus {planned} days at the mean "
-                                  f"of the {days} days lived (later days carry more open applications, the renewals "
-                                  f"and the exam sittings)"})
+                                  f"of the {days} days lived (which need not be typical: a renewal wave, an exam "
+                                  f"sitting, the open applications growing through the year)"})
     for key in ("applications arrived", "rating requests issued", "ratings submitted", "decisions recorded",
                 "renewals recorded", "emails delivered", "mail latency p50 s", "mail latency p95 s"):
         rows.append({"benchmark": "simulate", "case": f"{case}: {key}", "value": numbers[key],
