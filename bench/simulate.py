@@ -7,7 +7,7 @@ It reports the wall time, how far the year got if a deadline (ENDORSE_BENCH_SIMU
 default 4 h) stops it first, and the year's figures (throughput, time in stage, mail latency).
 `python -m bench simulate` runs it alone; ENDORSE_BENCH_SIMULATE_PROFILE picks another profile
 (e.g. small) to try the suite quickly. Where the time goes: the year before (its set-up) and the
-seconds per simulated day by phase (year.PHASES); when the deadline stops the year, a projection of
+seconds per simulated day by phase (days.PHASES); when the deadline stops the year, a projection of
 the whole year from the days lived, stated as one. The run's folder (report.md, the day log) stays
 in var/simulate/bench-<profile>/.
 """
@@ -24,8 +24,8 @@ def run() -> list[dict]:
     from endorse.db import make_engine, session_factory
     from endorse.settings import PROJECT_ROOT
     from endorse_cli.simulate import simulate
+    from endorse_cli.simulate.days import PHASES
     from endorse_cli.simulate.verdicts import figures
-    from endorse_cli.simulate.year import PHASES
     from tests.pg_cluster import throwaway_cluster
 
     profile = os.environ.get("ENDORSE_BENCH_SIMULATE_PROFILE", "alliance")

@@ -7,6 +7,7 @@ the rulebooks with a seed and lived through the real stack, day by day on the pr
   from the links in their email, coordinators on the web where a page exists and through the CLI
   otherwise (the list is in its docstring, to switch to the workbench later).
 - `year.py` — the stack (`endorse up`'s pieces), the day loop, the seeded faults.
+- `days.py` — a day's record, timed by phase, and the SMTP sink with its faults.
 - `verdicts.py` — the canonical dump, audit counts, mail by Message-ID, stages against history, and
   the markdown report with its plots.
 """

@@ -20,14 +20,14 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 from endorse.clock import CLOCK_FILE_ENV
 from endorse.db import close_databases
+from endorse_cli.simulate.days import DayLog, Sink
 from endorse_cli.simulate.plan import YearPlan, draw
 
 FAULT_KINDS = ("kill_worker", "kill_web", "kill_prefect", "smtp_refusing", "smtp_slow", "restart_postgres",
@@ -57,35 +57,6 @@ def fault_plan(plan: YearPlan, per_kind: int = 1) -> list[Fault]:
                    for kind in FAULT_KINDS for _ in range(per_kind)), key=lambda f: (f.day, f.kind))
 
 
-@dataclass
-class DayLog:
-    day: date
-    arrivals: int = 0
-    sweep: dict = field(default_factory=dict)
-    renewal: dict = field(default_factory=dict)
-    delivered: int = 0
-    faults: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    # wall seconds by phase (PHASES): where a day's time goes
-    phases: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def timed(self, phase: str) -> Iterator[None]:
-        t0 = time.monotonic()
-        try:
-            yield
-        finally:
-            self.phases[phase] = self.phases.get(phase, 0.0) + time.monotonic() - t0
-
-    def phases_line(self) -> str:
-        return ", ".join(f"{k} {self.phases[k]:.1f}" for k in PHASES if self.phases.get(k, 0) >= 0.05) or "nothing"
-
-
-# A day's phases, in the order they run: applications imported; people's acts (coordinators, raters,
-# reviewers, renewals, over HTTP or the CLI); the sweep (on the worker, or the day's incremental one);
-# the renewal run; the outbox delivering; people reading the mail that arrived.
-PHASES = ("import", "acts", "sweep", "renewal", "outbox", "mail")
-
 
 @dataclass
 class YearResult:
@@ -98,34 +69,6 @@ class YearResult:
     log: list[str]
     prologue: list[DayLog] = field(default_factory=list)  # the year before's days, timed like the year's
 
-
-class Sink:
-    """The SMTP sink with the faults a real mail server shows: refusing (451) or slow."""
-
-    def __init__(self, folder: Path):
-        from endorse_cli.smtp_sink import SmtpSink
-
-        self.sink = SmtpSink(folder)
-        self.slow_seconds = 0.0
-        handler = self.sink.handler
-        original = handler.handle_DATA
-
-        async def handle_data(server, session, envelope):
-            import asyncio
-
-            if self.slow_seconds:
-                await asyncio.sleep(self.slow_seconds)
-            return await original(server, session, envelope)
-
-        handler.handle_DATA = handle_data
-
-    @property
-    def refusing(self) -> bool:
-        return self.sink.handler.refuse
-
-    @refusing.setter
-    def refusing(self, value: bool) -> None:
-        self.sink.handler.refuse = value
 
 
 class Year:
