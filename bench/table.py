@@ -26,6 +26,8 @@ def verdict(value: float, goal: str) -> str:
 
 def _figure(row: dict) -> str:
     value = row["value"]
+    if not isinstance(value, (int, float)):  # a row whose figure is in its notes (e.g. days in stage by stage)
+        return str(value)
     text = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
     unit = row.get("unit", "")
     return f"{text}{unit}" if unit == "x" else f"{text} {unit}".strip()

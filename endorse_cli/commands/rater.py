@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from endorse_cli.commands.common import By, Json, Note, On, coordinator, parse_date, pipeline_config, refusals, sessions
+from endorse_cli.commands.common import (
+    By,
+    Json,
+    NoReconcile,
+    Note,
+    On,
+    after_event,
+    coordinator,
+    parse_date,
+    pipeline_config,
+    refusals,
+    sessions,
+)
 from endorse_cli.output import EXIT_OK
 
 app = typer.Typer(no_args_is_help=True, help="Raters: ask one, replace one, send a link again, record a vetting call.")
@@ -16,7 +28,7 @@ Request = Annotated[int, typer.Argument(metavar="REQUEST", help="the reference r
 Name = Annotated[str, typer.Option("--name", help="the rater's name")]
 Email = Annotated[str, typer.Option("--email", help="where the rating link is sent")]
 Role = Annotated[str, typer.Option("--role", help="the rater's role, as the rulebook names it (e.g. colleague)")]
-Endorsement = Annotated[Optional[str], typer.Option("--endorsement", help="the rater's own endorsement, if any (e.g. IFS)")]
+Endorsement = Annotated[str | None, typer.Option("--endorsement", help="the rater's own endorsement, if any (e.g. IFS)")]
 Waive = Annotated[bool, typer.Option("--waive", help="the applicant waives access to this rating")]
 
 
@@ -26,21 +38,31 @@ def _proposed(name: str, email: str, role: str, endorsement: str | None, waive: 
     return ProposedRater(name, email, role, endorsement, waive)
 
 
+def _application_of(request_id: int) -> str:
+    from models import ReferenceRequest
+
+    with sessions()() as s:
+        return s.get(ReferenceRequest, request_id).application_id
+
+
 @app.command("add")
 @refusals
 def add(
     application: Annotated[str, typer.Argument(metavar="APPLICATION", help="the application's id")],
     name: Name, email: Email, role: Role, by: By, endorsement: Endorsement = None, waive: Waive = False,
+    no_reconcile: NoReconcile = False,
 ) -> int:
     """Ask one more rater for an application.
 
-    A link is made and the email queued at once. Use it when the applicant names another rater.
+    The application is reconciled at once: the link is made and the email queued. Use it when the
+    applicant names another rater.
     """
     from tasks.references.raters import add_rater
 
     cfg = pipeline_config(coordinator(by))
     req_id = add_rater(sessions(), application, _proposed(name, email, role, endorsement, waive), cfg, actor=cfg.actor)
     print(f"asked {name} <{email}> as {role} (reference request {req_id})")
+    after_event(application, no_reconcile=no_reconcile)
     return EXIT_OK
 
 
@@ -50,10 +72,12 @@ def replace(
     request: Request,
     reason: Annotated[str, typer.Option("--reason", help="why (e.g. left the agency); kept in the audit log")],
     name: Name, email: Email, role: Role, by: By, endorsement: Endorsement = None, waive: Waive = False,
+    no_reconcile: NoReconcile = False,
 ) -> int:
     """Cancel a reference request (its link stops working at once) and ask someone else.
 
-    Use it when a rater cannot or will not rate.
+    Use it when a rater cannot or will not rate. The application is reconciled at once: the new
+    rater's email is queued.
     """
     from tasks.references.raters import replace_rater
 
@@ -61,6 +85,7 @@ def replace(
     new_id = replace_rater(sessions(), request, _proposed(name, email, role, endorsement, waive), cfg, actor=cfg.actor,
                            reason=reason)
     print(f"reference request {request} cancelled (its link no longer works); {name} asked (request {new_id})")
+    after_event(_application_of(new_id), no_reconcile=no_reconcile)
     return EXIT_OK
 
 
@@ -93,17 +118,19 @@ class Vetting(str, Enum):
 def vet(
     request: Request,
     decision: Annotated[Vetting, typer.Option("--decision", help="what the call decided")],
-    on: On, by: By, note: Note = None,
+    on: On, by: By, note: Note = None, no_reconcile: NoReconcile = False,
 ) -> int:
     """Record your vetting call with a rater who is not endorsed (endorse rater queue lists them).
 
-    An accepted rater's rating counts; a rejected one needs a replacement.
+    An accepted rater's rating counts; a rejected one needs a replacement. The application is
+    reconciled at once.
     """
     from tasks.references.raters import vet_rater
 
     vet_rater(sessions(), request, coordinator=by, vetted_on=parse_date(on, "--on"),
               accepted=decision is Vetting.accepted, note=note)
     print(f"vetting of reference request {request} recorded: {decision.value}")
+    after_event(_application_of(request), no_reconcile=no_reconcile)
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ the rulebooks with a seed and lived through the real stack, day by day on the pr
   from the links in their email, coordinators on the web where a page exists and through the CLI
   otherwise (the list is in its docstring, to switch to the workbench later).
 - `year.py` — the stack (`endorse up`'s pieces), the day loop, the seeded faults.
+- `days.py` — a day's record, timed by phase, and the SMTP sink with its faults.
 - `verdicts.py` — the canonical dump, audit counts, mail by Message-ID, stages against history, and
   the markdown report with its plots.
 """
@@ -18,15 +19,17 @@ from typing import Annotated
 import typer
 
 
-def verdicts_of(result, database_url: str, baseline_dump=None) -> tuple[dict, dict]:
-    """(the verdicts in words, the canonical dump) of a finished year."""
+def verdicts_of(result, database_url: str, baseline_dump=None, *, dump: bool = True) -> tuple[dict, dict]:
+    """(the verdicts in words, the canonical dump) of a finished year. Without `dump` (a year that is
+    compared with no other) the canonical dump is not taken: for the Alliance it is every row of the
+    database in memory, minutes of the run for nothing."""
     from endorse.db import make_engine, session_factory
     from endorse_cli.simulate.verdicts import audit_counts, canonical_dump, compare_dumps, mail_verdict, stage_verdict
 
     engine = make_engine(database_url)
     sessions = session_factory(engine)
     try:
-        dump = canonical_dump(database_url)
+        dump = canonical_dump(database_url) if dump or baseline_dump is not None else None
         mail = mail_verdict(sessions, result.mail_folder)
         wrong = stage_verdict(sessions)
         audits = audit_counts(sessions)
@@ -109,7 +112,7 @@ def simulate(profile_name: str, seed: int, *, home, server_url: str, with_faults
     baseline = None
     for (name, *_), result in zip(runs, results):
         app_url = lived[name][0]
-        words, facts = verdicts_of(result, app_url, baseline)
+        words, facts = verdicts_of(result, app_url, baseline, dump=len(runs) > 1)
         baseline = baseline or facts["dump"]
         from endorse.db import make_engine, session_factory
 

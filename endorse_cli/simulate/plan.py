@@ -42,6 +42,9 @@ class Profile:
     behaviour: dict
     # (simulated association, the shipped one whose rulebook it follows unchanged): see rulebooks.py
     follows: tuple[tuple[str, str], ...] = ()
+    # the days of the year before on which its endorsed professionals were decided (renewals fall due
+    # in as many waves of this year)
+    prologue_waves: int = 4
 
     @property
     def end(self) -> date:
@@ -77,7 +80,7 @@ def load_profile(name: str, library) -> Profile:
                    endorsed_last_year=int(p["endorsed_last_year"]), start=p["start"], days=int(p["days"]),
                    sweep_every_days=int(p["sweep_every_days"]), exam_sittings_per_year=int(p["exam_sittings_per_year"]),
                    reviewers_per_association=int(p["reviewers_per_association"]), behaviour=behaviour,
-                   follows=follows)
+                   follows=follows, prologue_waves=int(p.get("prologue_waves", 4)))
 
 
 def draw(seed: int, *identity: object) -> random.Random:
@@ -141,6 +144,19 @@ def _shift(value, days: int):
     return value
 
 
+def _last_event(value, key: str = "") -> date | None:
+    """The latest day a document records something happening (a transcript received, a rating
+    submitted, an exam taken): every date but a membership's expiry, which runs on past it."""
+    if isinstance(value, dict):
+        days = [_last_event(v, k) for k, v in value.items()]
+    elif isinstance(value, list):
+        days = [_last_event(v, key) for v in value]
+    else:
+        return date.fromisoformat(value) if isinstance(value, str) and ISO_DAY.match(value) \
+            and not key.endswith("expires_on") else None
+    return max((d for d in days if d is not None), default=None)
+
+
 def _person(rng: random.Random, tag: str) -> tuple[str, str]:
     first, last = rng.choice(FIRST), rng.choice(LAST)
     return f"{first} {last}", f"{first}.{last}.{tag}@example.org".lower()
@@ -148,8 +164,10 @@ def _person(rng: random.Random, tag: str) -> tuple[str, str]:
 
 def make_application(template: dict, *, app_id: str, association: str, day: date, seed: int, behaviour: dict,
                      complete: bool) -> dict:
-    """One applicant's document as it arrives on `day` (complete: as decided, ratings and exam in)."""
-    doc = _shift(template, (day - date.fromisoformat(template["submitted_on"])).days)
+    """One applicant's document as it arrives on `day`; complete: as it stands on `day`, the day it is
+    decided (its last transcript, rating or exam that day, so one sweep that day decides it)."""
+    anchor = _last_event(template) if complete else date.fromisoformat(template["submitted_on"])
+    doc = _shift(template, (day - anchor).days)
     rng = draw(seed, "application", app_id)
     old_association = doc["association"]
     doc["id"], doc["association"] = app_id, association
@@ -186,12 +204,15 @@ def plan_year(profile: Profile, seed: int) -> YearPlan:
                                                       day=day, seed=seed, behaviour=profile.behaviour, complete=False)))
     prologue = []
     year_before = profile.start - timedelta(days=365)
+    endorsable = _endorsable(profile, eligible, seed)
     for n in range(profile.endorsed_last_year):
         association = profile.associations[n % len(profile.associations)]
-        # Decided on one of four days of the year before, so renewals come due in four waves, each on
-        # a day whose last renewal notice (7 days before) falls on a day the scheduled runs run.
-        day = _notice_on_a_run_day(year_before + timedelta(days=30 + 91 * (n % 4)), profile)
-        template = eligible[n % len(eligible)]
+        # Decided on one of the waves' days of the year before, so renewals come due in as many waves,
+        # each on a day whose last renewal notice (7 days before) falls on a day the scheduled runs run.
+        waves = profile.prologue_waves
+        day = _notice_on_a_run_day(year_before + timedelta(days=30 + (364 // waves) * (n % waves)), profile)
+        templates = endorsable[association]
+        template = templates[n // len(profile.associations) % len(templates)]
         code = association.split("-")[0][:4]
         prologue.append(Arrival(day, make_application(template, app_id=f"PRE-{code}-{n + 1:05d}",
                                                       association=association, day=day, seed=seed,
@@ -202,6 +223,32 @@ def plan_year(profile: Profile, seed: int) -> YearPlan:
         k = profile.exam_sittings_per_year
         sittings[association] = [profile.start + timedelta(days=(i + 1) * profile.days // (k + 1)) for i in range(k)]
     return YearPlan(profile, seed, prologue, arrivals, sittings)
+
+
+def _endorsable(profile: Profile, eligible: list[dict], seed: int) -> dict[str, list[dict]]:
+    """For each association, the cohort's eligible documents that its own rulebook endorses once they
+    are its applicant's (a rater endorsement one association asks for and another does not): the
+    year before's endorsed professionals are endorsed ones. A simulated association is judged by the
+    rulebook it follows."""
+    from endorse.documents import parse_document
+    from endorse.rulebook import default_library
+    from tasks.eligibility.evaluation import evaluate
+
+    library, follows = default_library(), dict(profile.follows)
+    by_rulebook: dict[str, list[dict]] = {}
+    out = {}
+    for association in dict.fromkeys(profile.associations):
+        rulebook = follows.get(association, association)
+        if rulebook not in by_rulebook:
+            day = profile.start - timedelta(days=300)
+            docs = [make_application(t, app_id=f"CHECK-{i}", association=rulebook, day=day, seed=seed,
+                                     behaviour=profile.behaviour, complete=True) for i, t in enumerate(eligible)]
+            by_rulebook[rulebook] = [t for t, d in zip(eligible, docs)
+                                     if evaluate(parse_document(json.dumps(d)), library, day).eligible]
+        if not by_rulebook[rulebook]:
+            raise ValueError(f"no document of the cohort is endorsed under {rulebook}'s rulebook as it stands")
+        out[association] = by_rulebook[rulebook]
+    return out
 
 
 def _notice_on_a_run_day(day: date, profile: Profile) -> date:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from endorse.clock import CLOCK_FILE_ENV
 from endorse.db import close_databases
+from endorse_cli.simulate.days import DayLog, Sink
 from endorse_cli.simulate.plan import YearPlan, draw
 
 FAULT_KINDS = ("kill_worker", "kill_web", "kill_prefect", "smtp_refusing", "smtp_slow", "restart_postgres",
@@ -56,16 +57,6 @@ def fault_plan(plan: YearPlan, per_kind: int = 1) -> list[Fault]:
                    for kind in FAULT_KINDS for _ in range(per_kind)), key=lambda f: (f.day, f.kind))
 
 
-@dataclass
-class DayLog:
-    day: date
-    arrivals: int = 0
-    sweep: dict = field(default_factory=dict)
-    renewal: dict = field(default_factory=dict)
-    delivered: int = 0
-    faults: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
 
 @dataclass
 class YearResult:
@@ -76,35 +67,8 @@ class YearResult:
     mail_folder: Path
     wall_seconds: float
     log: list[str]
+    prologue: list[DayLog] = field(default_factory=list)  # the year before's days, timed like the year's
 
-
-class Sink:
-    """The SMTP sink with the faults a real mail server shows: refusing (451) or slow."""
-
-    def __init__(self, folder: Path):
-        from endorse_cli.smtp_sink import SmtpSink
-
-        self.sink = SmtpSink(folder)
-        self.slow_seconds = 0.0
-        handler = self.sink.handler
-        original = handler.handle_DATA
-
-        async def handle_data(server, session, envelope):
-            import asyncio
-
-            if self.slow_seconds:
-                await asyncio.sleep(self.slow_seconds)
-            return await original(server, session, envelope)
-
-        handler.handle_DATA = handle_data
-
-    @property
-    def refusing(self) -> bool:
-        return self.sink.handler.refuse
-
-    @refusing.setter
-    def refusing(self, value: bool) -> None:
-        self.sink.handler.refuse = value
 
 
 class Year:
@@ -122,6 +86,7 @@ class Year:
         self.lines: list[str] = []
         self.survived: list[str] = []
         self.day = plan.profile.start
+        self.prologue_logs: list[DayLog] = []
 
     def log(self, who: str, line: str) -> None:
         self.lines.append(f"{who}: {line}")
@@ -201,7 +166,7 @@ class Year:
                 if getattr(self, "people", None):
                     self.people.web.close()
         return YearResult(self.plan, days, people.counts, self.survived, sink.sink.folder,
-                          time.monotonic() - started, self.lines)
+                          time.monotonic() - started, self.lines, self.prologue_logs)
 
     def _accounts(self, people, sessions, password: str) -> None:
         from endorse.db import transaction
@@ -239,15 +204,28 @@ class Year:
         import_documents([(p, load_document(p)) for p in paths], actor="system:import")
 
     def _prologue(self, people) -> None:
-        """The year before, in four days: complete applications decided, so renewals fall in this year."""
+        """The year before, on its few days (profile: prologue_waves): complete applications imported in
+        bulk, one full sweep on the worker deciding them, the decision emails delivered and read."""
         for day in self.plan.prologue_days():
             if self._past_deadline(f"in the year before, at {day}"):
                 return
+            t0 = time.monotonic()
             self.day = day
             self._set_clock(day)
-            self._import([a for a in self.plan.prologue if a.day == day])
-            self._scheduled(day, DayLog(day), full=True)
-            people.read_mail(day)
+            entry = DayLog(day)
+            with entry.timed("import"):
+                arrivals = [a for a in self.plan.prologue if a.day == day]
+                entry.arrivals = len(arrivals)
+                self._import(arrivals)
+            self._scheduled(day, entry, full=True)
+            with entry.timed("mail"):
+                people.read_mail(day)
+            entry.seconds = time.monotonic() - t0
+            self.prologue_logs.append(entry)
+            line = f"{day}: {entry.arrivals} imported and decided, {entry.delivered} delivered, {entry.seconds:.0f} s " \
+                   f"({entry.phases_line()})"
+            self.log("year before", line)
+            self.say(f"the year before, {line}")
 
     def _past_deadline(self, where: str) -> bool:
         if self.deadline is None or time.monotonic() <= self.deadline:
@@ -269,30 +247,33 @@ class Year:
             entry = DayLog(day)
             self._set_clock(day)
             faults = [f.kind for f in self.faults if f.day == day]
-            arrivals = plan.arrivals_on(day)
-            entry.arrivals = len(arrivals)
-            self._import(arrivals)
-            for app_id, (arrive_on, institution) in transcripts.items():
-                if arrive_on == day:
-                    people.transcript_arrives(day, app_id, institution)
-            if day in sittings:
-                people.exam_sitting(day, *sittings[day])
-            self._inject(faults, "acts", entry)
-            people.act(day)
+            with entry.timed("import"):
+                arrivals = plan.arrivals_on(day)
+                entry.arrivals = len(arrivals)
+                self._import(arrivals)
+            with entry.timed("acts"):
+                for app_id, (arrive_on, institution) in transcripts.items():
+                    if arrive_on == day:
+                        people.transcript_arrives(day, app_id, institution)
+                if day in sittings:
+                    people.exam_sitting(day, *sittings[day])
+                self._inject(faults, "acts", entry)
+                people.act(day, until=self.deadline)
             if n % plan.profile.sweep_every_days == 0 or day == plan.profile.end:
                 self._inject(faults, "sweep", entry)
                 self._scheduled(day, entry, faults=faults)
             else:
                 self._events(day, entry)
-            people.read_mail(day)
+            with entry.timed("mail"):
+                people.read_mail(day)
             entry.seconds = time.monotonic() - t0
             logs.append(entry)
             if entry.seconds > 2:
                 self.log("day", f"{day}: {entry.seconds:.1f} s ({entry.arrivals} arrived, sweep {bool(entry.sweep)}, "
-                                f"{entry.delivered} delivered, faults {entry.faults or 'none'})")
-            if n % 30 == 0:
+                                f"{entry.delivered} delivered, faults {entry.faults or 'none'}; {entry.phases_line()})")
+            if n % 30 == 0 or entry.seconds > 60:
                 self.say(f"{day}: {sum(x.arrivals for x in logs)} arrived, {sum(x.delivered for x in logs)} emails, "
-                         f"{time.monotonic() - t0:.1f} s this day")
+                         f"{entry.seconds:.1f} s this day ({entry.phases_line()})")
         return logs
 
     def _awaited_transcripts(self) -> dict[str, tuple[date, str]]:
@@ -309,7 +290,6 @@ class Year:
 
     def _scheduled(self, day: date, entry: DayLog, *, full: bool = False, faults: tuple[str, ...] | list[str] = ()) -> None:
         from flows.renewal import renewal
-        from flows.sweep import sweep
 
         as_of = day.isoformat()
         strikes = [threading.Timer(draw(self.plan.seed, "strike", day, kind).uniform(0.5, 3.0),
@@ -317,6 +297,19 @@ class Year:
                    for kind in faults if MOMENTS.get(kind) == "mid_run"]
         for strike in strikes:  # while the sweep runs on the worker (or is being started)
             strike.start()
+        with entry.timed("sweep"):
+            self._scheduled_sweep(as_of, full, entry, faults)
+        for strike in strikes:
+            strike.join()
+        with entry.timed("renewal"):
+            entry.renewal = self._retry(lambda: renewal(as_of=as_of))
+        with entry.timed("outbox"):
+            entry.delivered += self._deliver_all()
+
+    def _scheduled_sweep(self, as_of: str, full: bool, entry: DayLog, faults) -> None:
+        from flows.sweep import sweep
+
+        day = date.fromisoformat(as_of)
         if "overlapping_sweeps" in faults:  # a scheduled sweep on the worker and a manual one here at once: the database
             # decides which run changes a row, and only that run audits or emails it
             results: list = []
@@ -327,10 +320,6 @@ class Year:
             self.survived.append(f"{day} overlapping sweeps")
         else:
             entry.sweep = self._on_worker("sweep/sweep", {"as_of": as_of, "full": full})
-        for strike in strikes:
-            strike.join()
-        entry.renewal = self._retry(lambda: renewal(as_of=as_of))
-        entry.delivered += self._deliver_all()
 
     def _on_worker(self, deployment: str, parameters: dict) -> dict:
         """A deployment run on the worker, waited for, as the scheduler would start it. A run that a
@@ -347,6 +336,8 @@ class Year:
             state = self._wait_for_run(str(run.id))
             if state == "COMPLETED":
                 return {"flow_run": str(run.id), "state": state}
+            if self._past_deadline(f"while {deployment} {parameters} ran on the worker ({state})"):
+                return {"flow_run": str(run.id), "state": state}  # the year stops here, with what it lived
             self.log("worker", f"{deployment} {parameters}: {state}; started again")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{deployment} {parameters} did not complete on the worker (last run {state})")
@@ -367,6 +358,8 @@ class Year:
                 state = "UNKNOWN"  # the server is down or restarting
             if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
                 return state
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                return f"{state} (the simulation's deadline passed)"
             if revived is not None and time.monotonic() - revived > 30:
                 return f"{state} (lost with a killed piece of the stack)"
             time.sleep(0.3)
@@ -419,8 +412,10 @@ class Year:
         with self.people.sessions() as s:
             marked = s.scalar(select(exists().where(Application.needs_reconcile.is_(True))))
         if marked:
-            entry.sweep = self._retry(lambda: sweep(as_of=day.isoformat()), "the day's sweep")
-        entry.delivered += self._deliver_all()
+            with entry.timed("sweep"):
+                entry.sweep = self._retry(lambda: sweep(as_of=day.isoformat()), "the day's sweep")
+        with entry.timed("outbox"):
+            entry.delivered += self._deliver_all()
 
     # --- faults -----------------------------------------------------------------------------------
 

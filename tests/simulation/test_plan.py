@@ -36,7 +36,32 @@ def test_every_application_of_the_year_is_one_the_import_accepts(small, tmp_path
         path = tmp_path / f"{a.id}.json"
         path.write_text(json.dumps(a.document))
         library.check_document(load_document(path), str(path))  # raises, naming the file and field
+    for a in plan.arrivals:
         assert date.fromisoformat(a.document["submitted_on"]) == a.day
+
+
+@pytest.mark.parametrize("profile", ["small", "alliance"])
+def test_last_years_applications_are_complete_on_the_day_they_are_decided(profile, tmp_path):
+    """The year before's one full sweep decides them on their day: as of that day every transcript has
+    arrived, every rating is in and every exam taken (the alliance's 30,000 were left waiting for a
+    transcript dated after it, and decided only in the year)."""
+    from tasks.eligibility.evaluation import evaluate
+
+    library = default_library()
+    plan = plan_year(load_profile(profile, library), 18)
+    seen = set()
+    # The shipped associations' (the simulated ones follow the same rulebooks, written in the run's folder).
+    for a in (a for a in plan.prologue if a.document["association"] in library.associations):
+        template = (a.document["association"], a.document["category"], a.document["references"][0]["role"],
+                    len(a.document["references"]))
+        if (a.day, template) in seen:  # one of each template and day: the others are the same document renamed
+            continue
+        seen.add((a.day, template))
+        path = tmp_path / f"{a.id}.json"
+        path.write_text(json.dumps(a.document))
+        got = evaluate(load_document(path), library, a.day)
+        assert got.eligible, (a.id, a.day, [(r.id, r.status) for r in got.requirements if r.status != "met"])
+        assert date.fromisoformat(a.document["submitted_on"]) <= a.day
 
 
 def test_applications_arrive_as_a_fresh_intake(small):
