@@ -71,6 +71,16 @@ def _imports(name: str, path: Path) -> set[str]:
 
 GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
 
+# The one import allowed to close a loop, each with why: the simulated year (run by `endorse simulate`)
+# types coordinators' commands into the command line as a coordinator does, in its own process (a
+# process per command cost ~1.5 s: hours for a year's 30,000 renewals). It is a client of the command
+# line that the command line starts, not a layer reaching up.
+CYCLE_EDGES_ALLOWED = {
+    ("endorse_cli.simulate.actors", "endorse_cli.main"): "the simulator drives the command line as typed",
+}
+for _source, _target in CYCLE_EDGES_ALLOWED:
+    GRAPH[_source].discard(_target)
+
 
 def _task_package(module: str) -> str | None:
     parts = module.split(".")
@@ -121,6 +131,12 @@ def _cycle() -> list[str] | None:
 def test_every_import_names_a_module_that_exists(module):
     missing = sorted(t for t in GRAPH[module] if t not in MODULES)
     assert not missing, f"{MODULES[module]} imports modules that do not exist (moved?): {missing}"
+
+
+def test_each_allowed_cycle_edge_is_still_there():
+    # An allowance left behind after its import went away would hide the next cycle through it.
+    for source, target in CYCLE_EDGES_ALLOWED:
+        assert target in _imports(source, MODULES[source]), f"{source} no longer imports {target}: drop the allowance"
 
 
 def test_no_import_cycles():
