@@ -54,9 +54,11 @@ def _actor_kind(actor: str) -> str:
 
 def pipeline_frame(s: Session, as_of: date) -> pd.DataFrame:
     """One row per application with what the pipeline table needs (set-based queries only)."""
-    apps = pd.DataFrame(s.execute(select(Application.id, Application.category, Application.association_code,
-                                         Application.stage, Application.stage_entered_at)).all(),
-                        columns=["id", "category", "association", "stage", "stage_entered_at"])
+    # Plain tuples: pandas probes each SQLAlchemy Row as a record type (twice the time on 10,000 rows,
+    # paid by every sweep's pipeline artifact).
+    apps = pd.DataFrame([tuple(r) for r in s.execute(select(
+        Application.id, Application.category, Application.association_code, Application.stage,
+        Application.stage_entered_at))], columns=["id", "category", "association", "stage", "stage_entered_at"])
     if apps.empty:
         return apps.assign(days_in_stage=[], overdue_ratings=[], awaited_transcripts=[])
     now = datetime.combine(as_of, datetime.min.time(), tzinfo=timezone.utc)
