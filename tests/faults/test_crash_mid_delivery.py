@@ -9,20 +9,17 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from endorse.db import make_engine, session_factory
-from endorse.settings import PROJECT_ROOT
 from endorse_cli.smtp_sink import read_eml
 from models import OutboxMessage, utcnow
 from tasks.mail.outbox import STALE_SENDING, SmtpConfig, deliver_due
-from tests.faults.test_smtp_faults import Slow, _free_port, _queue
+from tests.faults.test_smtp_faults import _queue, delivery_process, slow_sink
 
 N, CONCURRENCY = 200, 4
 DELIVER = """
@@ -40,12 +37,9 @@ def test_delivery_killed_mid_batch_then_rerun_loses_nothing(database_url, tmp_pa
     sessions = session_factory(make_engine(database_url))
     _queue(sessions, N)
     folder = tmp_path / "sink"
-    controller = Controller(Slow(folder, 0.01), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        proc = subprocess.Popen([sys.executable, "-c", DELIVER, database_url, str(controller.port), str(CONCURRENCY)],
-                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    with slow_sink(folder, 0.01) as controller:
+        proc = delivery_process(DELIVER, database_url, controller.port, CONCURRENCY, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while len(list(folder.glob("*.eml"))) < N // 4 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.01)
@@ -63,8 +57,6 @@ def test_delivery_killed_mid_batch_then_rerun_loses_nothing(database_url, tmp_pa
         for _ in range(3):
             asyncio.run(deliver_due(sessions, SmtpConfig("127.0.0.1", controller.port), secret_key="k",
                                     base_url="http://x", concurrency=CONCURRENCY))
-    finally:
-        controller.stop()
     with sessions() as s:
         rows = s.execute(select(OutboxMessage.message_id, OutboxMessage.status)).all()
     assert {st for _, st in rows} == {"sent"}

@@ -4,20 +4,16 @@ each due message is claimed by one run only, so every message reaches the server
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from endorse.db import make_engine, session_factory
-from endorse.settings import PROJECT_ROOT
 from endorse_cli.smtp_sink import read_eml
 from models import OutboxMessage
-from tests.faults.test_smtp_faults import Slow, _free_port, _queue
+from tests.faults.test_smtp_faults import _queue, delivery_process, slow_sink
 
 N, RUNS, CONCURRENCY = 300, 3, 4
 # Each run claims a small batch at a time (limit), so the runs really interleave their claims.
@@ -42,19 +38,14 @@ def test_overlapping_outbox_runs_send_each_message_once(database_url, tmp_path: 
     sessions = session_factory(make_engine(database_url))
     _queue(sessions, N)
     folder = tmp_path / "sink"
-    controller = Controller(Slow(folder, 0.002), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        runs = [subprocess.Popen([sys.executable, "-c", DELIVER, database_url, str(controller.port), str(CONCURRENCY)],
-                                 cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    with slow_sink(folder, 0.002) as controller:
+        runs = [delivery_process(DELIVER, database_url, controller.port, CONCURRENCY, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for _ in range(RUNS)]
         for p in runs:
             p.stdin.write("go\n")
             p.stdin.flush()
         results = [p.communicate(timeout=240) for p in runs]
-    finally:
-        controller.stop()
     assert all(p.returncode == 0 for p in runs), [err for _, err in results]
     sent_by_run = [int(out) for out, _ in results]
     assert sum(sent_by_run) == N

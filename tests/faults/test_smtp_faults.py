@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,10 +17,11 @@ from sqlalchemy import select, update
 
 from endorse.db import transaction
 from endorse.rulebook import default_library
+from endorse.settings import PROJECT_ROOT
 from endorse_cli.smtp_sink import SaveToFolder
 from models import AuditLog, OutboxMessage, utcnow
-from tasks.mail.outbox import SmtpConfig, deliver_due, queue_email
 from tasks.intake.records import ensure_associations
+from tasks.mail.outbox import SmtpConfig, deliver_due, queue_email
 
 N = 12
 
@@ -69,6 +75,23 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def slow_sink(folder: Path, delay: float) -> Iterator[Controller]:
+    """An SMTP server on loopback that keeps each message in ``folder`` after ``delay`` seconds."""
+    controller = Controller(Slow(folder, delay), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+def delivery_process(script: str, database_url: str, port: int, concurrency: int, **popen) -> subprocess.Popen:
+    """``script`` (an outbox delivery) in a process of its own, on this checkout, against ``port``."""
+    return subprocess.Popen([sys.executable, "-c", script, database_url, str(port), str(concurrency)],
+                            cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, **popen)
 
 
 def test_smtp_down_then_up_delivers_every_message_exactly_once(sessions, tmp_path: Path):
